@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
+import {ERC721Holder} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Holder.sol";
+import {LowLevelCall} from "@openzeppelin/contracts/utils/LowLevelCall.sol";
+import {RateLimiter} from "@openzeppelin/contracts/utils/RateLimiter.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
+import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+
+/// @title AgentWallet
+/// @notice A smart wallet an AI agent can use only through a session key plus a co-signature, within per-token
+/// budgets that refill over time, per-operation caps and recipient/call allowlists set by the owner.
+/// @dev Deployed as EIP-1167 clones by AgentWalletFactory and initialised in the same transaction.
+contract AgentWallet is
+    Initializable,
+    Ownable2Step,
+    EIP712,
+    ReentrancyGuardTransient,
+    ERC721Holder,
+    ERC1155Holder,
+    IERC1271
+{
+    using BitMaps for BitMaps.BitMap;
+    using EnumerableSet for EnumerableSet.AddressSet;
+    using EnumerableSet for EnumerableSet.Bytes32Set;
+    using RateLimiter for RateLimiter.RefillingBucket;
+
+    // ───────────────────────────── types ─────────────────────────────
+
+    /// @notice One call of an operation. There is no operation type: the wallet never delegatecalls.
+    struct Call {
+        /// @notice The contract or account called.
+        address target;
+        /// @notice Native value sent with the call (wei).
+        uint256 value;
+        /// @notice Calldata; empty means a plain native transfer.
+        bytes data;
+    }
+
+    /// @notice A session key and the last second it may sign.
+    struct SessionKeyConfig {
+        /// @notice The agent's signing address.
+        address key;
+        /// @notice Last second the key is valid (unix seconds, inclusive).
+        uint48 validUntil;
+    }
+
+    /// @notice A refilling budget for one asset.
+    struct BudgetConfig {
+        /// @notice The ERC-20 token, or NATIVE (address(0)) for ETH.
+        address token;
+        /// @notice Bucket capacity and amount refilled per period (token base units).
+        uint256 limit;
+        /// @notice Seconds for an empty bucket to refill completely (seconds, 1 to MAX_BUDGET_PERIOD).
+        uint256 period;
+        /// @notice Largest net outflow one operation may have (token base units, 1 to limit).
+        uint256 maxPerOperation;
+    }
+
+    /// @notice A (target, selector) pair the agent path may call.
+    struct CallPermission {
+        /// @notice The contract called.
+        address target;
+        /// @notice The function selector permitted on it.
+        bytes4 selector;
+    }
+
+    /// @notice Everything a new wallet starts with; set atomically by the factory.
+    struct InitConfig {
+        /// @notice The human (EOA or multisig) with full control.
+        address owner;
+        /// @notice The co-signer service's signing address.
+        address cosigner;
+        /// @notice Accounts that may pause, revoke session keys and invalidate nonces.
+        address[] guardians;
+        /// @notice The agent's session keys.
+        SessionKeyConfig[] sessionKeys;
+        /// @notice Budgets per asset.
+        BudgetConfig[] budgets;
+        /// @notice Recipients of native transfers and budgeted-token transfers.
+        address[] recipients;
+        /// @notice Calls the agent path may make beyond transfers and approvals of budgeted tokens.
+        CallPermission[] callPermissions;
+    }
+
+    // ───────────────────────────── constants ─────────────────────────────
+
+    /// @notice The asset key of native ETH in budgets and events.
+    address public constant NATIVE = address(0);
+    /// @notice Longest refill period a budget may have (seconds).
+    uint256 public constant MAX_BUDGET_PERIOD = 365 days;
+    /// @notice Most calls in one operation.
+    uint256 public constant MAX_CALLS = 16;
+
+    /// @notice EIP-712 type hash of Call.
+    bytes32 public constant CALL_TYPEHASH = keccak256("Call(address target,uint256 value,bytes data)");
+    /// @notice EIP-712 type hash of Operation.
+    bytes32 public constant OPERATION_TYPEHASH = keccak256(
+        "Operation(Call[] calls,uint256 nonce,uint256 deadline)Call(address target,uint256 value,bytes data)"
+    );
+    /// @notice EIP-712 type hash wrapping an ERC-1271 hash so an owner signature is bound to this wallet.
+    bytes32 public constant WALLET_MESSAGE_TYPEHASH = keccak256("WalletMessage(bytes32 hash)");
+
+    bytes4 private constant _TRANSFER = IERC20.transfer.selector;
+    bytes4 private constant _APPROVE = IERC20.approve.selector;
+    bytes32 private constant _BUCKET_KEY = bytes32(0);
+
+    // ───────────────────────────── storage ─────────────────────────────
+
+    // The co-signer and the pause flag share one slot: the agent path reads both with one cold SLOAD.
+    // (This is why the wallet does not inherit OpenZeppelin's Pausable, whose flag would sit in its own slot.)
+    address private _cosigner;
+    bool private _paused;
+
+    mapping(address key => uint48 validUntil) private _sessionKeyValidUntil;
+    EnumerableSet.AddressSet private _sessionKeys;
+    EnumerableSet.AddressSet private _guardians;
+    BitMaps.BitMap private _usedNonces;
+
+    // A token is budgeted iff its maxPerOperation is non-zero; the agent path reads this slot first and the
+    // budget charge reads it again warm.
+    mapping(address token => uint256) private _maxPerOperation;
+    mapping(address token => RateLimiter.RefillingBucket) private _buckets;
+    EnumerableSet.AddressSet private _budgetedTokens; // ERC-20s only; NATIVE is always measured
+
+    EnumerableSet.AddressSet private _recipients;
+    EnumerableSet.Bytes32Set private _callPermissions; // keys from _permissionKey(target, selector)
+    mapping(address target => uint256) private _permissionCount;
+
+    // ───────────────────────────── events ─────────────────────────────
+
+    /// @notice An operation passed every check and ran. `digest` joins it to the co-signer's audit record.
+    event Executed(bytes32 indexed digest, address indexed sessionKey, uint256 indexed nonce, uint256 callCount);
+    /// @notice An operation's net outflow of `token` was charged to its budget (token base units).
+    event BudgetCharged(bytes32 indexed digest, address indexed token, uint256 amount, uint256 availableAfter);
+    /// @notice The owner ran calls without limits.
+    event OwnerExecuted(uint256 callCount);
+    /// @notice The agent path was paused by `account` (owner or guardian).
+    event Paused(address account);
+    /// @notice The agent path was resumed by the owner.
+    event Unpaused(address account);
+    /// @notice A session key was added or its expiry changed (unix seconds, inclusive).
+    event SessionKeyAdded(address indexed key, uint48 validUntil);
+    /// @notice A session key was revoked by `by` (owner or guardian).
+    event SessionKeyRevoked(address indexed key, address indexed by);
+    /// @notice The co-signer changed.
+    event CosignerChanged(address indexed previousCosigner, address indexed newCosigner);
+    /// @notice A guardian was added.
+    event GuardianAdded(address indexed guardian);
+    /// @notice A guardian was removed.
+    event GuardianRemoved(address indexed guardian);
+    /// @notice A nonce was burnt without executing, by `by` (owner or guardian).
+    event NonceInvalidated(uint256 indexed nonce, address indexed by);
+    /// @notice A budget was set (token base units; seconds).
+    event BudgetSet(address indexed token, uint256 limit, uint256 period, uint256 maxPerOperation);
+    /// @notice A budget was removed; the token is no longer budgeted.
+    event BudgetRemoved(address indexed token);
+    /// @notice A recipient was allowed or disallowed.
+    event RecipientSet(address indexed recipient, bool allowed);
+    /// @notice A (target, selector) call permission was granted or withdrawn.
+    event CallPermissionSet(address indexed target, bytes4 indexed selector, bool allowed);
+
+    // ───────────────────────────── errors ─────────────────────────────
+
+    /// @notice The agent path is paused.
+    error WalletPaused();
+    /// @notice The operation's deadline passed (unix seconds).
+    error DeadlineExpired(uint256 deadline, uint256 timestamp);
+    /// @notice The nonce was already executed or invalidated.
+    error NonceAlreadyUsed(uint256 nonce);
+    /// @notice The operation has no calls or more than MAX_CALLS.
+    error InvalidCallCount(uint256 count);
+    /// @notice The agent signature is malformed (wrong length, high s, or unrecoverable).
+    error InvalidAgentSignature();
+    /// @notice The agent signature recovered to an address that is not a registered session key.
+    error UnknownSessionKey(address signer);
+    /// @notice The session key is past its last valid second (unix seconds).
+    error SessionKeyExpired(address key, uint48 validUntil);
+    /// @notice No co-signer is configured, so nothing can run on the agent path.
+    error CosignerNotSet();
+    /// @notice The co-signature is malformed or recovered to `signer`, not the co-signer.
+    error InvalidCosignerSignature(address signer);
+    /// @notice A call targets the wallet itself.
+    error SelfCallNotAllowed(uint256 index);
+    /// @notice A native or token transfer goes to a recipient that is not allowlisted.
+    error RecipientNotAllowed(address recipient);
+    /// @notice An approval names a spender that has no call permission.
+    error SpenderNotPermitted(address token, address spender);
+    /// @notice The (target, selector) pair is not permitted on the agent path.
+    error CallNotPermitted(address target, bytes4 selector);
+    /// @notice Calldata too short for its selector, or an address argument with dirty upper bits.
+    error MalformedCall(uint256 index);
+    /// @notice A call reverted; `reason` is its revert data.
+    error CallReverted(uint256 index, bytes reason);
+    /// @notice A token transfer or approve returned false.
+    error TokenCallFailed(uint256 index, address token);
+    /// @notice The operation's net outflow of `token` is above its per-operation cap (token base units).
+    error PerOperationCapExceeded(address token, uint256 outflow, uint256 cap);
+    /// @notice The operation's net outflow of `token` is above what its budget has available now (token base units).
+    error BudgetExceeded(address token, uint256 outflow, uint256 available);
+    /// @notice An allowance granted in the batch was not back to zero at its end.
+    error StandingApproval(address token, address spender, uint256 allowance);
+    /// @notice The caller is neither the owner nor a guardian.
+    error NotOwnerOrGuardian(address caller);
+    /// @notice A budget configuration is out of range.
+    error InvalidBudget(address token, uint256 limit, uint256 period, uint256 maxPerOperation);
+    /// @notice A session key configuration is invalid (zero key, or validUntil not in the future).
+    error InvalidSessionKey(address key, uint48 validUntil);
+    /// @notice The account already holds another role; owner, co-signer, guardians and session keys must differ.
+    error RoleConflict(address account);
+    /// @notice The address is zero or the wallet itself where an account is needed.
+    error InvalidAddress(address account);
+
+    // ───────────────────────────── modifiers ─────────────────────────────
+
+    modifier onlyOwnerOrGuardian() {
+        _checkOwnerOrGuardian();
+        _;
+    }
+
+    // ───────────────────────────── constructor / initializer ─────────────────────────────
+
+    /// @dev The implementation is owned by its deployer (the factory) and can never be initialised.
+    constructor() EIP712("AgentWallet", "1") Ownable(msg.sender) {
+        _disableInitializers();
+    }
+
+    /// @notice Sets the owner, co-signer, guardians, session keys, budgets and allowlists of a new clone.
+    /// @dev Called by the factory in the deploying transaction, so nobody can front-run it.
+    function initialize(InitConfig calldata config) external initializer {
+        if (config.owner == address(0) || config.owner == address(this)) revert InvalidAddress(config.owner);
+        _transferOwnership(config.owner);
+        _setCosigner(config.cosigner);
+        for (uint256 i; i < config.guardians.length; ++i) _addGuardian(config.guardians[i]);
+        for (uint256 i; i < config.sessionKeys.length; ++i) {
+            _addSessionKey(config.sessionKeys[i].key, config.sessionKeys[i].validUntil);
+        }
+        for (uint256 i; i < config.budgets.length; ++i) _setBudget(config.budgets[i]);
+        for (uint256 i; i < config.recipients.length; ++i) _setRecipient(config.recipients[i], true);
+        for (uint256 i; i < config.callPermissions.length; ++i) {
+            _setCallPermission(config.callPermissions[i].target, config.callPermissions[i].selector, true);
+        }
+    }
+
+    /// @notice Accepts native ETH.
+    receive() external payable {}
+
+    // ───────────────────────────── external: agent path ─────────────────────────────
+
+    /// @notice Runs `calls` signed by a session key and co-signed by the co-signer. Anyone may relay it.
+    /// @dev Trust boundary: everything here is attacker-controlled except what the two signatures bind.
+    /// @param calls The calls, run in order with CALL (never DELEGATECALL).
+    /// @param nonce Unordered nonce; each value runs at most once.
+    /// @param deadline Last second the operation may run (unix seconds, inclusive).
+    /// @param agentSignature 65-byte ECDSA signature of the session key over operationDigest.
+    /// @param cosignerSignature 65-byte ECDSA signature of the co-signer over operationDigest.
+    function execute(
+        Call[] calldata calls,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata agentSignature,
+        bytes calldata cosignerSignature
+    ) external nonReentrant {
+        bytes32 digest = _authorize(calls, nonce, deadline, agentSignature, cosignerSignature);
+        (address[] memory tokens, address[] memory approvals) = _checkCalls(calls);
+        uint256[] memory before = _balances(tokens);
+        uint256 nativeBefore = address(this).balance;
+
+        _runCalls(calls);
+
+        _checkNoStandingApprovals(approvals);
+        _chargeOutflow(digest, NATIVE, nativeBefore, address(this).balance);
+        for (uint256 i; i < tokens.length; ++i) {
+            _chargeOutflow(digest, tokens[i], before[i], IERC20(tokens[i]).balanceOf(address(this)));
+        }
+    }
+
+    // ───────────────────────────── external: owner path ─────────────────────────────
+
+    /// @notice Runs `calls` with no limits; works while paused so the owner can rescue funds.
+    function ownerExecute(Call[] calldata calls) external onlyOwner nonReentrant {
+        for (uint256 i; i < calls.length; ++i) {
+            if (!LowLevelCall.callNoReturn(calls[i].target, calls[i].value, calls[i].data)) {
+                revert CallReverted(i, LowLevelCall.returnData());
+            }
+        }
+        emit OwnerExecuted(calls.length);
+    }
+
+    /// @notice Stops the agent path (circuit breaker). Owner or guardian.
+    function pause() external onlyOwnerOrGuardian {
+        _paused = true;
+        emit Paused(msg.sender);
+    }
+
+    /// @notice Resumes the agent path. Owner only: guardians stop things, never start them.
+    function unpause() external onlyOwner {
+        _paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    /// @notice Adds a session key, or changes its expiry.
+    /// @param validUntil Last second the key may sign (unix seconds, inclusive; must be in the future).
+    function addSessionKey(address key, uint48 validUntil) external onlyOwner {
+        _addSessionKey(key, validUntil);
+    }
+
+    /// @notice Revokes a session key at once. Owner or guardian.
+    function revokeSessionKey(address key) external onlyOwnerOrGuardian {
+        delete _sessionKeyValidUntil[key];
+        _sessionKeys.remove(key);
+        emit SessionKeyRevoked(key, msg.sender);
+    }
+
+    /// @notice Burns a nonce so an operation signed with it can never run. Owner or guardian.
+    function invalidateNonce(uint256 nonce) external onlyOwnerOrGuardian {
+        if (_usedNonces.get(nonce)) revert NonceAlreadyUsed(nonce);
+        _usedNonces.set(nonce);
+        emit NonceInvalidated(nonce, msg.sender);
+    }
+
+    /// @notice Replaces the co-signer.
+    function setCosigner(address newCosigner) external onlyOwner {
+        _setCosigner(newCosigner);
+    }
+
+    /// @notice Adds a guardian.
+    function addGuardian(address guardian) external onlyOwner {
+        _addGuardian(guardian);
+    }
+
+    /// @notice Removes a guardian.
+    function removeGuardian(address guardian) external onlyOwner {
+        if (_guardians.remove(guardian)) emit GuardianRemoved(guardian);
+    }
+
+    /// @notice Sets (or replaces) the budget of one asset. Consumption so far is kept, refilled to now first.
+    function setBudget(BudgetConfig calldata config) external onlyOwner {
+        _setBudget(config);
+    }
+
+    /// @notice Removes the budget of one asset; transfers of a removed token need an explicit call permission.
+    function removeBudget(address token) external onlyOwner {
+        RateLimiter.RefillingBucket storage bucket = _buckets[token];
+        bucket.updateSettings(0, 0);
+        bucket.reset(_BUCKET_KEY);
+        delete _maxPerOperation[token];
+        _budgetedTokens.remove(token);
+        emit BudgetRemoved(token);
+    }
+
+    /// @notice Allows or disallows a recipient of native and budgeted-token transfers.
+    function setRecipient(address recipient, bool allowed) external onlyOwner {
+        _setRecipient(recipient, allowed);
+    }
+
+    /// @notice Grants or withdraws a (target, selector) call permission.
+    function setCallPermission(address target, bytes4 selector, bool allowed) external onlyOwner {
+        _setCallPermission(target, selector, allowed);
+    }
+
+    // ───────────────────────────── external views ─────────────────────────────
+
+    /// @notice ERC-1271: valid only for the owner's signature over replaySafeHash(hash), never a session key's.
+    /// @dev An agent must not be able to sign a Permit, Permit2 or an order on the wallet's behalf.
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        return
+            SignatureChecker.isValidSignatureNow(owner(), replaySafeHash(hash), signature)
+                ? IERC1271.isValidSignature.selector
+                : bytes4(0xffffffff);
+    }
+
+    /// @notice The co-signer (zero when unset: then nothing runs on the agent path).
+    function cosigner() external view returns (address) {
+        return _cosigner;
+    }
+
+    /// @notice Whether the agent path is paused.
+    function paused() external view returns (bool) {
+        return _paused;
+    }
+
+    /// @notice Whether `account` is a guardian.
+    function isGuardian(address account) external view returns (bool) {
+        return _guardians.contains(account);
+    }
+
+    /// @notice All guardians.
+    function guardians() external view returns (address[] memory) {
+        return _guardians.values();
+    }
+
+    /// @notice Last second `key` may sign (unix seconds, inclusive); 0 when not a session key.
+    function sessionKeyValidUntil(address key) external view returns (uint48) {
+        return _sessionKeyValidUntil[key];
+    }
+
+    /// @notice Whether `key` may sign now.
+    function isSessionKeyActive(address key) external view returns (bool) {
+        return block.timestamp <= _sessionKeyValidUntil[key];
+    }
+
+    /// @notice All registered session keys (active or expired, not revoked).
+    function sessionKeys() external view returns (address[] memory) {
+        return _sessionKeys.values();
+    }
+
+    /// @notice Whether `nonce` was executed or invalidated.
+    function isNonceUsed(uint256 nonce) external view returns (bool) {
+        return _usedNonces.get(nonce);
+    }
+
+    /// @notice The budget of `token` (token base units; seconds); all zero when not budgeted.
+    function budget(address token) external view returns (uint256 limit, uint256 period, uint256 maxPerOperation) {
+        maxPerOperation = _maxPerOperation[token];
+        if (maxPerOperation != 0) (limit, period) = _budgetSettings(token);
+    }
+
+    /// @notice What `token` can still flow out now (token base units), refilled to this second.
+    function available(address token) external view returns (uint256) {
+        return _buckets[token].available(_BUCKET_KEY);
+    }
+
+    /// @notice The budgeted ERC-20 tokens (NATIVE is not listed; see budget(NATIVE)).
+    function budgetedTokens() external view returns (address[] memory) {
+        return _budgetedTokens.values();
+    }
+
+    /// @notice Whether `recipient` may receive native and budgeted-token transfers.
+    function isRecipientAllowed(address recipient) external view returns (bool) {
+        return _recipients.contains(recipient);
+    }
+
+    /// @notice All allowlisted recipients.
+    function recipients() external view returns (address[] memory) {
+        return _recipients.values();
+    }
+
+    /// @notice Whether the agent path may call `selector` on `target`.
+    function isCallPermitted(address target, bytes4 selector) external view returns (bool) {
+        return _callPermissions.contains(_permissionKey(target, selector));
+    }
+
+    /// @notice All call permissions.
+    function callPermissions() external view returns (CallPermission[] memory permissions) {
+        uint256 count = _callPermissions.length();
+        permissions = new CallPermission[](count);
+        for (uint256 i; i < count; ++i) {
+            bytes32 key = _callPermissions.at(i);
+            permissions[i] = CallPermission(address(uint160(uint256(key) >> 96)), bytes4(uint32(uint256(key))));
+        }
+    }
+
+    // ───────────────────────────── public ─────────────────────────────
+
+    /// @notice The EIP-712 digest both signatures of an operation sign.
+    /// @dev Domain {name: "AgentWallet", version: "1", chainId, verifyingContract: this wallet}.
+    function operationDigest(Call[] calldata calls, uint256 nonce, uint256 deadline) public view returns (bytes32) {
+        bytes32[] memory callHashes = new bytes32[](calls.length);
+        for (uint256 i; i < calls.length; ++i) {
+            callHashes[i] = keccak256(
+                abi.encode(CALL_TYPEHASH, calls[i].target, calls[i].value, keccak256(calls[i].data))
+            );
+        }
+        return
+            _hashTypedDataV4(
+                keccak256(abi.encode(OPERATION_TYPEHASH, keccak256(abi.encodePacked(callHashes)), nonce, deadline))
+            );
+    }
+
+    /// @notice The hash the owner signs for ERC-1271: `hash` wrapped in this wallet's EIP-712 domain.
+    /// @dev Stops one owner signature being replayed on another wallet of the same owner.
+    function replaySafeHash(bytes32 hash) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(WALLET_MESSAGE_TYPEHASH, hash)));
+    }
+
+    /// @notice Starts an ownership transfer; the new owner must not hold another role.
+    function transferOwnership(address newOwner) public override onlyOwner {
+        _checkNoOtherRole(newOwner);
+        super.transferOwnership(newOwner);
+    }
+
+    // ───────────────────────────── internal ─────────────────────────────
+
+    /// @dev Rules 1 and 2: not paused, in time, fresh nonce, both signatures; then burns the nonce.
+    function _authorize(
+        Call[] calldata calls,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata agentSignature,
+        bytes calldata cosignerSignature
+    ) internal returns (bytes32 digest) {
+        address cosigner_ = _cosigner;
+        if (_paused) revert WalletPaused();
+        if (block.timestamp > deadline) revert DeadlineExpired(deadline, block.timestamp);
+        if (calls.length == 0 || calls.length > MAX_CALLS) revert InvalidCallCount(calls.length);
+        if (_usedNonces.get(nonce)) revert NonceAlreadyUsed(nonce);
+        digest = operationDigest(calls, nonce, deadline);
+        address sessionKey = _checkAgentSignature(digest, agentSignature);
+        _checkCosignerSignature(digest, cosignerSignature, cosigner_);
+        _usedNonces.set(nonce);
+        emit Executed(digest, sessionKey, nonce, calls.length);
+    }
+
+    /// @dev Recovers the session key; expired, revoked and unknown keys are refused with the recovered address.
+    function _checkAgentSignature(bytes32 digest, bytes calldata signature) internal view returns (address key) {
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err != ECDSA.RecoverError.NoError) revert InvalidAgentSignature();
+        uint48 validUntil = _sessionKeyValidUntil[signer];
+        if (validUntil == 0) revert UnknownSessionKey(signer);
+        if (block.timestamp > validUntil) revert SessionKeyExpired(signer, validUntil);
+        return signer;
+    }
+
+    /// @dev An unset co-signer (zero) can never match: tryRecover never returns zero without an error.
+    function _checkCosignerSignature(bytes32 digest, bytes calldata signature, address cosigner_) internal pure {
+        if (cosigner_ == address(0)) revert CosignerNotSet();
+        (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (err != ECDSA.RecoverError.NoError || signer != cosigner_) revert InvalidCosignerSignature(signer);
+    }
+
+    /// @dev Applies rule 3 to every call and returns the tokens whose balances must be measured and the
+    /// (token, spender) approvals granted, packed as [token0, spender0, token1, spender1, ...].
+    function _checkCalls(
+        Call[] calldata calls
+    ) internal view returns (address[] memory tokens, address[] memory approvals) {
+        tokens = new address[](calls.length);
+        approvals = new address[](calls.length * 2);
+        uint256 tokenCount;
+        uint256 approvalCount;
+        bool generic;
+        for (uint256 i; i < calls.length; ++i) {
+            address target = calls[i].target;
+            bytes calldata data = calls[i].data;
+            if (target == address(this)) revert SelfCallNotAllowed(i);
+            if (data.length == 0) {
+                if (!_recipients.contains(target)) revert RecipientNotAllowed(target);
+                continue;
+            }
+            if (data.length < 4) revert MalformedCall(i);
+            bytes4 selector = bytes4(data);
+            if ((selector == _TRANSFER || selector == _APPROVE) && _maxPerOperation[target] != 0) {
+                if (data.length != 68) revert MalformedCall(i);
+                uint256 word = uint256(bytes32(data[4:36]));
+                if (word > type(uint160).max) revert MalformedCall(i);
+                address account = address(uint160(word));
+                if (selector == _TRANSFER) {
+                    if (!_recipients.contains(account)) revert RecipientNotAllowed(account);
+                } else {
+                    if (_permissionCount[account] == 0) revert SpenderNotPermitted(target, account);
+                    approvals[approvalCount++] = target;
+                    approvals[approvalCount++] = account;
+                }
+                tokenCount = _include(tokens, tokenCount, target);
+            } else {
+                if (!_callPermissions.contains(_permissionKey(target, selector))) {
+                    revert CallNotPermitted(target, selector);
+                }
+                generic = true;
+            }
+        }
+        // A permitted call may pull any budgeted token (e.g. through an allowance the owner granted), so a batch
+        // with one measures every budgeted token; plain transfers and approvals measure only the tokens they touch.
+        if (generic) tokens = _budgetedTokens.values();
+        else _truncate(tokens, tokenCount);
+        _truncate(approvals, approvalCount);
+    }
+
+    /// @dev Runs the calls; a transfer or approve on a budgeted token must also not return false.
+    function _runCalls(Call[] calldata calls) internal {
+        for (uint256 i; i < calls.length; ++i) {
+            Call calldata c = calls[i];
+            (bool ok, bytes32 ret, ) = LowLevelCall.callReturn64Bytes(c.target, c.value, c.data);
+            if (!ok) revert CallReverted(i, LowLevelCall.returnData());
+            if (c.data.length == 68 && _maxPerOperation[c.target] != 0) {
+                bytes4 selector = bytes4(c.data);
+                if (selector == _TRANSFER || selector == _APPROVE) {
+                    uint256 size = LowLevelCall.returnDataSize();
+                    if (size == 0 ? c.target.code.length == 0 : (size < 32 || uint256(ret) != 1)) {
+                        revert TokenCallFailed(i, c.target);
+                    }
+                }
+            }
+        }
+    }
+
+    /// @dev Rule 4, second half: no allowance granted by the batch may outlive it.
+    function _checkNoStandingApprovals(address[] memory approvals) internal view {
+        for (uint256 i; i < approvals.length; i += 2) {
+            uint256 allowance = IERC20(approvals[i]).allowance(address(this), approvals[i + 1]);
+            if (allowance != 0) revert StandingApproval(approvals[i], approvals[i + 1], allowance);
+        }
+    }
+
+    /// @dev Rule 4, first half: the net outflow must fit the per-operation cap and the available budget.
+    function _chargeOutflow(bytes32 digest, address token, uint256 balanceBefore, uint256 balanceAfter) internal {
+        if (balanceAfter >= balanceBefore) return;
+        uint256 outflow = balanceBefore - balanceAfter;
+        uint256 cap = _maxPerOperation[token];
+        if (outflow > cap) revert PerOperationCapExceeded(token, outflow, cap);
+        RateLimiter.RefillingBucket storage bucket = _buckets[token];
+        (, uint256 availableNow) = bucket.state(_BUCKET_KEY);
+        if (outflow > availableNow) revert BudgetExceeded(token, outflow, availableNow);
+        bucket.consume(_BUCKET_KEY, outflow);
+        emit BudgetCharged(digest, token, outflow, availableNow - outflow);
+    }
+
+    function _balances(address[] memory tokens) internal view returns (uint256[] memory balances) {
+        balances = new uint256[](tokens.length);
+        for (uint256 i; i < tokens.length; ++i) balances[i] = IERC20(tokens[i]).balanceOf(address(this));
+    }
+
+    function _setBudget(BudgetConfig calldata config) internal {
+        address token = config.token;
+        if (
+            config.limit == 0 ||
+            config.limit > type(uint208).max ||
+            config.period == 0 ||
+            config.period > MAX_BUDGET_PERIOD ||
+            config.maxPerOperation == 0 ||
+            config.maxPerOperation > config.limit ||
+            token == address(this)
+        ) revert InvalidBudget(token, config.limit, config.period, config.maxPerOperation);
+        RateLimiter.RefillingBucket storage bucket = _buckets[token];
+        // Settle consumption at the old rate before the new settings apply (RateLimiter's documented caveat).
+        if (_maxPerOperation[token] != 0) bucket.sync(_BUCKET_KEY);
+        bucket.updateSettings(uint48(config.period), uint208(config.limit));
+        _maxPerOperation[token] = config.maxPerOperation;
+        if (token != NATIVE) _budgetedTokens.add(token);
+        emit BudgetSet(token, config.limit, config.period, config.maxPerOperation);
+    }
+
+    function _setCosigner(address newCosigner) internal {
+        if (newCosigner == address(0) || newCosigner == address(this)) revert InvalidAddress(newCosigner);
+        _checkNoOtherRole(newCosigner);
+        emit CosignerChanged(_cosigner, newCosigner);
+        _cosigner = newCosigner;
+    }
+
+    function _addGuardian(address guardian) internal {
+        if (guardian == address(0) || guardian == address(this)) revert InvalidAddress(guardian);
+        _checkNoOtherRole(guardian);
+        if (_guardians.add(guardian)) emit GuardianAdded(guardian);
+    }
+
+    function _addSessionKey(address key, uint48 validUntil) internal {
+        if (key == address(0) || key == address(this) || validUntil <= block.timestamp) {
+            revert InvalidSessionKey(key, validUntil);
+        }
+        if (!_sessionKeys.contains(key)) _checkNoOtherRole(key);
+        _sessionKeyValidUntil[key] = validUntil;
+        _sessionKeys.add(key);
+        emit SessionKeyAdded(key, validUntil);
+    }
+
+    function _setRecipient(address recipient, bool allowed) internal {
+        if (recipient == address(this)) revert InvalidAddress(recipient);
+        if (allowed ? _recipients.add(recipient) : _recipients.remove(recipient)) emit RecipientSet(recipient, allowed);
+    }
+
+    function _setCallPermission(address target, bytes4 selector, bool allowed) internal {
+        if (target == address(this) || target == address(0)) revert InvalidAddress(target);
+        bytes32 key = _permissionKey(target, selector);
+        if (allowed ? _callPermissions.add(key) : _callPermissions.remove(key)) {
+            if (allowed) ++_permissionCount[target];
+            else --_permissionCount[target];
+            emit CallPermissionSet(target, selector, allowed);
+        }
+    }
+
+    /// @dev Owner, co-signer, guardians and session keys must be distinct accounts.
+    function _checkNoOtherRole(address account) internal view {
+        if (
+            account == owner() ||
+            account == _cosigner ||
+            _guardians.contains(account) ||
+            _sessionKeyValidUntil[account] != 0 ||
+            account == pendingOwner()
+        ) revert RoleConflict(account);
+    }
+
+    function _checkOwnerOrGuardian() internal view {
+        if (msg.sender != owner() && !_guardians.contains(msg.sender)) revert NotOwnerOrGuardian(msg.sender);
+    }
+
+    // ───────────────────────────── private ─────────────────────────────
+
+    function _budgetSettings(address token) private view returns (uint256 limit, uint256 period) {
+        // RateLimiter exposes no getter for its shared settings; read them without writing.
+        RateLimiter.RefillingBucket storage bucket = _buckets[token];
+        return (bucket._capacity, bucket._window);
+    }
+
+    function _permissionKey(address target, bytes4 selector) private pure returns (bytes32) {
+        return bytes32((uint256(uint160(target)) << 96) | uint256(uint32(selector)));
+    }
+
+    function _include(address[] memory list, uint256 count, address item) private pure returns (uint256) {
+        for (uint256 i; i < count; ++i) if (list[i] == item) return count;
+        list[count] = item;
+        return count + 1;
+    }
+
+    function _truncate(address[] memory list, uint256 length) private pure {
+        assembly ("memory-safe") {
+            mstore(list, length)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import { subtask, task, type HardhatUserConfig } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import "@nomicfoundation/hardhat-toolbox";
+
+const SOLC_VERSION = "0.8.28";
+
+// Compile with the solc-js build pinned in package.json: Hardhat would otherwise download a compiler,
+// and this project must build with no network beyond the package registry.
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
+  if (args.solcVersion !== SOLC_VERSION) return runSuper();
+  const solcPackage = require("solc/package.json") as { version: string };
+  if (solcPackage.version !== SOLC_VERSION) {
+    throw new Error(`solc package is ${solcPackage.version}, hardhat.config.ts expects ${SOLC_VERSION}`);
+  }
+  const solc = require("solc") as { version(): string };
+  return {
+    version: SOLC_VERSION,
+    longVersion: solc.version(),
+    compilerPath: require.resolve("solc/soljson.js"),
+    isSolcJs: true,
+  };
+});
+
+const sepoliaUrl = process.env.SEPOLIA_RPC_URL;
+const deployerKey = process.env.DEPLOYER_PRIVATE_KEY;
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: {
+      optimizer: { enabled: true, runs: 10_000 },
+      evmVersion: "cancun",
+      viaIR: false,
+    },
+  },
+  networks: {
+    hardhat: { hardfork: "cancun" },
+    localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
+    ...(sepoliaUrl
+      ? { sepolia: { url: sepoliaUrl, chainId: 11155111, accounts: deployerKey ? [deployerKey] : [] } }
+      : {}),
+  },
+  mocha: { timeout: 120_000 },
+  gasReporter: { enabled: process.env.REPORT_GAS === "1" },
+  typechain: { outDir: "typechain-types", target: "ethers-v6" },
+};
+
+export default config;
+void task;
