@@ -24,7 +24,12 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
 const sepoliaUrl = process.env.SEPOLIA_RPC_URL;
 const deployerKey = process.env.DEPLOYER_PRIVATE_KEY;
 
+// solidity-coverage instruments the contracts; keep its artifacts apart so that the co-signer, which loads
+// artifacts/ at run time, never picks up instrumented bytecode.
+const coverage = process.argv.includes("coverage");
+
 const config: HardhatUserConfig = {
+  paths: coverage ? { artifacts: "coverage-artifacts", cache: "coverage-cache" } : {},
   solidity: {
     version: SOLC_VERSION,
     settings: {
@@ -34,7 +39,7 @@ const config: HardhatUserConfig = {
     },
   },
   networks: {
-    hardhat: { hardfork: "cancun" },
+    hardhat: { hardfork: "prague" },
     localhost: { url: process.env.LOCALHOST_RPC_URL ?? "http://127.0.0.1:8545" },
     ...(sepoliaUrl
       ? { sepolia: { url: sepoliaUrl, chainId: 11155111, accounts: deployerKey ? [deployerKey] : [] } }

@@ -140,8 +140,8 @@ contract AgentWallet is
 
     /// @notice An operation passed every check and ran. `digest` joins it to the co-signer's audit record.
     event Executed(bytes32 indexed digest, address indexed sessionKey, uint256 indexed nonce, uint256 callCount);
-    /// @notice An operation's net outflow of `token` was charged to its budget (token base units).
-    event BudgetCharged(bytes32 indexed digest, address indexed token, uint256 amount, uint256 availableAfter);
+    /// @notice An operation's net outflow of `token` was charged to its budget (token base units; wei for NATIVE).
+    event BudgetCharged(bytes32 indexed digest, address indexed token, uint256 amount);
     /// @notice The owner ran calls without limits.
     event OwnerExecuted(uint256 callCount);
     /// @notice The agent path was paused by `account` (owner or guardian).
@@ -217,6 +217,8 @@ contract AgentWallet is
     error InvalidSessionKey(address key, uint48 validUntil);
     /// @notice The account already holds another role; owner, co-signer, guardians and session keys must differ.
     error RoleConflict(address account);
+    /// @notice renounceOwnership is disabled.
+    error RenounceOwnershipDisabled();
     /// @notice The address is zero or the wallet itself where an account is needed.
     error InvalidAddress(address account);
 
@@ -271,11 +273,11 @@ contract AgentWallet is
         bytes calldata cosignerSignature
     ) external nonReentrant {
         bytes32 digest = _authorize(calls, nonce, deadline, agentSignature, cosignerSignature);
-        (address[] memory tokens, address[] memory approvals) = _checkCalls(calls);
+        (address[] memory tokens, address[] memory approvals, uint256 tokenCalls) = _checkCalls(calls);
         uint256[] memory before = _balances(tokens);
         uint256 nativeBefore = address(this).balance;
 
-        _runCalls(calls);
+        _runCalls(calls, tokenCalls);
 
         _checkNoStandingApprovals(approvals);
         _chargeOutflow(digest, NATIVE, nativeBefore, address(this).balance);
@@ -316,8 +318,8 @@ contract AgentWallet is
 
     /// @notice Revokes a session key at once. Owner or guardian.
     function revokeSessionKey(address key) external onlyOwnerOrGuardian {
+        if (!_sessionKeys.remove(key)) return;
         delete _sessionKeyValidUntil[key];
-        _sessionKeys.remove(key);
         emit SessionKeyRevoked(key, msg.sender);
     }
 
@@ -350,6 +352,7 @@ contract AgentWallet is
 
     /// @notice Removes the budget of one asset; transfers of a removed token need an explicit call permission.
     function removeBudget(address token) external onlyOwner {
+        if (_maxPerOperation[token] == 0) return;
         RateLimiter.RefillingBucket storage bucket = _buckets[token];
         bucket.updateSettings(0, 0);
         bucket.reset(_BUCKET_KEY);
@@ -483,6 +486,11 @@ contract AgentWallet is
         return _hashTypedDataV4(keccak256(abi.encode(WALLET_MESSAGE_TYPEHASH, hash)));
     }
 
+    /// @notice Disabled: a wallet without an owner could never be unpaused, reconfigured or rescued.
+    function renounceOwnership() public view override onlyOwner {
+        revert RenounceOwnershipDisabled();
+    }
+
     /// @notice Starts an ownership transfer; the new owner must not hold another role.
     function transferOwnership(address newOwner) public override onlyOwner {
         _checkNoOtherRole(newOwner);
@@ -532,7 +540,7 @@ contract AgentWallet is
     /// (token, spender) approvals granted, packed as [token0, spender0, token1, spender1, ...].
     function _checkCalls(
         Call[] calldata calls
-    ) internal view returns (address[] memory tokens, address[] memory approvals) {
+    ) internal view returns (address[] memory tokens, address[] memory approvals, uint256 tokenCalls) {
         tokens = new address[](calls.length);
         approvals = new address[](calls.length * 2);
         uint256 tokenCount;
@@ -548,7 +556,7 @@ contract AgentWallet is
             }
             if (data.length < 4) revert MalformedCall(i);
             bytes4 selector = bytes4(data);
-            if ((selector == _TRANSFER || selector == _APPROVE) && _maxPerOperation[target] != 0) {
+            if ((selector == _TRANSFER || selector == _APPROVE) && target != NATIVE && _maxPerOperation[target] != 0) {
                 if (data.length != 68) revert MalformedCall(i);
                 uint256 word = uint256(bytes32(data[4:36]));
                 if (word > type(uint160).max) revert MalformedCall(i);
@@ -561,6 +569,7 @@ contract AgentWallet is
                     approvals[approvalCount++] = account;
                 }
                 tokenCount = _include(tokens, tokenCount, target);
+                tokenCalls |= 1 << i;
             } else {
                 if (!_callPermissions.contains(_permissionKey(target, selector))) {
                     revert CallNotPermitted(target, selector);
@@ -575,19 +584,16 @@ contract AgentWallet is
         _truncate(approvals, approvalCount);
     }
 
-    /// @dev Runs the calls; a transfer or approve on a budgeted token must also not return false.
-    function _runCalls(Call[] calldata calls) internal {
+    /// @dev Runs the calls; a transfer or approve on a budgeted token (bit i of `tokenCalls`) must not return false.
+    function _runCalls(Call[] calldata calls, uint256 tokenCalls) internal {
         for (uint256 i; i < calls.length; ++i) {
             Call calldata c = calls[i];
             (bool ok, bytes32 ret, ) = LowLevelCall.callReturn64Bytes(c.target, c.value, c.data);
             if (!ok) revert CallReverted(i, LowLevelCall.returnData());
-            if (c.data.length == 68 && _maxPerOperation[c.target] != 0) {
-                bytes4 selector = bytes4(c.data);
-                if (selector == _TRANSFER || selector == _APPROVE) {
-                    uint256 size = LowLevelCall.returnDataSize();
-                    if (size == 0 ? c.target.code.length == 0 : (size < 32 || uint256(ret) != 1)) {
-                        revert TokenCallFailed(i, c.target);
-                    }
+            if (tokenCalls & (1 << i) != 0) {
+                uint256 size = LowLevelCall.returnDataSize();
+                if (size == 0 ? c.target.code.length == 0 : (size < 32 || uint256(ret) != 1)) {
+                    revert TokenCallFailed(i, c.target);
                 }
             }
         }
@@ -608,10 +614,10 @@ contract AgentWallet is
         uint256 cap = _maxPerOperation[token];
         if (outflow > cap) revert PerOperationCapExceeded(token, outflow, cap);
         RateLimiter.RefillingBucket storage bucket = _buckets[token];
-        (, uint256 availableNow) = bucket.state(_BUCKET_KEY);
-        if (outflow > availableNow) revert BudgetExceeded(token, outflow, availableNow);
-        bucket.consume(_BUCKET_KEY, outflow);
-        emit BudgetCharged(digest, token, outflow, availableNow - outflow);
+        if (!bucket.tryConsume(_BUCKET_KEY, outflow)) {
+            revert BudgetExceeded(token, outflow, bucket.available(_BUCKET_KEY));
+        }
+        emit BudgetCharged(digest, token, outflow);
     }
 
     function _balances(address[] memory tokens) internal view returns (uint256[] memory balances) {

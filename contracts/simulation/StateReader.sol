@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {AgentWallet} from "../AgentWallet.sol";
+
+/// @title StateReader
+/// @notice Batch reads for the co-signer's fork: installed with hardhat_setCode on the in-process fork only, never
+/// deployed to a real chain. One eth_call returns what would otherwise take dozens.
+contract StateReader {
+    /// @notice What the co-signer checks before it simulates (rule 1 and 2 of the wallet, read on the fork).
+    struct AuthState {
+        /// @notice Last second the signer may sign (unix seconds, inclusive); 0 when not a session key.
+        uint48 validUntil;
+        /// @notice Whether the nonce was executed or invalidated.
+        bool nonceUsed;
+        /// @notice Whether the agent path is paused.
+        bool paused;
+        /// @notice The wallet's co-signer.
+        address cosigner;
+        /// @notice The wallet's owner.
+        address owner;
+        /// @notice Whether the co-signer asking is also a guardian (a role conflict).
+        bool selfIsGuardian;
+        /// @notice Whether the co-signer asking is also a session key (a role conflict).
+        bool selfIsSessionKey;
+        /// @notice The budgeted ERC-20 tokens, whose balances the co-signer watches.
+        address[] budgetedTokens;
+    }
+
+    /// @notice What observe() reads: (asset, account) balances and (token, owner, spender) allowances.
+    struct Query {
+        /// @notice Asset of each balance (address(0) = native).
+        address[] assets;
+        /// @notice Account of each balance.
+        address[] accounts;
+        /// @notice Token of each allowance.
+        address[] allowanceTokens;
+        /// @notice Owner of each allowance.
+        address[] allowanceOwners;
+        /// @notice Spender of each allowance.
+        address[] allowanceSpenders;
+    }
+
+    /// @notice Balances and allowances read by prepare() and observe().
+    struct Observation {
+        /// @notice Balances in Query order (token base units or wei).
+        uint256[] balances;
+        /// @notice Whether each balance could be read.
+        bool[] balanceOk;
+        /// @notice Allowances in Query order (token base units; max uint when unreadable).
+        uint256[] allowances;
+    }
+
+    /// @notice A budget as the wallet reports it (token base units; seconds).
+    struct BudgetState {
+        /// @notice The asset (address(0) = native).
+        address token;
+        /// @notice Bucket capacity (token base units).
+        uint256 limit;
+        /// @notice Refill period (seconds).
+        uint256 period;
+        /// @notice Per-operation cap (token base units).
+        uint256 maxPerOperation;
+        /// @notice Available now (token base units).
+        uint256 available;
+    }
+
+    /// @notice The wallet's control state: anything here changing on the agent path is a refusal.
+    struct WalletState {
+        /// @notice The wallet's owner.
+        address owner;
+        /// @notice The pending owner of an ownership transfer.
+        address pendingOwner;
+        /// @notice The co-signer.
+        address cosigner;
+        /// @notice Whether the agent path is paused.
+        bool paused;
+        /// @notice Guardians.
+        address[] guardians;
+        /// @notice Session keys.
+        address[] sessionKeys;
+        /// @notice Last valid second of each session key (unix seconds).
+        uint48[] sessionKeyValidUntil;
+        /// @notice Budgets, native first.
+        BudgetState[] budgets;
+        /// @notice Allowlisted recipients.
+        address[] recipients;
+        /// @notice Call permissions.
+        AgentWallet.CallPermission[] callPermissions;
+        /// @notice The wallet's code hash.
+        bytes32 codeHash;
+    }
+
+    /// @notice Reads the authentication state of `signer` and `nonce` on `wallet`.
+    function auth(
+        address payable wallet,
+        address signer,
+        uint256 nonce,
+        address self
+    ) external view returns (AuthState memory s) {
+        AgentWallet w = AgentWallet(wallet);
+        s.validUntil = w.sessionKeyValidUntil(signer);
+        s.nonceUsed = w.isNonceUsed(nonce);
+        s.paused = w.paused();
+        s.cosigner = w.cosigner();
+        s.owner = w.owner();
+        s.selfIsGuardian = w.isGuardian(self);
+        s.selfIsSessionKey = w.sessionKeyValidUntil(self) != 0;
+        s.budgetedTokens = w.budgetedTokens();
+    }
+
+    /// @notice Names of the fields controlState() returns, in order.
+    string public constant CONTROL_FIELDS = "owner,pendingOwner,cosigner,paused,codeHash";
+
+    /// @notice Before a simulation: the auth state, the control-state hashes and the known balances, in one call.
+    function prepare(
+        address payable wallet,
+        address signer,
+        uint256 nonce,
+        address self,
+        Query calldata q
+    ) external view returns (AuthState memory authState, bytes32[5] memory control, Observation memory o) {
+        authState = this.auth(wallet, signer, nonce, self);
+        control = this.controlState(wallet);
+        (o.balances, o.balanceOk) = this.balances(q.assets, q.accounts);
+    }
+
+    /// @notice After a simulation: the control-state hashes, balances and allowances, in one call.
+    function observe(
+        address payable wallet,
+        Query calldata q
+    ) external view returns (bytes32[5] memory control, Observation memory o) {
+        control = this.controlState(wallet);
+        (o.balances, o.balanceOk) = this.balances(q.assets, q.accounts);
+        o.allowances = this.allowances(q.allowanceTokens, q.allowanceOwners, q.allowanceSpenders);
+    }
+
+    /// @notice The wallet's scalar control state (see CONTROL_FIELDS). Its sets change only through functions that
+    /// emit events, which the co-signer checks in the receipt.
+    function controlState(address payable wallet) external view returns (bytes32[5] memory c) {
+        AgentWallet w = AgentWallet(wallet);
+        c[0] = bytes32(uint256(uint160(w.owner())));
+        c[1] = bytes32(uint256(uint160(w.pendingOwner())));
+        c[2] = bytes32(uint256(uint160(w.cosigner())));
+        c[3] = w.paused() ? bytes32(uint256(1)) : bytes32(0);
+        c[4] = wallet.codehash;
+    }
+
+    /// @notice One hash per field of the wallet's whole policy state (owner … callPermissions; availability excluded).
+    function stateHashes(address payable wallet) external view returns (bytes32[10] memory h) {
+        AgentWallet w = AgentWallet(wallet);
+        h[0] = bytes32(uint256(uint160(w.owner())));
+        h[1] = bytes32(uint256(uint160(w.pendingOwner())));
+        h[2] = bytes32(uint256(uint160(w.cosigner())));
+        h[3] = w.paused() ? bytes32(uint256(1)) : bytes32(0);
+        h[4] = wallet.codehash;
+        h[5] = keccak256(abi.encode(w.guardians()));
+        address[] memory keys = w.sessionKeys();
+        uint48[] memory validUntil = new uint48[](keys.length);
+        for (uint256 i; i < keys.length; ++i) validUntil[i] = w.sessionKeyValidUntil(keys[i]);
+        h[6] = keccak256(abi.encode(keys, validUntil));
+        address[] memory tokens = w.budgetedTokens();
+        bytes32 budgets;
+        for (uint256 i; i <= tokens.length; ++i) {
+            address token = i == 0 ? address(0) : tokens[i - 1];
+            (uint256 limit, uint256 period, uint256 maxPerOperation) = w.budget(token);
+            budgets = keccak256(abi.encode(budgets, token, limit, period, maxPerOperation));
+        }
+        h[7] = budgets;
+        h[8] = keccak256(abi.encode(w.recipients()));
+        h[9] = keccak256(abi.encode(w.callPermissions()));
+    }
+
+    /// @notice Reads the whole control state of `wallet`.
+    function walletState(address payable wallet) external view returns (WalletState memory s) {
+        AgentWallet w = AgentWallet(wallet);
+        s.owner = w.owner();
+        s.pendingOwner = w.pendingOwner();
+        s.cosigner = w.cosigner();
+        s.paused = w.paused();
+        s.guardians = w.guardians();
+        s.sessionKeys = w.sessionKeys();
+        s.sessionKeyValidUntil = new uint48[](s.sessionKeys.length);
+        for (uint256 i; i < s.sessionKeys.length; ++i)
+            s.sessionKeyValidUntil[i] = w.sessionKeyValidUntil(s.sessionKeys[i]);
+        address[] memory tokens = w.budgetedTokens();
+        s.budgets = new BudgetState[](tokens.length + 1);
+        for (uint256 i; i <= tokens.length; ++i) {
+            address token = i == 0 ? address(0) : tokens[i - 1];
+            (uint256 limit, uint256 period, uint256 maxPerOperation) = w.budget(token);
+            s.budgets[i] = BudgetState(token, limit, period, maxPerOperation, w.available(token));
+        }
+        s.recipients = w.recipients();
+        s.callPermissions = w.callPermissions();
+        s.codeHash = wallet.codehash;
+    }
+
+    /// @notice Balances of (asset, account) pairs; address(0) is native ETH. `ok` is false where balanceOf failed.
+    function balances(
+        address[] calldata assets,
+        address[] calldata accounts
+    ) external view returns (uint256[] memory amounts, bool[] memory ok) {
+        amounts = new uint256[](assets.length);
+        ok = new bool[](assets.length);
+        for (uint256 i; i < assets.length; ++i) {
+            if (assets[i] == address(0)) {
+                (amounts[i], ok[i]) = (accounts[i].balance, true);
+                continue;
+            }
+            (bool success, bytes memory ret) = assets[i].staticcall(abi.encodeCall(IERC20.balanceOf, (accounts[i])));
+            if (success && ret.length >= 32) (amounts[i], ok[i]) = (abi.decode(ret, (uint256)), true);
+        }
+    }
+
+    /// @notice ERC-20 allowances of (token, owner, spender) triples; a failing call reads as max uint.
+    function allowances(
+        address[] calldata tokens,
+        address[] calldata owners,
+        address[] calldata spenders
+    ) external view returns (uint256[] memory amounts) {
+        amounts = new uint256[](tokens.length);
+        for (uint256 i; i < tokens.length; ++i) {
+            (bool success, bytes memory ret) = tokens[i].staticcall(
+                abi.encodeCall(IERC20.allowance, (owners[i], spenders[i]))
+            );
+            amounts[i] = success && ret.length >= 32 ? abi.decode(ret, (uint256)) : type(uint256).max;
+        }
+    }
+}

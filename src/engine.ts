@@ -1,0 +1,362 @@
+/**
+ * The co-signer engine: validate → authenticate → simulate → compare → decide → sign → record.
+ * The HTTP service only wraps it. It fails closed: whatever it cannot simulate, store or verify, it does not sign.
+ */
+import type { Logger } from "pino";
+import type { Address, Hex } from "viem";
+import { operationDigest } from "./eip712";
+import { CountersignError, type Reason } from "./errors";
+import { parseOperationRequest, type OperationRequest } from "./intent/schema";
+import { compareWithIntent } from "./policy/compare";
+import { decide, type DecisionStatus, type ReviewPolicy } from "./policy/decide";
+import { describeRevert } from "./policy/revert-reasons";
+import { recoverSigner, type CosignerKey } from "./signing/signer";
+import type { Fork } from "./simulation/fork";
+import { simulateOperation, type AuthState, type SimulationResult } from "./simulation/simulate";
+import { DecisionStore, requestHash, UniqueConflict, type StoredDecision } from "./store/store";
+
+/** The simulation evidence of a decision (amounts as decimal strings). */
+export interface SimulationView {
+  blockNumber: string;
+  success: boolean;
+  revertReason?: string;
+  changes: { account: string; asset: string; delta: string }[];
+  gasUsed: string;
+}
+
+/** A decision as the API returns it. */
+export interface Decision {
+  id: string;
+  status: DecisionStatus;
+  digest: Hex;
+  cosignerSignature?: Hex;
+  reasons: Reason[];
+  simulation: SimulationView | null;
+}
+
+export interface EngineOptions {
+  fork: Fork;
+  store: DecisionStore;
+  key: CosignerKey;
+  review: ReviewPolicy;
+  /** Furthest a deadline may be ahead (seconds, default 300). */
+  maxTtlSeconds?: number;
+  logger?: Logger;
+  /** Wall clock (unix seconds); tests may pin it. */
+  now?: () => bigint;
+}
+
+/**
+ * Decides on operations proposed by agents.
+ * @example const decision = await engine.propose(JSON.parse(body))
+ */
+export class CosignerEngine {
+  private readonly maxTtl: bigint;
+  private readonly now: () => bigint;
+
+  constructor(private readonly options: EngineOptions) {
+    this.maxTtl = BigInt(options.maxTtlSeconds ?? 300);
+    this.now = options.now ?? (() => BigInt(Math.floor(Date.now() / 1000)));
+  }
+
+  get chainId(): number {
+    return this.options.fork.chainId;
+  }
+
+  get cosigner(): Address {
+    return this.options.key.address;
+  }
+
+  /**
+   * Proposes an operation. Returns a decision (approved with a co-signature, rejected, or pending approval), or
+   * throws a CountersignError when the request cannot be decided (invalid, unauthenticated, conflicting, or the
+   * fork, upstream or store is unavailable).
+   */
+  async propose(input: unknown): Promise<Decision> {
+    const started = performance.now();
+    const req = parseOperationRequest(input);
+    const { store, key } = this.options;
+    if (req.chainId !== this.chainId) {
+      throw new CountersignError("CHAIN_MISMATCH", `this co-signer serves chain ${this.chainId}, not ${req.chainId}`);
+    }
+    const digest = operationDigest(req.chainId, req.wallet, req);
+    const bodyHash = requestHash(req);
+    if (req.idempotencyKey) {
+      const prior = store.findByIdempotencyKey(req.idempotencyKey);
+      if (prior && prior.requestHash === bodyHash) return toDecision(prior);
+      if (prior) {
+        throw new CountersignError("IDEMPOTENCY_CONFLICT", `idempotency key ${req.idempotencyKey} was used with another request`, {
+          decisionId: prior.id,
+        });
+      }
+    }
+    const same = store.findByDigest(req.chainId, req.wallet, digest);
+    if (same) return toDecision(same);
+    const live = store.findLiveByNonce(req.chainId, req.wallet, req.nonce.toString());
+    if (live) {
+      throw new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was already decided for another operation`, {
+        decisionId: live.id,
+      });
+    }
+    try {
+      const sessionKey = this.authenticateOffline(req, digest);
+      // Signed now, outside the fork's lock; used by the simulation and returned only if the decision is "approved".
+      const cosignature = key.sign(digest);
+      const { sim } = await this.simulate(req, sessionKey, cosignature);
+      const reasons = compareWithIntent(req.intent, req.wallet, sim);
+      const recipient = req.intent.kind === "transfer" ? req.intent.to : null;
+      const outcome = decide(
+        {
+          reasons,
+          intent: req.intent,
+          wallet: req.wallet,
+          changes: sim.changes,
+          recipientKnown: recipient ? store.isRecipientKnown(req.chainId, req.wallet, recipient) : true,
+          anomaly: store.activeAnomaly(req.chainId, req.wallet),
+        },
+        this.options.review,
+      );
+      const simulation = toSimulationView(sim);
+      const stored = this.record(req, digest, bodyHash, sessionKey, outcome.status, outcome.reasons, simulation, cosignature, recipient);
+      this.log(stored, started);
+      return toDecision(stored);
+    } catch (err) {
+      if (err instanceof CountersignError) this.recordRefusal(req, digest, err);
+      throw err;
+    }
+  }
+
+  /**
+   * A person approves a pending decision: the operation is simulated again at the current head and signed only if
+   * it still matches its intent.
+   */
+  async approve(id: string, approver: string): Promise<Decision> {
+    const pending = this.pending(id);
+    const req = parseOperationRequest(pending.request);
+    const digest = pending.digest as Hex;
+    let status: DecisionStatus = "rejected";
+    let reasons: Reason[];
+    let simulation: SimulationView | null = null;
+    let signature: Hex | null = null;
+    try {
+      const sessionKey = this.authenticateOffline(req, digest);
+      const cosignature = this.options.key.sign(digest);
+      const { sim } = await this.simulate(req, sessionKey, cosignature);
+      reasons = compareWithIntent(req.intent, req.wallet, sim);
+      simulation = toSimulationView(sim);
+      if (reasons.length === 0) {
+        status = "approved";
+        signature = cosignature;
+      }
+    } catch (err) {
+      if (!(err instanceof CountersignError)) throw err;
+      // A refusal at approval time (expired, paused, nonce used …) settles the decision; an outage does not.
+      if (["UPSTREAM_UNAVAILABLE", "FORK_STALE", "SIMULATION_FAILED", "STORE_UNAVAILABLE"].includes(err.code)) throw err;
+      reasons = [{ code: err.code, message: err.message }];
+    }
+    const stored = this.options.store.resolvePending(
+      id,
+      { status, reasons, simulation, cosignerSignature: signature, decidedBy: approver },
+      { status, reasons, simulation },
+    );
+    this.log(stored, performance.now());
+    return toDecision(stored);
+  }
+
+  /** A person rejects a pending decision. */
+  reject(id: string, approver: string, note?: string): Decision {
+    const pending = this.pending(id);
+    const reasons: Reason[] = [{ code: "REJECTED_BY_APPROVER", message: note ? `rejected by ${approver}: ${note}` : `rejected by ${approver}` }];
+    const stored = this.options.store.resolvePending(
+      id,
+      { status: "rejected", reasons, simulation: pending.simulation, cosignerSignature: null, decidedBy: approver },
+      { status: "rejected", reasons },
+    );
+    this.log(stored, performance.now());
+    return toDecision(stored);
+  }
+
+  /** A stored decision, or undefined. */
+  get(id: string): Decision | undefined {
+    const stored = this.options.store.get(id);
+    return stored ? toDecision(stored) : undefined;
+  }
+
+  private pending(id: string): StoredDecision {
+    const stored = this.options.store.get(id);
+    if (!stored) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
+    if (stored.status !== "pending_approval") {
+      throw new CountersignError("NOT_PENDING", `decision ${id} is ${stored.status}, not pending approval`, { id });
+    }
+    return stored;
+  }
+
+  /** Checks that need no chain: the deadline window and the agent signature. Returns the session key. */
+  private authenticateOffline(req: OperationRequest, digest: Hex): Address {
+    const now = this.now();
+    if (req.deadline < now) {
+      throw new CountersignError("DEADLINE_PASSED", `deadline ${req.deadline} is before now (${now})`);
+    }
+    if (req.deadline > now + this.maxTtl) {
+      throw new CountersignError("DEADLINE_TOO_FAR", `deadline ${req.deadline} is more than ${this.maxTtl} s ahead of now (${now})`);
+    }
+    const signer = recoverSigner(digest, req.agentSignature);
+    if (!signer) throw new CountersignError("BAD_AGENT_SIGNATURE", "the agent signature is malformed or has a high s value");
+    return signer;
+  }
+
+  /** Reads the wallet's view of the session key, nonce and pause, then runs the operation on the fork. */
+  private async simulate(req: OperationRequest, sessionKey: Address, cosignature: Hex): Promise<{ auth: AuthState; sim: SimulationResult }> {
+    const { fork, key } = this.options;
+    return fork.run(async (rpc, env) => {
+      const watch: { asset: string; account: Address }[] = [];
+      if (req.intent.kind === "transfer") watch.push({ asset: req.intent.asset, account: req.intent.to }, { asset: req.intent.asset, account: req.wallet });
+      if (req.intent.kind === "swap") watch.push({ asset: req.intent.buy.asset, account: req.wallet }, { asset: req.intent.sell.asset, account: req.wallet });
+      if (req.intent.kind === "call") for (const e of req.intent.expect) watch.push({ asset: e.asset, account: req.wallet });
+      let auth!: AuthState;
+      const sim = await simulateOperation(
+        fork,
+        rpc,
+        env,
+        {
+          wallet: req.wallet,
+          signer: sessionKey,
+          calls: req.calls,
+          nonce: req.nonce,
+          deadline: req.deadline,
+          agentSignature: req.agentSignature,
+          cosignerSignature: cosignature,
+          watch,
+        },
+        key.address,
+        (a) => {
+          auth = a;
+          checkAuth(a, sessionKey, req.nonce, env.timestamp, key.address);
+        },
+      );
+      return { auth, sim };
+    });
+  }
+
+  private record(
+    req: OperationRequest,
+    digest: Hex,
+    bodyHash: string,
+    sessionKey: Address,
+    status: DecisionStatus,
+    reasons: Reason[],
+    simulation: SimulationView,
+    cosignature: Hex,
+    recipient: Address | null,
+  ): StoredDecision {
+    const { store } = this.options;
+    const decision = {
+      chainId: req.chainId,
+      wallet: req.wallet,
+      nonce: req.nonce.toString(),
+      digest,
+      status,
+      sessionKey,
+      idempotencyKey: req.idempotencyKey ?? null,
+      requestHash: bodyHash,
+      request: req,
+      simulation,
+      reasons,
+      cosignerSignature: status === "approved" ? cosignature : null,
+      recipient,
+    };
+    const evidence = {
+      chainId: req.chainId,
+      wallet: req.wallet,
+      nonce: req.nonce,
+      digest,
+      status,
+      sessionKey,
+      intent: req.intent,
+      memo: req.intent.memo ?? null,
+      calls: req.calls,
+      deadline: req.deadline,
+      simulation,
+      reasons,
+    };
+    try {
+      return store.insert(decision, evidence);
+    } catch (err) {
+      if (!(err instanceof UniqueConflict)) throw err;
+      const same = store.findByDigest(req.chainId, req.wallet, digest);
+      if (same && err.index === "nonce") return same;
+      throw err.index === "nonce"
+        ? new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was decided concurrently for another operation`)
+        : new CountersignError("IDEMPOTENCY_CONFLICT", `idempotency key ${req.idempotencyKey} is taken`);
+    }
+  }
+
+  private recordRefusal(req: OperationRequest, digest: Hex, err: CountersignError): void {
+    try {
+      this.options.store.appendAudit("refusal", digest, {
+        chainId: req.chainId,
+        wallet: req.wallet,
+        nonce: req.nonce,
+        digest,
+        code: err.code,
+        message: err.message,
+      });
+    } catch {
+      // The refusal stands whether or not it could be recorded.
+    }
+    this.options.logger?.info({ digest, wallet: req.wallet, nonce: req.nonce.toString(), code: err.code }, "operation refused");
+  }
+
+  private log(d: StoredDecision, started: number): void {
+    this.options.logger?.info(
+      {
+        digest: d.digest,
+        id: d.id,
+        status: d.status,
+        wallet: d.wallet,
+        nonce: d.nonce,
+        reasons: d.reasons.map((r) => r.code),
+        block: (d.simulation as SimulationView | null)?.blockNumber,
+        ms: Math.round((performance.now() - started) * 100) / 100,
+      },
+      "decision",
+    );
+  }
+}
+
+/** Refuses when the wallet, read on the fork, does not let this session key use this nonce now. */
+function checkAuth(auth: AuthState, sessionKey: Address, nonce: bigint, timestamp: bigint, self: Address): void {
+  if (auth.cosigner !== self) {
+    throw new CountersignError("COSIGNER_MISMATCH", `the wallet's co-signer is ${auth.cosigner}, not this co-signer (${self})`);
+  }
+  if (auth.owner === self || auth.selfIsGuardian || auth.selfIsSessionKey) {
+    throw new CountersignError("COSIGNER_MISMATCH", `this co-signer (${self}) also holds another role on the wallet; it will not sign`);
+  }
+  if (auth.validUntil === 0n) throw new CountersignError("UNKNOWN_SESSION_KEY", `${sessionKey} is not a session key of the wallet`);
+  if (auth.validUntil < timestamp) {
+    throw new CountersignError("SESSION_KEY_EXPIRED", `session key ${sessionKey} expired at ${auth.validUntil} (now ${timestamp})`);
+  }
+  if (auth.nonceUsed) throw new CountersignError("NONCE_USED", `nonce ${nonce} was already used on chain`);
+  if (auth.paused) throw new CountersignError("WALLET_PAUSED", "the wallet is paused");
+}
+
+function toSimulationView(sim: SimulationResult): SimulationView {
+  return {
+    blockNumber: sim.blockNumber.toString(),
+    success: sim.success,
+    ...(sim.success ? {} : { revertReason: describeRevert(sim.revertData).text }),
+    changes: sim.changes.map((c) => ({ account: c.account, asset: c.asset, delta: c.delta.toString() })),
+    gasUsed: sim.gasUsed.toString(),
+  };
+}
+
+function toDecision(d: StoredDecision): Decision {
+  return {
+    id: d.id,
+    status: d.status,
+    digest: d.digest as Hex,
+    ...(d.cosignerSignature ? { cosignerSignature: d.cosignerSignature as Hex } : {}),
+    reasons: d.reasons as Reason[],
+    simulation: d.simulation as SimulationView | null,
+  };
+}

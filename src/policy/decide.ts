@@ -1,0 +1,50 @@
+/**
+ * Decide: refuse on any reason; otherwise ask a person when the operation is large, pays someone new, or the
+ * wallet is flagged; otherwise approve.
+ */
+import type { Address } from "viem";
+import type { Reason } from "../errors";
+import type { Intent } from "../intent/schema";
+import type { AssetChange } from "../simulation/changes";
+
+export type DecisionStatus = "approved" | "rejected" | "pending_approval";
+
+/** When a person must look: amounts per asset ("native" or a token address) and new recipients. */
+export interface ReviewPolicy {
+  /** An outflow above this (base units) of the asset needs a person. */
+  thresholds: ReadonlyMap<string, bigint>;
+  /** Whether paying a recipient this co-signer never approved a payment to needs a person. */
+  reviewNewRecipients: boolean;
+}
+
+export interface DecideInput {
+  reasons: Reason[];
+  intent: Intent;
+  wallet: Address;
+  changes: readonly AssetChange[];
+  /** Whether the intent's recipient was paid before (transfer intents). */
+  recipientKnown: boolean;
+  /** An active anomaly flag on the wallet or the session key, if any. */
+  anomaly?: string;
+}
+
+/**
+ * The status and the reasons behind it.
+ * @example decide({ reasons: [], intent, wallet, changes, recipientKnown: true }, policy) // { status: "approved", reasons: [] }
+ */
+export function decide(input: DecideInput, policy: ReviewPolicy): { status: DecisionStatus; reasons: Reason[] } {
+  if (input.reasons.length > 0) return { status: "rejected", reasons: input.reasons };
+  const review: Reason[] = [];
+  for (const c of input.changes) {
+    if (c.account !== input.wallet || c.delta >= 0n) continue;
+    const threshold = policy.thresholds.get(c.asset);
+    if (threshold !== undefined && -c.delta > threshold) {
+      review.push({ code: "ABOVE_REVIEW_THRESHOLD", message: `outflow ${-c.delta} of ${c.asset} is above the review threshold ${threshold}` });
+    }
+  }
+  if (policy.reviewNewRecipients && input.intent.kind === "transfer" && !input.recipientKnown) {
+    review.push({ code: "NEW_RECIPIENT", message: `${input.intent.to} has never been paid by this wallet through the co-signer` });
+  }
+  if (input.anomaly) review.push({ code: "ANOMALY_FLAGGED", message: `anomaly flagged: ${input.anomaly}` });
+  return review.length > 0 ? { status: "pending_approval", reasons: review } : { status: "approved", reasons: [] };
+}

@@ -1,0 +1,359 @@
+/**
+ * The in-process fork of the upstream chain that every operation is simulated on.
+ *
+ * Warm in fact: every account and slot a simulation reads from the upstream is copied into the fork's own state
+ * (hydrated), so the next simulation runs at local speed with no upstream round trip. When the upstream moves to a
+ * new head, the hydrated keys are re-read at that block in one batch, changed values are written into the fork,
+ * and reads of anything else are answered at the new block by the UpstreamCache the fork is pointed at.
+ */
+import { createHardhatNetworkProvider } from "hardhat/internal/hardhat-network/provider/provider";
+import { getAddress, toHex, type Address, type Hex } from "viem";
+import { CountersignError } from "../errors";
+import { loadArtifact } from "../chain/artifacts";
+import { HeadWatcher, nextBaseFee, type Head } from "./head-watcher";
+import { Mutex } from "./mutex";
+import { keyId, UpstreamCache, UpstreamError, type StateKey } from "./upstream-cache";
+
+type Json = unknown;
+
+/** A JSON-RPC request function (EIP-1193 style). */
+export interface Rpc {
+  request(args: { method: string; params?: unknown[] }): Promise<unknown>;
+}
+
+export interface ForkOptions {
+  /** The chain to fork. */
+  upstreamUrl: string;
+  /** EVM rules of the blocks the fork mines (default "prague"). */
+  hardfork?: string;
+  /** How often the upstream head is polled (ms, default 250). */
+  pollMs?: number;
+  /** Most blocks the fork may be behind the upstream head when a decision is made (default 2). */
+  maxHeadLag?: number;
+  /** Timeout of one upstream request (ms, default 5000). */
+  upstreamTimeoutMs?: number;
+  /** Above this many hydrated keys the fork starts afresh at the next head (default 20000). */
+  maxHydratedKeys?: number;
+  /** Priority fee of simulated transactions (wei, default 1 gwei): never a zero gas price. */
+  priorityFee?: bigint;
+}
+
+/** The block environment a simulation runs in: what the real next block will look like. */
+export interface BlockEnv {
+  number: bigint;
+  timestamp: bigint;
+  baseFeePerGas: bigint;
+  coinbase: string;
+  gasLimit: bigint;
+}
+
+/** Figures about the fork's warmth, for /healthz, /metrics and the benchmark. */
+export interface ForkStats {
+  hydratedKeys: number;
+  advances: number;
+  lastAdvanceMs: number;
+  refreshedKeys: number;
+  resets: number;
+}
+
+/** Where the simulation-only accounts live on the fork (never on a real chain). */
+export const RELAYER: Address = "0x00000000000000000000000000000000C0515167";
+export const STATE_READER: Address = "0x00000000000000000000000000000000C0515168";
+
+/**
+ * A warm, head-following fork.
+ * @example
+ * const fork = await Fork.create({ upstreamUrl: "http://127.0.0.1:8545" });
+ * const gas = await fork.run(async (rpc, env) => ...);
+ */
+export class Fork {
+  readonly stats: ForkStats = { hydratedKeys: 0, advances: 0, lastAdvanceMs: 0, refreshedKeys: 0, resets: 0 };
+  private readonly mutex = new Mutex();
+  private readonly hydrated = new Map<string, { key: StateKey; value: Json }>();
+  private readonly localOnly = new Set([RELAYER.toLowerCase(), STATE_READER.toLowerCase()]);
+  private viewHead: Head;
+  private localNumber: bigint;
+  private localTimestamp: bigint;
+  private advancing: Promise<void> = Promise.resolve();
+  private pendingHead?: Head;
+  private stopped = false;
+
+  private constructor(
+    private provider: Rpc,
+    readonly cache: UpstreamCache,
+    readonly watcher: HeadWatcher,
+    readonly chainId: number,
+    private readonly options: Required<ForkOptions>,
+    head: Head,
+  ) {
+    this.viewHead = head;
+    this.localNumber = head.number;
+    this.localTimestamp = head.timestamp;
+  }
+
+  /** Forks the upstream at its head, mines the one block that makes calls work, and starts following the head. */
+  static async create(options: ForkOptions): Promise<Fork> {
+    const opts: Required<ForkOptions> = {
+      hardfork: "prague",
+      pollMs: 250,
+      maxHeadLag: 2,
+      upstreamTimeoutMs: 5_000,
+      maxHydratedKeys: 20_000,
+      priorityFee: 1_000_000_000n,
+      ...options,
+    };
+    const cache = new UpstreamCache({ upstreamUrl: opts.upstreamUrl, timeoutMs: opts.upstreamTimeoutMs });
+    const watcher = new HeadWatcher(cache, opts.pollMs);
+    let head: Head;
+    let chainId: number;
+    try {
+      head = await watcher.start();
+      chainId = Number(await cache.upstream("eth_chainId"));
+    } catch (err) {
+      watcher.stop();
+      throw new CountersignError("UPSTREAM_UNAVAILABLE", `cannot reach the upstream chain: ${(err as Error).message}`);
+    }
+    const url = await cache.start(head.number, head.number - 1n);
+    const provider = await Fork.newProvider(url, chainId, head, opts.hardfork);
+    const fork = new Fork(provider, cache, watcher, chainId, opts, head);
+    await fork.prepare(head);
+    watcher.on("head", (h: Head) => fork.follow(h));
+    return fork;
+  }
+
+  private static async newProvider(url: string, chainId: number, head: Head, hardfork: string): Promise<Rpc> {
+    return (await createHardhatNetworkProvider(
+      {
+        hardfork,
+        chainId,
+        networkId: chainId,
+        blockGasLimit: Number(head.gasLimit),
+        minGasPrice: 0n,
+        automine: true,
+        intervalMining: 0,
+        mempoolOrder: "priority",
+        chains: new Map(),
+        genesisAccounts: [],
+        allowUnlimitedContractSize: false,
+        throwOnTransactionFailures: true,
+        throwOnCallFailures: true,
+        allowBlocksWithSameTimestamp: true,
+        coinbase: head.miner,
+        // Fork one block before the head and mine one: the mined block has the head's number, calls at it work
+        // (calls at a fork block of chain 31337 fail), and the state is the head's because the cache answers at it.
+        forkConfig: { jsonRpcUrl: url, blockNumber: Number(head.number - 1n) },
+        enableTransientStorage: true,
+        enableRip7212: false,
+      },
+      { enabled: false },
+    )) as Rpc;
+  }
+
+  private async prepare(head: Head): Promise<void> {
+    await this.rpc("hardhat_mine", ["0x1"]);
+    await this.rpc("hardhat_impersonateAccount", [RELAYER]);
+    await this.rpc("hardhat_setBalance", [RELAYER, toHex(10n ** 24n)]);
+    await this.rpc("hardhat_setCode", [STATE_READER, loadArtifact("StateReader").deployedBytecode]);
+    await this.alignTo(head);
+    this.drainFetchedUnhydrated();
+  }
+
+  /** The upstream head the fork's state is at. */
+  get head(): Head {
+    return this.viewHead;
+  }
+
+  /** The newest upstream head seen. */
+  get upstreamHead(): Head {
+    return this.watcher.latest ?? this.viewHead;
+  }
+
+  /** How many blocks the fork is behind the upstream head. */
+  get lag(): bigint {
+    return this.upstreamHead.number - this.viewHead.number;
+  }
+
+  /**
+   * Runs `fn` with exclusive use of the fork, on a fork no more than maxHeadLag blocks behind a reachable
+   * upstream; `fn` must leave the fork as it found it (snapshot/revert). Hydrates what `fn` read afterwards.
+   */
+  async run<T>(fn: (rpc: Fork["rpc"], env: BlockEnv) => Promise<T>): Promise<T> {
+    if (this.stopped) throw new CountersignError("SIMULATION_FAILED", "the fork is stopped");
+    if (!this.watcher.reachable()) {
+      throw new CountersignError("UPSTREAM_UNAVAILABLE", `upstream not answering: ${this.watcher.lastError ?? "no answer"}`);
+    }
+    if (this.lag > BigInt(this.options.maxHeadLag)) await this.advancing;
+    if (this.lag > BigInt(this.options.maxHeadLag)) {
+      throw new CountersignError(
+        "FORK_STALE",
+        `fork at block ${this.viewHead.number} is ${this.lag} blocks behind the upstream (max ${this.options.maxHeadLag})`,
+      );
+    }
+    return this.mutex.run(async () => {
+      const env = this.nextBlockEnv();
+      try {
+        return await fn(this.rpc, env);
+      } catch (err) {
+        if (err instanceof CountersignError) throw err;
+        if (isUpstreamFailure(err)) {
+          throw new CountersignError("UPSTREAM_UNAVAILABLE", `upstream failed during simulation: ${(err as Error).message}`);
+        }
+        throw err;
+      } finally {
+        await this.hydrateFetched();
+      }
+    });
+  }
+
+  /** The environment of the block a simulation mines now, set on the fork for the next block. */
+  private nextBlockEnv(): BlockEnv {
+    const now = BigInt(Math.floor(Date.now() / 1000));
+    let timestamp = this.viewHead.timestamp + 1n;
+    if (now > timestamp) timestamp = now;
+    if (this.localTimestamp > timestamp) timestamp = this.localTimestamp;
+    return {
+      number: this.viewHead.number + 1n,
+      timestamp,
+      baseFeePerGas: nextBaseFee(this.viewHead),
+      coinbase: this.viewHead.miner,
+      gasLimit: this.viewHead.gasLimit,
+    };
+  }
+
+  /** Sets the next block's timestamp and base fee; call right before sending the simulated transaction. */
+  async setNextBlock(env: BlockEnv): Promise<void> {
+    await Promise.all([
+      this.rpc("evm_setNextBlockTimestamp", [toHex(env.timestamp)]),
+      this.rpc("hardhat_setNextBlockBaseFeePerGas", [toHex(env.baseFeePerGas)]),
+    ]);
+  }
+
+  /** The fee fields of a simulated transaction: a real, non-zero gas price. */
+  feeFields(env: BlockEnv): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } {
+    const tip = this.options.priorityFee;
+    return { maxFeePerGas: toHex(env.baseFeePerGas * 2n + tip), maxPriorityFeePerGas: toHex(tip) };
+  }
+
+  /** Sends one JSON-RPC request to the fork. Only inside run(), or for reads that snapshot nothing. */
+  readonly rpc = async <T = unknown>(method: string, params: unknown[] = []): Promise<T> =>
+    (await this.provider.request({ method, params })) as T;
+
+  /** Moves the fork to the newest head, one advance at a time. */
+  private follow(head: Head): void {
+    this.pendingHead = head;
+    this.advancing = this.advancing.then(async () => {
+      const next = this.pendingHead;
+      if (!next || next.number <= this.viewHead.number || this.stopped) return;
+      this.pendingHead = undefined;
+      try {
+        await this.advance(next);
+      } catch {
+        // The watcher reports an unreachable upstream; run() refuses on lag. Nothing is signed on stale state.
+      }
+    });
+  }
+
+  /** Re-reads every hydrated key at `head` in one batch, writes what changed, and moves reads to `head`. */
+  async advance(head: Head): Promise<void> {
+    const started = performance.now();
+    if (this.hydrated.size > this.options.maxHydratedKeys) {
+      await this.mutex.run(() => this.reset(head));
+    } else {
+      const keys = [...this.hydrated.values()].map((h) => h.key);
+      const answers = await this.cache.fetchAt(keys, head.number);
+      await this.mutex.run(async () => {
+        const missing = [...this.hydrated.values()].filter((h) => !answers.has(keyId(h.key))).map((h) => h.key);
+        if (missing.length > 0) for (const [k, v] of await this.cache.fetchAt(missing, head.number)) answers.set(k, v);
+        let refreshed = 0;
+        for (const [id, entry] of this.hydrated) {
+          const value = answers.get(id);
+          if (value === undefined || sameValue(value, entry.value)) continue;
+          await this.writeKey(entry.key, value);
+          entry.value = value;
+          refreshed += 1;
+        }
+        this.stats.refreshedKeys = refreshed;
+        this.cache.moveView(head.number, answers);
+        await this.alignTo(head);
+      });
+    }
+    this.stats.advances += 1;
+    this.stats.lastAdvanceMs = performance.now() - started;
+  }
+
+  /** Starts a fresh fork at `head` (when the hydrated set grew too large); it warms up again as it is used. */
+  private async reset(head: Head): Promise<void> {
+    this.cache.moveView(head.number);
+    this.cache.forkBlock = head.number - 1n;
+    this.provider = await Fork.newProvider(this.cache.url, this.chainId, head, this.options.hardfork);
+    this.hydrated.clear();
+    this.localNumber = head.number - 1n;
+    await this.prepare(head);
+    this.stats.resets += 1;
+  }
+
+  /** Makes the fork's latest block look like `head`: number, coinbase, randomness; remembers its timestamp. */
+  private async alignTo(head: Head): Promise<void> {
+    const latest = (await this.rpc<{ number: string; timestamp: string }>("eth_getBlockByNumber", ["latest", false]))!;
+    this.localNumber = BigInt(latest.number);
+    if (head.number > this.localNumber) {
+      await this.rpc("hardhat_mine", [toHex(head.number - this.localNumber), "0x0"]);
+      this.localNumber = head.number;
+    }
+    await this.rpc("hardhat_setCoinbase", [getAddress(head.miner)]);
+    await this.rpc("hardhat_setPrevRandao", [head.mixHash]);
+    const after = (await this.rpc<{ timestamp: string }>("eth_getBlockByNumber", ["latest", false]))!;
+    this.localTimestamp = BigInt(after.timestamp);
+    this.viewHead = head;
+  }
+
+  /** Copies what the last simulation fetched from the upstream into the fork's own state. */
+  private async hydrateFetched(): Promise<void> {
+    for (const { key, value } of this.drainFetchedUnhydrated()) {
+      await this.writeKey(key, value);
+      this.hydrated.set(keyId(key), { key, value });
+    }
+    this.stats.hydratedKeys = this.hydrated.size;
+  }
+
+  private drainFetchedUnhydrated(): { key: StateKey; value: Json }[] {
+    return this.cache
+      .drainFetched()
+      .filter(({ key }) => !this.localOnly.has(key.address) && !this.hydrated.has(keyId(key)));
+  }
+
+  private async writeKey(key: StateKey, value: Json): Promise<void> {
+    switch (key.kind) {
+      case "balance":
+        return void (await this.rpc("hardhat_setBalance", [key.address, value]));
+      case "nonce":
+        return void (await this.rpc("hardhat_setNonce", [key.address, value]));
+      case "code":
+        return void (await this.rpc("hardhat_setCode", [key.address, value]));
+      case "slot":
+        return void (await this.rpc("hardhat_setStorageAt", [key.address, key.slot, padWord(value as string)]));
+    }
+  }
+
+  /** Stops following the head and closes the cache endpoint. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher.stop();
+    await this.advancing.catch(() => undefined);
+    await this.cache.stop();
+  }
+}
+
+function sameValue(a: Json, b: Json): boolean {
+  return typeof a === "string" && typeof b === "string" ? a.toLowerCase() === b.toLowerCase() : a === b;
+}
+
+function padWord(value: string): string {
+  return `0x${BigInt(value).toString(16).padStart(64, "0")}`;
+}
+
+function isUpstreamFailure(err: unknown): boolean {
+  if (err instanceof UpstreamError) return true;
+  const message = String((err as Error)?.message ?? err);
+  return /upstream|ECONNREFUSED|fetch failed|Failed to fetch|remote|JSON-RPC|timed out/i.test(message);
+}

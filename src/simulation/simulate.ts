@@ -1,0 +1,276 @@
+/**
+ * Simulate: run the exact `execute(...)` that would be sent, on the fork, from a relayer, in a block that looks
+ * like the real next one; read every change it made; then revert. Nothing here decides anything.
+ */
+import {
+  decodeFunctionResult,
+  encodeFunctionData,
+  getAddress,
+  toEventSelector,
+  zeroAddress,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
+import { loadArtifact } from "../chain/artifacts";
+import type { Call } from "../eip712";
+import { CountersignError } from "../errors";
+import { BalanceWatch, EIP1967_SLOTS, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
+import { RELAYER, STATE_READER, type BlockEnv, type Fork } from "./fork";
+
+/** The wallet's answers to "may this signer use this nonce now?" read on the fork. */
+export interface AuthState {
+  validUntil: bigint;
+  nonceUsed: boolean;
+  paused: boolean;
+  cosigner: Address;
+  owner: Address;
+  selfIsGuardian: boolean;
+  selfIsSessionKey: boolean;
+  budgetedTokens: readonly Address[];
+}
+
+/** The exact call the simulation sends, and what else to watch. */
+export interface SimulationInput {
+  wallet: Address;
+  calls: readonly Call[];
+  nonce: bigint;
+  deadline: bigint;
+  agentSignature: Hex;
+  cosignerSignature: Hex;
+  /** Extra (asset, account) balances to read, e.g. the intent's recipient. */
+  watch?: { asset: string; account: Address }[];
+}
+
+/** Everything the fork showed. */
+export interface SimulationResult {
+  blockNumber: bigint;
+  timestamp: bigint;
+  success: boolean;
+  revertData?: Hex;
+  gasUsed: bigint;
+  /** Net balance changes of every watched account, from balances before and after (non-zero only). */
+  changes: AssetChange[];
+  /** Where the ERC-20 logs and the balances disagree (fee-on-transfer, rebasing): "token:account" → balance − logs. */
+  logBalanceGaps: Map<string, bigint>;
+  approvals: (ApprovalSeen & { remaining: bigint })[];
+  control: ControlEvent[];
+  /** Fields of the wallet's own control state that changed, e.g. "owner", "sessionKeys". */
+  walletStateChanges: string[];
+  logs: RawLog[];
+}
+
+let walletAbi: Abi | undefined;
+let readerAbi: Abi | undefined;
+const abis = () => {
+  walletAbi ??= loadArtifact("AgentWallet").abi;
+  readerAbi ??= loadArtifact("StateReader").abi;
+  return { walletAbi, readerAbi };
+};
+
+/** The calldata of `execute(...)`. */
+export function encodeExecute(input: Omit<SimulationInput, "wallet" | "watch">): Hex {
+  return encodeFunctionData({
+    abi: abis().walletAbi,
+    functionName: "execute",
+    args: [input.calls, input.nonce, input.deadline, input.agentSignature, input.cosignerSignature],
+  });
+}
+
+/** Fields of StateReader.controlState, in order. */
+export const CONTROL_FIELDS = ["owner", "pendingOwner", "cosigner", "paused", "codeHash"] as const;
+
+/** Events the wallet emits on the agent path; any other event of the wallet is a change of its own state. */
+const AGENT_PATH_EVENTS = new Set<Hex>([
+  toEventSelector("Executed(bytes32,address,uint256,uint256)"),
+  toEventSelector("BudgetCharged(bytes32,address,uint256,uint256)"),
+]);
+
+interface Observation {
+  balances: readonly bigint[];
+  balanceOk: readonly boolean[];
+  allowances: readonly bigint[];
+}
+
+interface Pair {
+  asset: string;
+  account: Address;
+}
+
+function query(pairs: readonly Pair[], allowances: { token: Address; owner: Address; spender: Address }[] = []) {
+  return {
+    assets: pairs.map((p) => (p.asset === "native" ? zeroAddress : (p.asset as Address))),
+    accounts: pairs.map((p) => p.account),
+    allowanceTokens: allowances.map((a) => a.token),
+    allowanceOwners: allowances.map((a) => a.owner),
+    allowanceSpenders: allowances.map((a) => a.spender),
+  };
+}
+
+async function readerCall<T>(rpc: Fork["rpc"], functionName: string, args: readonly unknown[]): Promise<T> {
+  const { readerAbi } = abis();
+  const data = encodeFunctionData({ abi: readerAbi, functionName, args });
+  const raw = await rpc<Hex>("eth_call", [{ to: STATE_READER, data }, "latest"]);
+  return decodeFunctionResult({ abi: readerAbi, functionName, data: raw }) as T;
+}
+
+async function readSlots(rpc: Fork["rpc"], contracts: Address[]): Promise<string[]> {
+  return Promise.all(
+    contracts.flatMap((c) => EIP1967_SLOTS.map((slot) => rpc<string>("eth_getStorageAt", [c, slot, "latest"]))),
+  );
+}
+
+/** Budgeted tokens per wallet, as last read: their balances are read before the simulation in the same call. */
+const knownBudgetedTokens = new Map<Address, readonly Address[]>();
+
+/**
+ * Reads the wallet's auth state (refused by `checkAuth` if it must be), runs the operation on the fork (inside
+ * `fork.run`), and reports what it changed. Three calls to the fork's StateReader in the common case: prepare
+ * (auth, state, balances before), observe (after, inside the snapshot), and none after the revert unless the logs
+ * named accounts whose balances were not read before.
+ * @example const result = await fork.run((rpc, env) => simulateOperation(fork, rpc, env, input, self, check))
+ */
+export async function simulateOperation(
+  fork: Fork,
+  rpc: Fork["rpc"],
+  env: BlockEnv,
+  input: SimulationInput & { signer: Address },
+  self: Address,
+  checkAuth: (auth: AuthState) => void,
+): Promise<SimulationResult> {
+  const watch = new BalanceWatch();
+  watch.add("native", input.wallet);
+  for (const call of input.calls) watch.add("native", call.target);
+  for (const token of knownBudgetedTokens.get(input.wallet) ?? []) watch.add(token, input.wallet);
+  for (const w of input.watch ?? []) watch.add(w.asset, w.account);
+  const knownCount = watch.pairs.length;
+
+  let prepared: readonly [AuthState, readonly Hex[], Observation];
+  try {
+    prepared = await readerCall(rpc, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]);
+  } catch (err) {
+    if (isRevert(err)) {
+      throw new CountersignError("WALLET_NOT_FOUND", `${input.wallet} is not an AgentWallet on this chain`, { wallet: input.wallet });
+    }
+    throw err;
+  }
+  const [auth, stateBefore, before] = prepared;
+  knownBudgetedTokens.set(input.wallet, auth.budgetedTokens);
+  checkAuth(auth);
+
+  const data = encodeExecute(input);
+  await fork.setNextBlock(env);
+  const snapshot = await rpc<string>("evm_snapshot");
+  let success = true;
+  let revertData: Hex | undefined;
+  let gasUsed = 0n;
+  let logs: RawLog[] = [];
+  let stateAfter: readonly Hex[];
+  let after: Observation;
+  let allowanceReads: { token: Address; owner: Address; spender: Address }[] = [];
+  let touched: Address[] = [];
+  let slotsAfter: string[] = [];
+  let parsed: ReturnType<typeof parseLogs>;
+  try {
+    const tx = { from: RELAYER, to: input.wallet, data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
+    try {
+      const hash = await rpc<Hex>("eth_sendTransaction", [tx]);
+      const receipt = await rpc<{ gasUsed: string; logs: RawLog[]; status: string }>("eth_getTransactionReceipt", [hash]);
+      gasUsed = BigInt(receipt.gasUsed);
+      logs = receipt.logs;
+      success = receipt.status === "0x1";
+    } catch (err) {
+      const reverted = revertDataOf(err);
+      if (reverted === undefined) throw err;
+      success = false;
+      revertData = reverted;
+    }
+    parsed = parseLogs(logs);
+    for (const token of auth.budgetedTokens) watch.add(token, input.wallet);
+    for (const [token, accounts] of parsed.erc20Accounts) for (const a of accounts) watch.add(token, a);
+    allowanceReads = parsed.approvals
+      .filter((a) => a.kind === "erc20" && a.owner === input.wallet)
+      .map((a) => ({ token: a.contract, owner: a.owner, spender: a.spender }));
+    touched = [...new Set([...input.calls.map((c) => c.target), ...parsed.emitters])].filter((c) => c !== input.wallet);
+    let observed: readonly [readonly Hex[], Observation];
+    [observed, slotsAfter] = await Promise.all([
+      readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(watch.pairs, allowanceReads)]),
+      readSlots(rpc, touched),
+    ]);
+    [stateAfter, after] = observed;
+  } finally {
+    await rpc("evm_revert", [snapshot]);
+  }
+  const extra = watch.pairs.slice(knownCount);
+  const [extraBefore, slotsBefore] = await Promise.all([
+    extra.length > 0
+      ? readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(extra)]).then((r) => r[1])
+      : Promise.resolve<Observation>({ balances: [], balanceOk: [], allowances: [] }),
+    readSlots(rpc, touched),
+  ]);
+  const beforeBalances = [...before.balances, ...extraBefore.balances];
+  const beforeOk = [...before.balanceOk, ...extraBefore.balanceOk];
+
+  const balanceChanges: AssetChange[] = watch.pairs.map((p, i) => ({
+    account: p.account,
+    asset: p.asset,
+    delta: after.balances[i]! - beforeBalances[i]!,
+  }));
+  const logBalanceGaps = new Map<string, bigint>();
+  watch.pairs.forEach((p, i) => {
+    if (p.asset === "native") return;
+    const claimed = parsed.erc20LogDeltas.get(`${p.asset}:${p.account}`) ?? 0n;
+    const gap = balanceChanges[i]!.delta - claimed;
+    if (gap !== 0n && beforeOk[i] && after.balanceOk[i]) logBalanceGaps.set(`${p.asset}:${p.account}`, gap);
+  });
+  const remaining = new Map(allowanceReads.map((a, i) => [`${a.token}:${a.spender}`, after.allowances[i]!]));
+  const control = [...parsed!.control];
+  touched.forEach((contract, c) => {
+    EIP1967_SLOTS.forEach((slot, s) => {
+      const i = c * EIP1967_SLOTS.length + s;
+      if (slotsAfter[i] !== slotsBefore[i]) control.push({ contract, event: `EIP-1967 slot ${slot.slice(0, 10)} changed` });
+    });
+  });
+  return {
+    blockNumber: env.number,
+    timestamp: env.timestamp,
+    success,
+    revertData,
+    gasUsed,
+    changes: netChanges([...balanceChanges, ...parsed!.nftChanges]),
+    logBalanceGaps,
+    approvals: parsed!.approvals.map((a) => ({
+      ...a,
+      remaining: a.kind === "erc20" ? (remaining.get(`${a.contract}:${a.spender}`) ?? a.amount) : a.amount,
+    })),
+    control,
+    walletStateChanges: [
+      ...CONTROL_FIELDS.filter((_, i) => stateBefore[i] !== stateAfter![i]),
+      ...logs
+        .filter((l) => getAddress(l.address) === input.wallet && !AGENT_PATH_EVENTS.has((l.topics[0] ?? "0x") as Hex))
+        .map((l) => `event ${walletEventName(l.topics[0])}`),
+    ],
+    logs,
+  };
+}
+
+function walletEventName(topic0: string | undefined): string {
+  const event = (abis().walletAbi as { type: string; name?: string; inputs?: { type: string }[] }[]).find(
+    (e) => e.type === "event" && toEventSelector(`${e.name}(${(e.inputs ?? []).map((i) => i.type).join(",")})`) === topic0,
+  );
+  return event?.name ?? topic0 ?? "anonymous";
+}
+
+function isRevert(err: unknown): boolean {
+  return /revert|invalid opcode|call exception/i.test(String((err as Error)?.message ?? err));
+}
+
+/** The revert data of a failed simulated transaction, or undefined if the error is not a revert. */
+export function revertDataOf(err: unknown): Hex | undefined {
+  const e = err as { data?: unknown; message?: string };
+  const data = typeof e?.data === "string" ? e.data : (e?.data as { data?: unknown })?.data;
+  if (typeof data === "string" && /^0x[0-9a-fA-F]*$/.test(data)) return data as Hex;
+  if (isRevert(err)) return "0x";
+  return undefined;
+}
+

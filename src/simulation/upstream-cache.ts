@@ -1,0 +1,279 @@
+/**
+ * A JSON-RPC endpoint on 127.0.0.1 that sits between the in-process fork and the upstream chain.
+ *
+ * Hardhat's fork asks the upstream for every account and storage slot again on every call. This cache answers
+ * those reads at one pinned upstream block (the "view") whatever block the fork names, keeps the answers for that
+ * view, and hands the keys it fetched to the fork (drainFetched), which copies them into its own state so it never
+ * asks again. When a new head arrives, the fork re-reads those keys at the new block in one batch (fetchAt) and
+ * moves the view (moveView).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+interface RpcRequest {
+  jsonrpc: "2.0";
+  id: number | string | null;
+  method: string;
+  params?: Json[];
+}
+interface RpcResponse {
+  jsonrpc: "2.0";
+  id: number | string | null;
+  result?: Json;
+  error?: { code: number; message: string; data?: Json };
+}
+
+/** A state read the fork made: an account field or a storage slot. */
+export type StateKey =
+  | { kind: "balance" | "nonce" | "code"; address: string }
+  | { kind: "slot"; address: string; slot: string };
+
+const STATE_METHODS: Record<string, StateKey["kind"]> = {
+  eth_getBalance: "balance",
+  eth_getTransactionCount: "nonce",
+  eth_getCode: "code",
+  eth_getStorageAt: "slot",
+};
+
+/** Raised when the upstream cannot be reached or answers with an error where an answer is required. */
+export class UpstreamError extends Error {
+  readonly code = "UPSTREAM_UNAVAILABLE";
+  constructor(message: string, readonly cause?: unknown) {
+    super(message);
+  }
+}
+
+export interface UpstreamCacheOptions {
+  /** The upstream JSON-RPC URL. */
+  upstreamUrl: string;
+  /** Timeout of one upstream request (ms). */
+  timeoutMs?: number;
+}
+
+/**
+ * The caching JSON-RPC endpoint the fork is pointed at.
+ * @example
+ * const cache = new UpstreamCache({ upstreamUrl }); const url = await cache.start(head);
+ */
+export class UpstreamCache {
+  private server?: Server;
+  private viewBlock = 0n;
+  /** The block the fork was created at: reported as the chain's tip (see eth_blockNumber below). */
+  forkBlock = 0n;
+  /** This endpoint's URL once started. */
+  url = "";
+  private viewTag = "0x0";
+  private values = new Map<string, Json>(); // key → answer at viewBlock
+  private staticAnswers = new Map<string, Json>(); // chain id, net version: never change
+  private blocks = new Map<string, Json>(); // "number:full" → block, for blocks ≤ view
+  private readonly timeoutMs: number;
+  private requestId = 1;
+  private fetched: StateKey[] = []; // keys answered from the upstream since the last drain
+  /** Upstream requests sent (a batch counts once) and reads answered from the cache; for benchmarks. */
+  readonly stats = { upstreamRequests: 0, upstreamCalls: 0, cacheHits: 0, forkRequests: 0 };
+
+  constructor(private readonly options: UpstreamCacheOptions) {
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+  }
+
+  /** The upstream block state reads are answered at. */
+  get view(): bigint {
+    return this.viewBlock;
+  }
+
+  /** Starts the endpoint with reads pinned at `block`; returns its URL. */
+  async start(block: bigint, forkBlock = block): Promise<string> {
+    this.forkBlock = forkBlock;
+    this.setView(block);
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
+    return this.url;
+  }
+
+  /** Stops the endpoint. */
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+  }
+
+  /** The keys fetched from the upstream (at the view) since the last call, with their answers. */
+  drainFetched(): { key: StateKey; value: Json }[] {
+    const out = this.fetched.map((key) => ({ key, value: this.values.get(keyId(key))! }));
+    this.fetched = [];
+    return out.filter((e) => e.value !== undefined);
+  }
+
+  /**
+   * Fetches `keys` at `block` in batch requests of at most `batchSize` calls (sent together), without moving the view.
+   */
+  async fetchAt(keys: StateKey[], block: bigint, batchSize = 1_000): Promise<Map<string, Json>> {
+    const tag = toTag(block);
+    const answers = new Map<string, Json>();
+    const chunks: StateKey[][] = [];
+    for (let i = 0; i < keys.length; i += batchSize) chunks.push(keys.slice(i, i + batchSize));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const results = await this.upstreamBatch(chunk.map((k) => toRequest(k, tag)));
+        chunk.forEach((k, i) => answers.set(keyId(k), results[i]!));
+      }),
+    );
+    return answers;
+  }
+
+  /** Pins reads at `block`, seeding the cache with prefetched answers for it. */
+  moveView(block: bigint, prefetched: Map<string, Json> = new Map()): void {
+    this.setView(block);
+    for (const [k, v] of prefetched) this.values.set(k, v);
+  }
+
+  /** The cached answer for `key` at the view, if any. */
+  cached(key: StateKey): Json | undefined {
+    return this.values.get(keyId(key));
+  }
+
+  /** Sends one request to the upstream. */
+  async upstream(method: string, params: Json[] = []): Promise<Json> {
+    const [result] = await this.upstreamBatch([{ method, params }]);
+    return result!;
+  }
+
+  /** Sends requests to the upstream as one JSON-RPC batch; every answer must be a result. */
+  async upstreamBatch(calls: { method: string; params: Json[] }[]): Promise<Json[]> {
+    const body = calls.map((c) => ({ jsonrpc: "2.0", id: this.requestId++, method: c.method, params: c.params }));
+    this.stats.upstreamRequests += 1;
+    this.stats.upstreamCalls += calls.length;
+    let response: Response;
+    try {
+      response = await fetch(this.options.upstreamUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body.length === 1 ? body[0] : body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new UpstreamError(`upstream unreachable: ${(err as Error).message}`, err);
+    }
+    if (!response.ok) throw new UpstreamError(`upstream answered HTTP ${response.status}`);
+    const parsed = (await response.json()) as RpcResponse | RpcResponse[];
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    const byId = new Map(list.map((r) => [r.id, r]));
+    return body.map((req) => {
+      const r = byId.get(req.id);
+      if (!r) throw new UpstreamError(`upstream gave no answer to ${req.method}`);
+      if (r.error) throw new UpstreamError(`upstream error on ${req.method}: ${r.error.message}`);
+      return r.result ?? null;
+    });
+  }
+
+  private setView(block: bigint): void {
+    this.viewBlock = block;
+    this.viewTag = toTag(block);
+    this.values = new Map();
+    for (const k of [...this.blocks.keys()]) if (BigInt(k.split(":")[0]!) > block) this.blocks.delete(k);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body = "";
+    for await (const chunk of req) body += chunk;
+    let answer: RpcResponse | RpcResponse[];
+    try {
+      const parsed = JSON.parse(body) as RpcRequest | RpcRequest[];
+      answer = Array.isArray(parsed)
+        ? await Promise.all(parsed.map((r) => this.answer(r)))
+        : await this.answer(parsed);
+    } catch {
+      answer = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "parse error" } };
+    }
+    res.setHeader("content-type", "application/json");
+    res.end(JSON.stringify(answer));
+  }
+
+  private async answer(req: RpcRequest): Promise<RpcResponse> {
+    this.stats.forkRequests += 1;
+    try {
+      return { jsonrpc: "2.0", id: req.id, result: await this.resolve(req.method, req.params ?? []) };
+    } catch (err) {
+      return { jsonrpc: "2.0", id: req.id, error: { code: -32603, message: (err as Error).message } };
+    }
+  }
+
+  private async resolve(method: string, params: Json[]): Promise<Json> {
+    const kind = STATE_METHODS[method];
+    if (kind) {
+      const key: StateKey =
+        kind === "slot"
+          ? { kind, address: String(params[0]).toLowerCase(), slot: normSlot(String(params[1])) }
+          : { kind, address: String(params[0]).toLowerCase() };
+      const id = keyId(key);
+      const hit = this.values.get(id);
+      if (hit !== undefined) {
+        this.stats.cacheHits += 1;
+        return hit;
+      }
+      const view = this.viewBlock;
+      const result = await this.upstream(method, toRequest(key, this.viewTag).params);
+      if (view === this.viewBlock) {
+        this.values.set(id, result);
+        this.fetched.push(key);
+      }
+      return result;
+    }
+    switch (method) {
+      case "eth_chainId":
+      case "net_version": {
+        const hit = this.staticAnswers.get(method);
+        if (hit !== undefined) return hit;
+        const result = await this.upstream(method, []);
+        this.staticAnswers.set(method, result);
+        return result;
+      }
+      case "eth_blockNumber":
+        // The fork must believe its fork block is the tip: it then never treats it as final and caches nothing
+        // itself, so every read it does not hold locally comes here and is answered at the view.
+        return toTag(this.forkBlock);
+      case "eth_getBlockByNumber": {
+        const id = `${BigInt(String(params[0]))}:${params[1] === true}`;
+        const hit = this.blocks.get(id);
+        if (hit !== undefined) return hit;
+        const result = await this.upstream(method, params);
+        this.blocks.set(id, result);
+        return result;
+      }
+      default:
+        return this.upstream(method, params);
+    }
+  }
+
+}
+
+/** A stable identifier of a state key. */
+export function keyId(key: StateKey): string {
+  return key.kind === "slot" ? `slot:${key.address}:${key.slot}` : `${key.kind}:${key.address}`;
+}
+
+function toRequest(key: StateKey, tag: string): { method: string; params: Json[] } {
+  switch (key.kind) {
+    case "balance":
+      return { method: "eth_getBalance", params: [key.address, tag] };
+    case "nonce":
+      return { method: "eth_getTransactionCount", params: [key.address, tag] };
+    case "code":
+      return { method: "eth_getCode", params: [key.address, tag] };
+    case "slot":
+      return { method: "eth_getStorageAt", params: [key.address, key.slot, tag] };
+  }
+}
+
+function toTag(block: bigint): string {
+  return `0x${block.toString(16)}`;
+}
+
+function normSlot(slot: string): string {
+  return `0x${BigInt(slot).toString(16).padStart(64, "0")}`;
+}

@@ -1,0 +1,141 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import fc from "fast-check";
+import { bytesToHex, getAddress, type Address, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { operationDigest, operationTypedData, type Call, type Operation } from "../src/eip712";
+import { deployWalletFixture } from "./fixtures";
+import { erc20Transfer } from "./helpers";
+
+const MAX_UINT256 = 2n ** 256n - 1n;
+
+// Hardhat's default accounts 1 (session key) and 2 (co-signer) of the standard wallet fixture. Public test keys.
+const SESSION_KEY_PK = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const COSIGNER_PK = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+/** The standard wallet plus a second clone of the same config (other salt), to tell wallets apart. */
+async function twoWalletsFixture() {
+  const base = await deployWalletFixture();
+  const otherSalt = ethers.id("countersign-test-other");
+  const otherAddress = await base.factory.predictWallet(base.config, otherSalt);
+  await base.factory.createWallet(base.config, otherSalt);
+  const otherWallet = await ethers.getContractAt("AgentWallet", otherAddress);
+  const { chainId } = await ethers.provider.getNetwork();
+  return { ...base, otherWallet, chainId };
+}
+
+const uint256 = fc.bigInt({ min: 0n, max: MAX_UINT256 });
+// Bias toward the edges (0, 1, max) as well as uniformly random words.
+const word = fc.oneof(uint256, fc.constantFrom(0n, 1n, MAX_UINT256, MAX_UINT256 - 1n, 2n ** 255n));
+const address = fc
+  .uint8Array({ minLength: 20, maxLength: 20 })
+  .chain((bytes) => fc.constantFrom(bytesToHex(bytes), getAddress(bytesToHex(bytes)))) as fc.Arbitrary<Address>;
+// Lengths 0..300, odd ones included, with the ABI-word boundaries (4, 32, 68) drawn often.
+const data = fc.oneof(
+  fc.uint8Array({ minLength: 0, maxLength: 300, size: "max" }),
+  fc.integer({ min: 0, max: 300 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
+  fc.constantFrom(0, 1, 3, 4, 5, 31, 32, 33, 35, 36, 37, 67, 68, 69, 299, 300).chain((n) =>
+    fc.uint8Array({ minLength: n, maxLength: n }),
+  ),
+).map((bytes) => bytesToHex(bytes));
+const call: fc.Arbitrary<Call> = fc.record({ target: address, value: word, data });
+const op: fc.Arbitrary<Operation> = fc.record({
+  calls: fc.array(call, { minLength: 0, maxLength: 16, size: "max" }),
+  nonce: word,
+  deadline: word,
+});
+
+describe("src/eip712", function () {
+  describe("operationDigest", function () {
+    it("equals AgentWallet.operationDigest for random operations (0 to 16 calls, any uint256, any data)", async function () {
+      const { wallet, chainId } = await loadFixture(twoWalletsFixture);
+      const walletAddress = (await wallet.getAddress()) as Address;
+      await fc.assert(
+        fc.asyncProperty(op, async (o) => {
+          const onChain = await wallet.operationDigest([...o.calls], o.nonce, o.deadline);
+          expect(operationDigest(chainId, walletAddress, o)).to.equal(onChain);
+        }),
+        { numRuns: 150 },
+      );
+    });
+
+    it("equals the on-chain digest of each wallet, and the two wallets' digests differ", async function () {
+      const { wallet, otherWallet, chainId } = await loadFixture(twoWalletsFixture);
+      const [a, b] = [(await wallet.getAddress()) as Address, (await otherWallet.getAddress()) as Address];
+      await fc.assert(
+        fc.asyncProperty(op, async (o) => {
+          const [onA, onB] = await Promise.all([
+            wallet.operationDigest([...o.calls], o.nonce, o.deadline),
+            otherWallet.operationDigest([...o.calls], o.nonce, o.deadline),
+          ]);
+          expect(operationDigest(chainId, b, o)).to.equal(onB);
+          expect(onB).to.not.equal(onA);
+        }),
+        { numRuns: 25 },
+      );
+    });
+
+    it("differs for another chainId or another verifying contract", async function () {
+      const { wallet, chainId } = await loadFixture(twoWalletsFixture);
+      const walletAddress = (await wallet.getAddress()) as Address;
+      const otherChainId = fc.bigInt({ min: 1n, max: 2n ** 53n - 1n }).filter((id) => id !== chainId);
+      const otherAddress = address.filter((a) => a.toLowerCase() !== walletAddress.toLowerCase());
+      await fc.assert(
+        fc.asyncProperty(op, otherChainId, otherAddress, async (o, id, other) => {
+          const onChain = await wallet.operationDigest([...o.calls], o.nonce, o.deadline);
+          expect(operationDigest(id, walletAddress, o)).to.not.equal(onChain);
+          expect(operationDigest(chainId, other, o)).to.not.equal(onChain);
+        }),
+        { numRuns: 50 },
+      );
+    });
+  });
+
+  describe("operationTypedData", function () {
+    it("signed with viem's signTypedData by the session key and the co-signer, executes on chain", async function () {
+      const { wallet, usdc, sessionKey, cosigner, relayer, alice, chainId } = await loadFixture(twoWalletsFixture);
+      const agent = privateKeyToAccount(SESSION_KEY_PK);
+      const cosign = privateKeyToAccount(COSIGNER_PK);
+      expect([agent.address, cosign.address]).to.deep.equal([sessionKey.address, cosigner.address]);
+
+      const walletAddress = (await wallet.getAddress()) as Address;
+      const amount = 12_345_678n;
+      const transfer = erc20Transfer(await usdc.getAddress(), alice.address, amount);
+      const o: Operation = {
+        calls: [{ target: transfer.target as Address, value: 0n, data: transfer.data as Hex }],
+        nonce: 7n,
+        deadline: BigInt(await time.latest()) + 300n,
+      };
+      const typed = operationTypedData(chainId, walletAddress, o);
+      const agentSignature = await agent.signTypedData(typed);
+      const cosignerSignature = await cosign.signTypedData(typed);
+
+      const tx = wallet.connect(relayer).execute([...o.calls], o.nonce, o.deadline, agentSignature, cosignerSignature);
+      await expect(tx)
+        .to.emit(wallet, "Executed")
+        .withArgs(operationDigest(chainId, walletAddress, o), sessionKey.address, o.nonce, 1n);
+      await expect(tx).to.changeTokenBalances(usdc, [walletAddress, alice.address], [-amount, amount]);
+      expect(await wallet.isNonceUsed(o.nonce)).to.equal(true);
+    });
+
+    it("signed by viem for another chainId, is refused on chain (the signature recovers to a stranger)", async function () {
+      const { wallet, usdc, relayer, alice, chainId } = await loadFixture(twoWalletsFixture);
+      const agent = privateKeyToAccount(SESSION_KEY_PK);
+      const cosign = privateKeyToAccount(COSIGNER_PK);
+      const walletAddress = (await wallet.getAddress()) as Address;
+      const transfer = erc20Transfer(await usdc.getAddress(), alice.address, 1_000_000n);
+      const o: Operation = {
+        calls: [{ target: transfer.target as Address, value: 0n, data: transfer.data as Hex }],
+        nonce: 8n,
+        deadline: BigInt(await time.latest()) + 300n,
+      };
+      const typed = operationTypedData(chainId + 1n, walletAddress, o);
+      await expect(
+        wallet
+          .connect(relayer)
+          .execute([...o.calls], o.nonce, o.deadline, await agent.signTypedData(typed), await cosign.signTypedData(typed)),
+      ).to.be.revertedWithCustomError(wallet, "UnknownSessionKey");
+    });
+  });
+});
