@@ -23,3 +23,13 @@ export const LOCAL_ROLES = {
   bob: 6,
   mallory: 7,
 } as const;
+
+/**
+ * The private key of Hardhat development account `index` (public knowledge; for the local chain only).
+ * @example devPrivateKey(2) // the local co-signer's key
+ */
+export function devPrivateKey(index: number): `0x${string}` {
+  const key = devAccount(index).getHdKey().privateKey;
+  if (!key) throw new Error(`no private key for account ${index}`);
+  return `0x${Buffer.from(key).toString("hex")}`;
+}

@@ -100,7 +100,7 @@ export class Fork {
       upstreamTimeoutMs: 5_000,
       maxHydratedKeys: 20_000,
       priorityFee: 1_000_000_000n,
-      ...options,
+      ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ForkOptions),
     };
     const cache = new UpstreamCache({ upstreamUrl: opts.upstreamUrl, timeoutMs: opts.upstreamTimeoutMs });
     const watcher = new HeadWatcher(cache, opts.pollMs);

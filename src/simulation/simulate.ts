@@ -81,10 +81,16 @@ export function encodeExecute(input: Omit<SimulationInput, "wallet" | "watch">):
 export const CONTROL_FIELDS = ["owner", "pendingOwner", "cosigner", "paused", "codeHash"] as const;
 
 /** Events the wallet emits on the agent path; any other event of the wallet is a change of its own state. */
-const AGENT_PATH_EVENTS = new Set<Hex>([
-  toEventSelector("Executed(bytes32,address,uint256,uint256)"),
-  toEventSelector("BudgetCharged(bytes32,address,uint256,uint256)"),
-]);
+let agentPathEvents: Set<Hex> | undefined;
+const AGENT_PATH_EVENT_NAMES = ["Executed", "BudgetCharged"];
+function isAgentPathEvent(topic0: Hex): boolean {
+  agentPathEvents ??= new Set(
+    (abis().walletAbi as { type: string; name?: string; inputs?: { type: string }[] }[])
+      .filter((e) => e.type === "event" && AGENT_PATH_EVENT_NAMES.includes(e.name ?? ""))
+      .map((e) => toEventSelector(`${e.name}(${(e.inputs ?? []).map((i) => i.type).join(",")})`)),
+  );
+  return agentPathEvents.has(topic0);
+}
 
 interface Observation {
   balances: readonly bigint[];
@@ -247,7 +253,7 @@ export async function simulateOperation(
     walletStateChanges: [
       ...CONTROL_FIELDS.filter((_, i) => stateBefore[i] !== stateAfter![i]),
       ...logs
-        .filter((l) => getAddress(l.address) === input.wallet && !AGENT_PATH_EVENTS.has((l.topics[0] ?? "0x") as Hex))
+        .filter((l) => getAddress(l.address) === input.wallet && !isAgentPathEvent((l.topics[0] ?? "0x") as Hex))
         .map((l) => `event ${walletEventName(l.topics[0])}`),
     ],
     logs,

@@ -1,0 +1,85 @@
+/**
+ * Configuration: the environment, parsed once at start-up by one zod schema. Secrets (keys, passwords, tokens)
+ * are read here and never logged; `describeConfig` prints the rest.
+ */
+import { z } from "zod";
+import { addressSchema, uint256Schema } from "./intent/schema";
+
+const bool = z
+  .enum(["true", "false", "1", "0"])
+  .transform((v) => v === "true" || v === "1");
+
+export const configSchema = z
+  .object({
+    UPSTREAM_RPC_URL: z.url().optional(),
+    COSIGNER_KEYSTORE_PATH: z.string().min(1).optional(),
+    COSIGNER_KEYSTORE_PASSWORD: z.string().optional(),
+    COSIGNER_PRIVATE_KEY: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes of 0x-hex")
+      .optional(),
+    ALLOW_RAW_KEY: bool.default(false),
+    NODE_ENV: z.string().default("development"),
+    DB_PATH: z.string().default("data/countersign.sqlite"),
+    HOST: z.string().default("127.0.0.1"),
+    PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+    MAX_TTL_SECONDS: z.coerce.number().int().positive().default(300),
+    MAX_HEAD_LAG: z.coerce.number().int().min(0).default(2),
+    HEAD_POLL_MS: z.coerce.number().int().positive().default(250),
+    FORK_HARDFORK: z.string().default("prague"),
+    /** JSON object: asset ("native" or token address) → amount in base units above which a person reviews. */
+    REVIEW_THRESHOLDS: z.string().default("{}"),
+    REVIEW_NEW_RECIPIENTS: bool.default(true),
+    APPROVER_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(120),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .superRefine((env, ctx) => {
+    if (env.COSIGNER_KEYSTORE_PATH && env.COSIGNER_KEYSTORE_PASSWORD === undefined) {
+      ctx.addIssue({ code: "custom", path: ["COSIGNER_KEYSTORE_PASSWORD"], message: "is required with COSIGNER_KEYSTORE_PATH" });
+    }
+    if (env.COSIGNER_PRIVATE_KEY && env.NODE_ENV === "production" && !env.ALLOW_RAW_KEY) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["COSIGNER_PRIVATE_KEY"],
+        message: "a raw key is for development only; use COSIGNER_KEYSTORE_PATH in production",
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+const thresholdsSchema = z.record(z.union([z.literal("native"), addressSchema]), uint256Schema);
+
+/** Parses REVIEW_THRESHOLDS into a map (asset → base units). */
+export function parseThresholds(json: string): Map<string, bigint> {
+  const parsed = thresholdsSchema.safeParse(JSON.parse(json));
+  if (!parsed.success) throw new Error(`REVIEW_THRESHOLDS: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const out = new Map<string, bigint>();
+  for (const [asset, amount] of Object.entries(parsed.data)) out.set(asset === "native" ? "native" : asset, amount);
+  return out;
+}
+
+/**
+ * Parses `env` (process.env by default); throws one error naming every bad variable.
+ * @example const config = loadConfig()
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const relevant = Object.fromEntries(Object.entries(env).filter(([k]) => k in configSchema.shape));
+  const result = configSchema.safeParse(relevant);
+  if (!result.success) {
+    throw new Error(`invalid configuration: ${result.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  }
+  return result.data;
+}
+
+/** The configuration without secrets, for the start-up log line. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const { COSIGNER_PRIVATE_KEY, COSIGNER_KEYSTORE_PASSWORD, APPROVER_TOKEN, ...rest } = config;
+  return {
+    ...rest,
+    COSIGNER_PRIVATE_KEY: COSIGNER_PRIVATE_KEY ? "[redacted]" : undefined,
+    COSIGNER_KEYSTORE_PASSWORD: COSIGNER_KEYSTORE_PASSWORD ? "[redacted]" : undefined,
+    APPROVER_TOKEN: APPROVER_TOKEN ? "[redacted]" : undefined,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * Wires the co-signer together: the warm fork of the upstream, the decision store, the key and the engine.
+ * Refuses to start if the co-signer key holds another role on a wallet it is told to serve.
+ */
+import type { Logger } from "pino";
+import { encodeFunctionData, decodeFunctionResult, type Address, type Hex } from "viem";
+import { loadArtifact } from "./chain/artifacts";
+import type { Config } from "./config";
+import { parseThresholds } from "./config";
+import { CosignerEngine } from "./engine";
+import type { ReviewPolicy } from "./policy/decide";
+import { CosignerKey } from "./signing/signer";
+import { Fork, STATE_READER } from "./simulation/fork";
+import { DecisionStore } from "./store/store";
+
+export interface CosignerOptions {
+  upstreamUrl: string;
+  key: CosignerKey;
+  dbPath: string;
+  review: ReviewPolicy;
+  maxTtlSeconds?: number;
+  maxHeadLag?: number;
+  pollMs?: number;
+  hardfork?: string;
+  logger?: Logger;
+  /** Wallets to check at start-up: the co-signer must be their co-signer and nothing else. */
+  wallets?: Address[];
+}
+
+export interface Cosigner {
+  engine: CosignerEngine;
+  fork: Fork;
+  store: DecisionStore;
+  key: CosignerKey;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the co-signer engine against `upstreamUrl`.
+ * @example const cosigner = await createCosigner({ upstreamUrl, key, dbPath: "data/cs.sqlite", review })
+ */
+export async function createCosigner(options: CosignerOptions): Promise<Cosigner> {
+  const store = DecisionStore.open(options.dbPath);
+  let fork: Fork;
+  try {
+    fork = await Fork.create({
+      upstreamUrl: options.upstreamUrl,
+      maxHeadLag: options.maxHeadLag,
+      pollMs: options.pollMs,
+      hardfork: options.hardfork,
+    });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  try {
+    for (const wallet of options.wallets ?? []) await checkRoles(fork, wallet, options.key.address);
+  } catch (err) {
+    await fork.stop();
+    store.close();
+    throw err;
+  }
+  const engine = new CosignerEngine({
+    fork,
+    store,
+    key: options.key,
+    review: options.review,
+    maxTtlSeconds: options.maxTtlSeconds,
+    logger: options.logger,
+  });
+  return {
+    engine,
+    fork,
+    store,
+    key: options.key,
+    async stop() {
+      await fork.stop();
+      store.close();
+    },
+  };
+}
+
+/** Throws unless `self` is the wallet's co-signer and neither its owner, a guardian nor a session key. */
+export async function checkRoles(fork: Fork, wallet: Address, self: Address): Promise<void> {
+  const abi = loadArtifact("StateReader").abi;
+  const data = encodeFunctionData({ abi, functionName: "auth", args: [wallet, self, 0n, self] });
+  const raw = await fork.run((rpc) => rpc<Hex>("eth_call", [{ to: STATE_READER, data }, "latest"]));
+  const auth = decodeFunctionResult({ abi, functionName: "auth", data: raw }) as unknown as {
+    owner: Address;
+    cosigner: Address;
+    selfIsGuardian: boolean;
+    selfIsSessionKey: boolean;
+  };
+  if (auth.owner === self || auth.selfIsGuardian || auth.selfIsSessionKey) {
+    throw new Error(`refusing to start: the co-signer key ${self} is also the owner, a guardian or a session key of ${wallet}`);
+  }
+  if (auth.cosigner !== self) {
+    throw new Error(`refusing to start: ${wallet}'s co-signer is ${auth.cosigner}, not this key (${self})`);
+  }
+}
+
+/** The co-signer key from the configuration: a keystore, or a raw key outside production. */
+export async function loadKey(config: Config): Promise<CosignerKey> {
+  if (config.COSIGNER_KEYSTORE_PATH) {
+    return CosignerKey.fromKeystore(config.COSIGNER_KEYSTORE_PATH, config.COSIGNER_KEYSTORE_PASSWORD ?? "");
+  }
+  if (config.COSIGNER_PRIVATE_KEY) return CosignerKey.fromPrivateKey(config.COSIGNER_PRIVATE_KEY as Hex);
+  throw new Error("no co-signer key: set COSIGNER_KEYSTORE_PATH and COSIGNER_KEYSTORE_PASSWORD (or COSIGNER_PRIVATE_KEY in development)");
+}
+
+/** The review policy from the configuration. */
+export function reviewPolicy(config: Config): ReviewPolicy {
+  return { thresholds: parseThresholds(config.REVIEW_THRESHOLDS), reviewNewRecipients: config.REVIEW_NEW_RECIPIENTS };
+}

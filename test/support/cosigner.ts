@@ -1,0 +1,109 @@
+/**
+ * The co-signer under test against a real local chain: a Hardhat node in a child process (the upstream),
+ * the demo contracts deployed on it, and the engine with a fresh SQLite store. No mocked simulation.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPublicClient, createWalletClient, encodeFunctionData, http, parseUnits, type Address, type Hex } from "viem";
+import { devAccount, devPrivateKey, LOCAL_ROLES } from "../../src/chain/accounts";
+import { loadArtifact } from "../../src/chain/artifacts";
+import { createCosigner, type Cosigner } from "../../src/cosigner";
+import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
+import { startLocalNode, type LocalNode } from "../../src/devchain/node";
+import { operationTypedData, type Call } from "../../src/eip712";
+import type { ReviewPolicy } from "../../src/policy/decide";
+import { CosignerKey } from "../../src/signing/signer";
+
+export interface CosignerHarness {
+  node: LocalNode;
+  deployment: DemoDeployment;
+  cosigner: Cosigner;
+  dbPath: string;
+  nextNonce(): bigint;
+  stop(): Promise<void>;
+}
+
+let nonceCounter = 1n;
+
+/** Starts a node, deploys the demo, and starts the co-signer on it. */
+export async function startHarness(review: Partial<ReviewPolicy> = {}): Promise<CosignerHarness> {
+  const node = await startLocalNode();
+  const deployment = await deployDemo(node.url);
+  const dbPath = join(mkdtempSync(join(tmpdir(), "countersign-")), "decisions.sqlite");
+  const cosigner = await createCosigner({
+    upstreamUrl: node.url,
+    key: CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.cosigner)),
+    dbPath,
+    review: { thresholds: new Map(), reviewNewRecipients: false, ...review },
+    wallets: [deployment.wallet],
+    pollMs: 100,
+  });
+  return {
+    node,
+    deployment,
+    cosigner,
+    dbPath,
+    nextNonce: () => nonceCounter++,
+    async stop() {
+      await cosigner.stop();
+      await node.stop();
+    },
+  };
+}
+
+/** Signs an operation with a development account (the session key by default) and builds the request JSON. */
+export async function proposal(
+  h: CosignerHarness,
+  calls: Call[],
+  intent: Record<string, unknown>,
+  opts: { nonce?: bigint; deadline?: bigint; signer?: number; wallet?: Address; chainId?: number } = {},
+) {
+  const nonce = opts.nonce ?? h.nextNonce();
+  const deadline = opts.deadline ?? BigInt(Math.floor(Date.now() / 1000)) + 120n;
+  const wallet = opts.wallet ?? h.deployment.wallet;
+  const chainId = opts.chainId ?? h.deployment.chainId;
+  const agentSignature = await devAccount(opts.signer ?? LOCAL_ROLES.sessionKey).signTypedData(
+    operationTypedData(chainId, wallet, { calls, nonce, deadline }),
+  );
+  return {
+    chainId,
+    wallet,
+    calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
+    nonce: nonce.toString(),
+    deadline: deadline.toString(),
+    agentSignature,
+    intent,
+  };
+}
+
+export const erc20Abi = () => loadArtifact("MockERC20").abi;
+
+/** An ERC-20 transfer call. */
+export function transferCall(token: Address, to: Address, amount: bigint): Call {
+  return { target: token, value: 0n, data: encodeFunctionData({ abi: erc20Abi(), functionName: "transfer", args: [to, amount] }) };
+}
+
+export const usdc = (n: number | string) => parseUnits(String(n), 6);
+
+/** Submits an approved operation on chain from `from` (a development account index) and returns the receipt. */
+export async function executeOnChain(h: CosignerHarness, request: Awaited<ReturnType<typeof proposal>>, cosignerSignature: Hex, from = LOCAL_ROLES.relayer) {
+  const account = devAccount(from);
+  const transport = http(h.node.url);
+  const wallet = createWalletClient({ account, transport });
+  const pub = createPublicClient({ transport });
+  const data = encodeFunctionData({
+    abi: loadArtifact("AgentWallet").abi,
+    functionName: "execute",
+    args: [
+      request.calls.map((c) => ({ target: c.target, value: BigInt(c.value), data: c.data })),
+      BigInt(request.nonce),
+      BigInt(request.deadline),
+      request.agentSignature,
+      cosignerSignature,
+    ],
+  });
+  const chain = { id: h.deployment.chainId, name: "local", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [h.node.url] } } } as const;
+  const hash = await wallet.sendTransaction({ chain, to: request.wallet, data, gas: 1_000_000n });
+  return pub.waitForTransactionReceipt({ hash });
+}
