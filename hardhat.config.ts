@@ -1,6 +1,7 @@
 import { subtask, task, type HardhatUserConfig } from "hardhat/config";
 import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
 import "@nomicfoundation/hardhat-toolbox";
+import "./tasks/wallet";
 
 const SOLC_VERSION = "0.8.28";
 
@@ -23,6 +24,8 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
 
 const sepoliaUrl = process.env.SEPOLIA_RPC_URL;
 const deployerKey = process.env.DEPLOYER_PRIVATE_KEY;
+// A node standing in for a testnet (tests, rehearsals): same recipe as sepolia, URL from STANDIN_RPC_URL.
+const standinUrl = process.env.STANDIN_RPC_URL;
 
 // solidity-coverage instruments the contracts; keep its artifacts apart so that the co-signer, which loads
 // artifacts/ at run time, never picks up instrumented bytecode.
@@ -44,6 +47,7 @@ const config: HardhatUserConfig = {
     ...(sepoliaUrl
       ? { sepolia: { url: sepoliaUrl, chainId: 11155111, accounts: deployerKey ? [deployerKey] : [] } }
       : {}),
+    ...(standinUrl ? { standin: { url: standinUrl, accounts: deployerKey ? [deployerKey] : "remote" } } : {}),
   },
   mocha: { timeout: 120_000 },
   gasReporter: { enabled: process.env.REPORT_GAS === "1" },

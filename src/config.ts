@@ -30,13 +30,33 @@ export const configSchema = z
     /** JSON object: asset ("native" or token address) → amount in base units above which a person reviews. */
     REVIEW_THRESHOLDS: z.string().default("{}"),
     REVIEW_NEW_RECIPIENTS: bool.default(true),
+    /** The guardian key the operator's pause endpoint sends `pause()` with (keystore, or raw key in development). */
+    GUARDIAN_KEYSTORE_PATH: z.string().min(1).optional(),
+    GUARDIAN_KEYSTORE_PASSWORD: z.string().optional(),
+    GUARDIAN_PRIVATE_KEY: z
+      .string()
+      .regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes of 0x-hex")
+      .optional(),
     APPROVER_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    /** Operations per minute one agent signer (session key) may propose. */
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(120),
+    /** Requests per minute one client IP may make (a coarse limit in front of everything but /healthz and /metrics). */
+    RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().positive().default(3000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
     if (env.COSIGNER_KEYSTORE_PATH && env.COSIGNER_KEYSTORE_PASSWORD === undefined) {
       ctx.addIssue({ code: "custom", path: ["COSIGNER_KEYSTORE_PASSWORD"], message: "is required with COSIGNER_KEYSTORE_PATH" });
+    }
+    if (env.GUARDIAN_KEYSTORE_PATH && env.GUARDIAN_KEYSTORE_PASSWORD === undefined) {
+      ctx.addIssue({ code: "custom", path: ["GUARDIAN_KEYSTORE_PASSWORD"], message: "is required with GUARDIAN_KEYSTORE_PATH" });
+    }
+    if (env.GUARDIAN_PRIVATE_KEY && env.NODE_ENV === "production" && !env.ALLOW_RAW_KEY) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["GUARDIAN_PRIVATE_KEY"],
+        message: "a raw key is for development only; use GUARDIAN_KEYSTORE_PATH in production",
+      });
     }
     if (env.COSIGNER_PRIVATE_KEY && env.NODE_ENV === "production" && !env.ALLOW_RAW_KEY) {
       ctx.addIssue({
@@ -75,11 +95,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** The configuration without secrets, for the start-up log line. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  const { COSIGNER_PRIVATE_KEY, COSIGNER_KEYSTORE_PASSWORD, APPROVER_TOKEN, ...rest } = config;
+  const { COSIGNER_PRIVATE_KEY, COSIGNER_KEYSTORE_PASSWORD, GUARDIAN_PRIVATE_KEY, GUARDIAN_KEYSTORE_PASSWORD, APPROVER_TOKEN, ...rest } =
+    config;
   return {
     ...rest,
     COSIGNER_PRIVATE_KEY: COSIGNER_PRIVATE_KEY ? "[redacted]" : undefined,
     COSIGNER_KEYSTORE_PASSWORD: COSIGNER_KEYSTORE_PASSWORD ? "[redacted]" : undefined,
+    GUARDIAN_PRIVATE_KEY: GUARDIAN_PRIVATE_KEY ? "[redacted]" : undefined,
+    GUARDIAN_KEYSTORE_PASSWORD: GUARDIAN_KEYSTORE_PASSWORD ? "[redacted]" : undefined,
     APPROVER_TOKEN: APPROVER_TOKEN ? "[redacted]" : undefined,
   };
 }

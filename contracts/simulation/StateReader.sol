@@ -99,21 +99,15 @@ contract StateReader {
         uint256 nonce,
         address self
     ) external view returns (AuthState memory s) {
-        AgentWallet w = AgentWallet(wallet);
-        s.validUntil = w.sessionKeyValidUntil(signer);
-        s.nonceUsed = w.isNonceUsed(nonce);
-        s.paused = w.paused();
-        s.cosigner = w.cosigner();
-        s.owner = w.owner();
-        s.selfIsGuardian = w.isGuardian(self);
-        s.selfIsSessionKey = w.sessionKeyValidUntil(self) != 0;
-        s.budgetedTokens = w.budgetedTokens();
+        return _auth(wallet, signer, nonce, self);
     }
 
     /// @notice Names of the fields controlState() returns, in order.
     string public constant CONTROL_FIELDS = "owner,pendingOwner,cosigner,paused,codeHash";
 
     /// @notice Before a simulation: the auth state, the control-state hashes and the known balances, in one call.
+    /// @dev Internal calls only (no calls to this contract), and the owner, co-signer and pause flag are read once
+    /// for both the auth and the control state: every call frame costs the fork's EVM time on each decision.
     function prepare(
         address payable wallet,
         address signer,
@@ -121,9 +115,9 @@ contract StateReader {
         address self,
         Query calldata q
     ) external view returns (AuthState memory authState, bytes32[5] memory control, Observation memory o) {
-        authState = this.auth(wallet, signer, nonce, self);
-        control = this.controlState(wallet);
-        (o.balances, o.balanceOk) = this.balances(q.assets, q.accounts);
+        authState = _auth(wallet, signer, nonce, self);
+        control = _controlState(wallet, authState.owner, authState.cosigner, authState.paused);
+        (o.balances, o.balanceOk) = _balances(q.assets, q.accounts);
     }
 
     /// @notice After a simulation: the control-state hashes, balances and allowances, in one call.
@@ -131,20 +125,15 @@ contract StateReader {
         address payable wallet,
         Query calldata q
     ) external view returns (bytes32[5] memory control, Observation memory o) {
-        control = this.controlState(wallet);
-        (o.balances, o.balanceOk) = this.balances(q.assets, q.accounts);
-        o.allowances = this.allowances(q.allowanceTokens, q.allowanceOwners, q.allowanceSpenders);
+        control = _controlState(wallet);
+        (o.balances, o.balanceOk) = _balances(q.assets, q.accounts);
+        o.allowances = _allowances(q.allowanceTokens, q.allowanceOwners, q.allowanceSpenders);
     }
 
     /// @notice The wallet's scalar control state (see CONTROL_FIELDS). Its sets change only through functions that
     /// emit events, which the co-signer checks in the receipt.
     function controlState(address payable wallet) external view returns (bytes32[5] memory c) {
-        AgentWallet w = AgentWallet(wallet);
-        c[0] = bytes32(uint256(uint160(w.owner())));
-        c[1] = bytes32(uint256(uint160(w.pendingOwner())));
-        c[2] = bytes32(uint256(uint160(w.cosigner())));
-        c[3] = w.paused() ? bytes32(uint256(1)) : bytes32(0);
-        c[4] = wallet.codehash;
+        return _controlState(wallet);
     }
 
     /// @notice One hash per field of the wallet's whole policy state (owner … callPermissions; availability excluded).
@@ -201,6 +190,58 @@ contract StateReader {
         address[] calldata assets,
         address[] calldata accounts
     ) external view returns (uint256[] memory amounts, bool[] memory ok) {
+        return _balances(assets, accounts);
+    }
+
+    /// @notice ERC-20 allowances of (token, owner, spender) triples; a failing call reads as max uint.
+    function allowances(
+        address[] calldata tokens,
+        address[] calldata owners,
+        address[] calldata spenders
+    ) external view returns (uint256[] memory amounts) {
+        return _allowances(tokens, owners, spenders);
+    }
+
+    function _auth(
+        address payable wallet,
+        address signer,
+        uint256 nonce,
+        address self
+    ) internal view returns (AuthState memory s) {
+        AgentWallet w = AgentWallet(wallet);
+        s.validUntil = w.sessionKeyValidUntil(signer);
+        s.nonceUsed = w.isNonceUsed(nonce);
+        s.paused = w.paused();
+        s.cosigner = w.cosigner();
+        s.owner = w.owner();
+        s.selfIsGuardian = w.isGuardian(self);
+        s.selfIsSessionKey = w.sessionKeyValidUntil(self) != 0;
+        s.budgetedTokens = w.budgetedTokens();
+    }
+
+    function _controlState(address payable wallet) internal view returns (bytes32[5] memory c) {
+        AgentWallet w = AgentWallet(wallet);
+        return _controlState(wallet, w.owner(), w.cosigner(), w.paused());
+    }
+
+    /// @dev The control state with the owner, co-signer and pause flag already read (in the same call).
+    function _controlState(
+        address payable wallet,
+        address owner,
+        address cosigner,
+        bool paused
+    ) internal view returns (bytes32[5] memory c) {
+        c[0] = bytes32(uint256(uint160(owner)));
+        c[1] = bytes32(uint256(uint160(AgentWallet(wallet).pendingOwner())));
+        c[2] = bytes32(uint256(uint160(cosigner)));
+        c[3] = paused ? bytes32(uint256(1)) : bytes32(0);
+        c[4] = wallet.codehash;
+    }
+
+    function _balances(
+        address[] calldata assets,
+        address[] calldata accounts
+    ) internal view returns (uint256[] memory amounts, bool[] memory ok) {
         amounts = new uint256[](assets.length);
         ok = new bool[](assets.length);
         for (uint256 i; i < assets.length; ++i) {
@@ -213,12 +254,11 @@ contract StateReader {
         }
     }
 
-    /// @notice ERC-20 allowances of (token, owner, spender) triples; a failing call reads as max uint.
-    function allowances(
+    function _allowances(
         address[] calldata tokens,
         address[] calldata owners,
         address[] calldata spenders
-    ) external view returns (uint256[] memory amounts) {
+    ) internal view returns (uint256[] memory amounts) {
         amounts = new uint256[](tokens.length);
         for (uint256 i; i < tokens.length; ++i) {
             (bool success, bytes memory ret) = tokens[i].staticcall(

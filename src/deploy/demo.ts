@@ -27,8 +27,15 @@ export interface DemoDeployment {
   wallet: Address;
   tokens: Record<string, Address>;
   dex: Address;
+  /** Token decimals by symbol. */
+  decimals: Record<string, number>;
   roles: { owner: Address; sessionKey: Address; cosigner: Address; guardian: Address };
+  /** Allowlisted recipients by name. */
   recipients: Record<string, Address>;
+  /** Accounts the wallet may not pay (for the demo's injected payment), by name. */
+  notAllowlisted: Record<string, Address>;
+  /** Last second the demo session key may sign (unix seconds). */
+  sessionKeyValidUntil: number;
 }
 
 const DAY = 86_400n;
@@ -108,5 +115,17 @@ export async function deployDemo(rpcUrl: string): Promise<DemoDeployment> {
     const r = await pub.waitForTransactionReceipt({ hash });
     if (r.status !== "success") throw new Error(`deployment transaction ${hash} reverted`);
   }
-  return { chainId, rpcUrl, factory, wallet, tokens: { USDC: usdc, WETH: weth }, dex, roles, recipients };
+  return {
+    chainId,
+    rpcUrl,
+    factory,
+    wallet,
+    tokens: { USDC: usdc, WETH: weth },
+    dex,
+    decimals: { USDC: 6, WETH: 18 },
+    roles,
+    recipients,
+    notAllowlisted: { mallory: devAccount(LOCAL_ROLES.mallory).address },
+    sessionKeyValidUntil: config.sessionKeys[0]!.validUntil,
+  };
 }

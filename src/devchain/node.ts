@@ -71,7 +71,8 @@ export async function startLocalNode(options: { port?: number; root?: string; ti
     process: child,
     async stop() {
       process.removeListener("exit", exitOnParentExit);
-      if (child.exitCode !== null) return;
+      // Already gone (exited, or killed by a signal such as the terminal's Ctrl-C reaching the whole group).
+      if (child.exitCode !== null || child.signalCode !== null) return;
       await new Promise<void>((resolve) => {
         child.once("exit", () => resolve());
         child.kill("SIGTERM");

@@ -3,7 +3,7 @@
  * what the EVM did on the fork counts. Any difference, any approval left standing, any change of control and any
  * change of the wallet's own state is a reason to refuse.
  */
-import type { Address } from "viem";
+import { zeroAddress, type Address } from "viem";
 import type { Reason } from "../errors";
 import type { Intent } from "../intent/schema";
 import type { SimulationResult } from "../simulation/simulate";
@@ -84,7 +84,8 @@ export function compareWithIntent(intent: Intent, wallet: Address, sim: Simulati
   }
   for (const a of sim.approvals) {
     if (a.owner !== wallet) continue;
-    const standing = a.kind === "erc20" ? a.remaining > 0n : a.amount > 0n;
+    // An ERC-721 approval's "amount" is the token id, and id 0 is a real token: it stands unless it names no one.
+    const standing = a.kind === "erc20" ? a.remaining > 0n : a.kind === "erc721" ? a.spender !== zeroAddress : a.amount > 0n;
     if (standing) {
       reasons.push({
         code: "STANDING_APPROVAL",

@@ -6,6 +6,7 @@
  * new head, the hydrated keys are re-read at that block in one batch, changed values are written into the fork,
  * and reads of anything else are answered at the new block by the UpstreamCache the fork is pointed at.
  */
+import { randomBytes } from "node:crypto";
 import { createHardhatNetworkProvider } from "hardhat/internal/hardhat-network/provider/provider";
 import { getAddress, toHex, type Address, type Hex } from "viem";
 import { CountersignError } from "../errors";
@@ -56,8 +57,15 @@ export interface ForkStats {
   resets: number;
 }
 
-/** Where the simulation-only accounts live on the fork (never on a real chain). */
+/**
+ * A fixed relayer for plain forks in benchmarks. The Fork itself never sends from it: a hand-picked constant is a
+ * tell a contract can check (`tx.origin == RELAYER`, or its twelve leading zero bytes), so each Fork sends from a
+ * random address with a plausible balance (see Fork.relayer).
+ */
 export const RELAYER: Address = "0x00000000000000000000000000000000C0515167";
+/** What the simulated relayer holds beyond the gas it pays for (wei): a balance a real relayer might have. */
+const RELAYER_SPARE = 250_000_000_000_000_000n;
+/** Where the simulation-only state reader lives on the fork (never on a real chain). */
 export const STATE_READER: Address = "0x00000000000000000000000000000000C0515168";
 
 /**
@@ -70,7 +78,9 @@ export class Fork {
   readonly stats: ForkStats = { hydratedKeys: 0, advances: 0, lastAdvanceMs: 0, refreshedKeys: 0, resets: 0 };
   private readonly mutex = new Mutex();
   private readonly hydrated = new Map<string, { key: StateKey; value: Json }>();
-  private readonly localOnly = new Set([RELAYER.toLowerCase(), STATE_READER.toLowerCase()]);
+  /** The simulated transactions' sender: random per fork, so that no contract can tell it from a real relayer. */
+  readonly relayer: Address = getAddress(`0x${randomBytes(20).toString("hex")}`);
+  private readonly localOnly = new Set([this.relayer.toLowerCase(), STATE_READER.toLowerCase()]);
   private viewHead: Head;
   private localNumber: bigint;
   private localTimestamp: bigint;
@@ -151,8 +161,7 @@ export class Fork {
 
   private async prepare(head: Head): Promise<void> {
     await this.rpc("hardhat_mine", ["0x1"]);
-    await this.rpc("hardhat_impersonateAccount", [RELAYER]);
-    await this.rpc("hardhat_setBalance", [RELAYER, toHex(10n ** 24n)]);
+    await this.rpc("hardhat_impersonateAccount", [this.relayer]);
     await this.rpc("hardhat_setCode", [STATE_READER, loadArtifact("StateReader").deployedBytecode]);
     await this.alignTo(head);
     this.drainFetchedUnhydrated();
@@ -182,7 +191,12 @@ export class Fork {
     if (!this.watcher.reachable()) {
       throw new CountersignError("UPSTREAM_UNAVAILABLE", `upstream not answering: ${this.watcher.lastError ?? "no answer"}`);
     }
-    if (this.lag > BigInt(this.options.maxHeadLag)) await this.advancing;
+    if (this.lag > BigInt(this.options.maxHeadLag)) {
+      // Catch up now: also retries an advance that failed (a transient upstream error), which would otherwise leave
+      // the fork stale until the next block arrives — forever on a chain that mines only on demand.
+      this.follow(this.upstreamHead);
+      await this.advancing;
+    }
     if (this.lag > BigInt(this.options.maxHeadLag)) {
       throw new CountersignError(
         "FORK_STALE",
@@ -220,11 +234,16 @@ export class Fork {
     };
   }
 
-  /** Sets the next block's timestamp and base fee; call right before sending the simulated transaction. */
+  /**
+   * Sets the next block's timestamp and base fee, and gives the relayer what a real one would hold: the gas it
+   * pays for plus RELAYER_SPARE (an implausible balance is a tell). Call right before sending the transaction.
+   */
   async setNextBlock(env: BlockEnv): Promise<void> {
+    const upfront = env.gasLimit * BigInt(this.feeFields(env).maxFeePerGas);
     await Promise.all([
       this.rpc("evm_setNextBlockTimestamp", [toHex(env.timestamp)]),
       this.rpc("hardhat_setNextBlockBaseFeePerGas", [toHex(env.baseFeePerGas)]),
+      this.rpc("hardhat_setBalance", [this.relayer, toHex(upfront + RELAYER_SPARE)]),
     ]);
   }
 

@@ -16,7 +16,7 @@ import { loadArtifact } from "../chain/artifacts";
 import type { Call } from "../eip712";
 import { CountersignError } from "../errors";
 import { BalanceWatch, EIP1967_SLOTS, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
-import { RELAYER, STATE_READER, type BlockEnv, type Fork } from "./fork";
+import { STATE_READER, type BlockEnv, type Fork } from "./fork";
 
 /** The wallet's answers to "may this signer use this nonce now?" read on the fork. */
 export interface AuthState {
@@ -126,14 +126,27 @@ async function readSlots(rpc: Fork["rpc"], contracts: Address[]): Promise<string
   );
 }
 
+/** The EIP-1967 slot values of the `index`-th contract in a readSlots answer. */
+function slotsOf(values: readonly string[], index: number): string[] {
+  return values.slice(index * EIP1967_SLOTS.length, (index + 1) * EIP1967_SLOTS.length);
+}
+
+/** Like Promise.all, but throws only once every request has settled: none is left running on the fork. */
+async function settled<T extends readonly unknown[]>(promises: readonly [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** Budgeted tokens per wallet, as last read: their balances are read before the simulation in the same call. */
 const knownBudgetedTokens = new Map<Address, readonly Address[]>();
 
 /**
  * Reads the wallet's auth state (refused by `checkAuth` if it must be), runs the operation on the fork (inside
  * `fork.run`), and reports what it changed. Three calls to the fork's StateReader in the common case: prepare
- * (auth, state, balances before), observe (after, inside the snapshot), and none after the revert unless the logs
- * named accounts whose balances were not read before.
+ * (auth, state, balances before; the call targets' EIP-1967 slots are read beside it), observe (after, inside the
+ * snapshot, beside the slots after), and nothing after the revert unless the logs named accounts or contracts
+ * whose balances or slots were not read before.
  * @example const result = await fork.run((rpc, env) => simulateOperation(fork, rpc, env, input, self, check))
  */
 export async function simulateOperation(
@@ -151,22 +164,56 @@ export async function simulateOperation(
   for (const w of input.watch ?? []) watch.add(w.asset, w.account);
   const knownCount = watch.pairs.length;
 
-  let prepared: readonly [AuthState, readonly Hex[], Observation];
-  try {
-    prepared = await readerCall(rpc, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]);
-  } catch (err) {
-    if (isRevert(err)) {
-      throw new CountersignError("WALLET_NOT_FOUND", `${input.wallet} is not an AgentWallet on this chain`, { wallet: input.wallet });
+  // One round trip before the transaction: prepare (auth, control state and balances before), the call targets'
+  // EIP-1967 slots before, the next block's environment and the snapshot. Reads at "latest" see neither the next
+  // block's settings nor the snapshot (and nothing else runs on the fork meanwhile), so their order does not matter.
+  const targets = [...new Set(input.calls.map((c) => c.target))].filter((c) => c !== input.wallet);
+  const firstTrip = Promise.allSettled([
+    readerCall<readonly [AuthState, readonly Hex[], Observation]>(rpc, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]),
+    readSlots(rpc, targets),
+    fork.setNextBlock(env),
+    rpc<string>("evm_snapshot"),
+  ]);
+  // Encoded while the fork works; a failure is thrown below, once the snapshot can be dropped.
+  const encoded = (() => {
+    try {
+      return { data: encodeExecute(input) };
+    } catch (error) {
+      return { error };
     }
+  })();
+  const [preparedRead, targetSlotsRead, envSet, snapshotTaken] = await firstTrip;
+  if (snapshotTaken.status === "rejected") throw snapshotTaken.reason;
+  const snapshot = snapshotTaken.value;
+  let auth: AuthState;
+  let stateBefore: readonly Hex[];
+  let before: Observation;
+  let slotsBeforeOf: Map<Address, string[]>;
+  try {
+    if (preparedRead.status === "rejected") {
+      if (isRevert(preparedRead.reason)) {
+        throw new CountersignError("WALLET_NOT_FOUND", `${input.wallet} is not an AgentWallet on this chain`, { wallet: input.wallet });
+      }
+      throw preparedRead.reason;
+    }
+    if (targetSlotsRead.status === "rejected") throw targetSlotsRead.reason;
+    if (envSet.status === "rejected") throw envSet.reason;
+    if ("error" in encoded) throw encoded.error;
+    slotsBeforeOf = new Map(targets.map((c, i) => [c, slotsOf(targetSlotsRead.value, i)]));
+    const [rawAuth, control, observation] = preparedRead.value;
+    // viem decodes uint48 as a number: make validUntil the bigint AuthState promises, or `validUntil === 0n` never holds.
+    auth = { ...rawAuth, validUntil: BigInt(rawAuth.validUntil) };
+    [stateBefore, before] = [control, observation];
+    knownBudgetedTokens.set(input.wallet, auth.budgetedTokens);
+    checkAuth(auth);
+  } catch (err) {
+    // Nothing ran: drop the snapshot (the refusal stands whatever happens to it).
+    await rpc("evm_revert", [snapshot]).catch(() => undefined);
     throw err;
   }
-  const [auth, stateBefore, before] = prepared;
-  knownBudgetedTokens.set(input.wallet, auth.budgetedTokens);
-  checkAuth(auth);
+  for (const token of auth.budgetedTokens) watch.add(token, input.wallet);
+  const observedCount = watch.pairs.length;
 
-  const data = encodeExecute(input);
-  await fork.setNextBlock(env);
-  const snapshot = await rpc<string>("evm_snapshot");
   let success = true;
   let revertData: Hex | undefined;
   let gasUsed = 0n;
@@ -178,42 +225,66 @@ export async function simulateOperation(
   let slotsAfter: string[] = [];
   let parsed: ReturnType<typeof parseLogs>;
   try {
-    const tx = { from: RELAYER, to: input.wallet, data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
+    const tx = { from: fork.relayer, to: input.wallet, data: encoded.data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
+    let hash: Hex | undefined;
     try {
-      const hash = await rpc<Hex>("eth_sendTransaction", [tx]);
-      const receipt = await rpc<{ gasUsed: string; logs: RawLog[]; status: string }>("eth_getTransactionReceipt", [hash]);
-      gasUsed = BigInt(receipt.gasUsed);
-      logs = receipt.logs;
-      success = receipt.status === "0x1";
+      hash = await rpc<Hex>("eth_sendTransaction", [tx]);
     } catch (err) {
       const reverted = revertDataOf(err);
       if (reverted === undefined) throw err;
       success = false;
       revertData = reverted;
     }
+    // The receipt and the state after for everything known before the logs, in one round trip; what only the logs
+    // name (more balances, allowances, emitting contracts) is read in a second one, still inside the snapshot.
+    const [receipt, observed, targetSlotsAfter] = await settled([
+      hash === undefined
+        ? Promise.resolve(undefined)
+        : rpc<{ gasUsed: string; logs: RawLog[]; status: string }>("eth_getTransactionReceipt", [hash]),
+      readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(watch.pairs)]),
+      readSlots(rpc, targets),
+    ]);
+    if (receipt) {
+      gasUsed = BigInt(receipt.gasUsed);
+      logs = receipt.logs;
+      success = receipt.status === "0x1";
+    }
     parsed = parseLogs(logs);
-    for (const token of auth.budgetedTokens) watch.add(token, input.wallet);
     for (const [token, accounts] of parsed.erc20Accounts) for (const a of accounts) watch.add(token, a);
     allowanceReads = parsed.approvals
       .filter((a) => a.kind === "erc20" && a.owner === input.wallet)
       .map((a) => ({ token: a.contract, owner: a.owner, spender: a.spender }));
-    touched = [...new Set([...input.calls.map((c) => c.target), ...parsed.emitters])].filter((c) => c !== input.wallet);
-    let observed: readonly [readonly Hex[], Observation];
-    [observed, slotsAfter] = await Promise.all([
-      readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(watch.pairs, allowanceReads)]),
-      readSlots(rpc, touched),
+    touched = [...new Set([...targets, ...parsed.emitters])].filter((c) => c !== input.wallet);
+    const lateTouched = touched.filter((c) => !slotsBeforeOf.has(c));
+    const lateAfter = watch.pairs.slice(observedCount);
+    const [lateObserved, lateSlotsAfter] = await settled([
+      lateAfter.length > 0 || allowanceReads.length > 0
+        ? readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(lateAfter, allowanceReads)]).then((r) => r[1])
+        : Promise.resolve<Observation>({ balances: [], balanceOk: [], allowances: [] }),
+      readSlots(rpc, lateTouched),
     ]);
-    [stateAfter, after] = observed;
+    stateAfter = observed[0];
+    after = {
+      balances: [...observed[1].balances, ...lateObserved.balances],
+      balanceOk: [...observed[1].balanceOk, ...lateObserved.balanceOk],
+      allowances: lateObserved.allowances,
+    };
+    const slotsAfterOf = new Map(targets.map((c, i) => [c, slotsOf(targetSlotsAfter, i)]));
+    lateTouched.forEach((c, i) => slotsAfterOf.set(c, slotsOf(lateSlotsAfter, i)));
+    slotsAfter = touched.flatMap((c) => slotsAfterOf.get(c)!);
   } finally {
     await rpc("evm_revert", [snapshot]);
   }
   const extra = watch.pairs.slice(knownCount);
-  const [extraBefore, slotsBefore] = await Promise.all([
+  const lateTouched = touched.filter((c) => !slotsBeforeOf.has(c));
+  const [extraBefore, lateSlots] = await settled([
     extra.length > 0
       ? readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(extra)]).then((r) => r[1])
       : Promise.resolve<Observation>({ balances: [], balanceOk: [], allowances: [] }),
-    readSlots(rpc, touched),
+    readSlots(rpc, lateTouched),
   ]);
+  lateTouched.forEach((c, i) => slotsBeforeOf.set(c, slotsOf(lateSlots, i)));
+  const slotsBefore = touched.flatMap((c) => slotsBeforeOf.get(c)!);
   const beforeBalances = [...before.balances, ...extraBefore.balances];
   const beforeOk = [...before.balanceOk, ...extraBefore.balanceOk];
 

@@ -295,7 +295,7 @@ export class DecisionStore {
 
   /**
    * Resolves a pending decision (a person approved or rejected it), with its audit record.
-   * @throws CountersignError NONCE_CONFLICT when it is no longer pending.
+   * @throws CountersignError NOT_PENDING when it is no longer pending (e.g. another approver resolved it first).
    */
   resolvePending(
     id: string,
@@ -313,7 +313,7 @@ export class DecisionStore {
         updated_at: now,
         decided_by: update.decidedBy,
       });
-      if (result.changes !== 1) throw new CountersignError("NONCE_CONFLICT", `decision ${id} is not pending`, { id });
+      if (result.changes !== 1) throw new CountersignError("NOT_PENDING", `decision ${id} is no longer pending`, { id });
       const row = fromRow(this.stmts.get.get(id) as DecisionRow);
       if (row.status === "approved" && row.recipient) this.stmts.paid.run(row.chainId, row.wallet, row.recipient);
       this.appendAuditInTx(`decision.${update.status}`, id, { id, decidedBy: update.decidedBy, ...(auditPayload as object) }, now);
@@ -404,6 +404,11 @@ export class DecisionStore {
     const hash = linkHash(prevHash, seq, at, kind, ref, body);
     this.stmts.appendAudit.run(seq, at, kind, ref, body, prevHash, hash);
     return { seq, at, kind, ref, payload, prevHash, hash };
+  }
+
+  /** The newest audit record's sequence number and hash (seq 0 and the genesis hash when the log is empty). */
+  auditHead(): { seq: number; hash: string } {
+    return this.read(() => (this.stmts.lastAudit.get() as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS });
   }
 
   /** Audit records after `afterSeq`, oldest first. */

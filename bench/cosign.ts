@@ -1,0 +1,695 @@
+/**
+ * Co-signer benchmark: how long a decision takes, against the floor (the same `execute` on a local chain) and
+ * against what no engineering gives (a plain Hardhat fork of the upstream).
+ *
+ *   npm run bench:cosign        (= hardhat compile, then ts-node bench/cosign.ts: no Hardhat runtime beyond what src uses)
+ *
+ * Upstream: a local Hardhat node in a child process (startLocalNode) with the demo deployment (deployDemo).
+ * The operation: an ERC-20 transfer of 1 base unit of USDC from the demo wallet to alice, with a transfer intent;
+ * every request has a fresh (sequential) nonce and is signed by the session key before the clock starts. Decisions
+ * are only simulated, so the wallet's budget is never consumed.
+ *
+ * Figures (ms; p50/p99 by nearest rank after warm-up):
+ *  - localExecP50Ms: snapshot → eth_sendTransaction → receipt → revert of the exact signed `execute` on a local,
+ *    non-forked in-process chain holding the same contracts at the same addresses (every account and slot the
+ *    execute reads, copied from the upstream: see stateReadBy) — the floor. Measured in blocks that alternate with
+ *    the blocks of sequential decisions, so that both sides of ratioP50 see the same machine load;
+ *    localExecStandaloneP50Ms is the same measured alone, back to back, before everything else;
+ *  - naiveForkP50Ms: the same on a plain in-process Hardhat fork of the upstream (pinned block, one block mined);
+ *  - decideP50Ms, decideP99Ms: CosignerEngine.propose, validate to record (SQLite on disk), sequential, warm;
+ *    cpuMsPerDecision: the process's CPU time (all threads: EDR's included) per sequential decision, which load
+ *    from other processes disturbs less than wall time;
+ *  - decisionsPerSecond: the same with 8 concurrent callers;
+ *  - remote*: the upstream behind a proxy that adds 20 ms to every HTTP request (a stand-in for a remote RPC):
+ *    remoteDecideP50Ms (steady state); remoteFirstAfterHeadMs: from the moment a new block is mined upstream (by
+ *    evm_mine on the node directly, at a random phase of the head watcher's polling) to the moment the first
+ *    decision simulated on it completes — head detection by polling (remoteHeadSeenMs), the fork's advance
+ *    (forkAdvanceMs = fork.stats.lastAdvanceMs) and the decision (remoteFirstAfterHeadDecisionMs, issued once the
+ *    fork has advanced); remoteDecisionDuringAdvanceMs: a decision issued as soon as the watcher has seen the new
+ *    block, i.e. while the fork advances (within maxHeadLag it runs on the previous head); naiveRemoteForkP50Ms.
+ *  - upstream traffic per decision (fork.cache deltas; head polls apart), hydrated keys, and a profile of where a
+ *    warm decision's time goes (fork requests and round trips, the fork's busy time, the store, the rest).
+ *
+ * Writes bench/results/cosign.json. Figures on a shared 2-core machine are noisy: compare runs on a quiet machine.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createHardhatNetworkProvider } from "hardhat/internal/hardhat-network/provider/provider";
+import { encodeFunctionData, toHex, type Address, type Hex } from "viem";
+import { devPrivateKey, LOCAL_ROLES } from "../src/chain/accounts";
+import { loadArtifact } from "../src/chain/artifacts";
+import { createCosigner, type Cosigner } from "../src/cosigner";
+import { deployDemo, type DemoDeployment } from "../src/deploy/demo";
+import { rpc as nodeRpc, startLocalNode, type LocalNode } from "../src/devchain/node";
+import { operationDigest, type Call } from "../src/eip712";
+import type { Decision } from "../src/engine";
+import { CosignerKey } from "../src/signing/signer";
+import { RELAYER, type Fork } from "../src/simulation/fork";
+import { UpstreamCache, type StateKey } from "../src/simulation/upstream-cache";
+import { encodeExecute } from "../src/simulation/simulate";
+import { startLatencyProxy, type LatencyProxy } from "./support/latency-proxy";
+
+// ───────────────────────────── parameters ─────────────────────────────
+
+const QUICK = process.env.BENCH_QUICK === "1"; // a smoke run of the benchmark itself, not for figures
+const scale = (n: number) => (QUICK ? Math.max(5, Math.ceil(n / 10)) : n);
+const P = {
+  amount: 1n, // 1 base unit of USDC: far below the demo budget (1000 USDC/day, 500 per operation)
+  localWarmup: scale(50),
+  localRuns: scale(300),
+  naiveWarmup: scale(10),
+  naiveRuns: scale(200),
+  decideWarmup: scale(50),
+  decideRuns: scale(500),
+  /** Blocks of sequential decisions alternating with blocks of local executes. */
+  interleaveBlocks: QUICK ? 2 : 20,
+  concurrency: 8,
+  concurrentRuns: scale(500),
+  profileRuns: scale(200),
+  remoteDelayMs: 20,
+  remoteWarmup: scale(50),
+  remoteRuns: scale(200),
+  headRuns: QUICK ? 3 : 12,
+  naiveRemoteRuns: QUICK ? 3 : 20,
+  /** Deadline of each request: this far ahead of signing (the engine allows at most 300 s). */
+  ttlSeconds: 240n,
+  /** The whole benchmark is killed after this long. */
+  watchdogMs: 10 * 60_000,
+};
+const GOALS = { decideP50Ms: 10, ratioP50: 5, decisionsPerSecond: 100, remoteDecideP50Ms: 15, remoteFirstAfterHeadMs: 250 };
+const HIGHER_IS_BETTER = new Set(["decisionsPerSecond"]);
+
+// ───────────────────────────── helpers ─────────────────────────────
+
+interface Eip1193 {
+  request(args: { method: string; params?: unknown[] }): Promise<unknown>;
+}
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Nearest-rank percentile of `xs` (not sorted in place). */
+function pct(xs: readonly number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+function summary(xs: readonly number[]) {
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    n: xs.length,
+    p50: r(pct(xs, 50)),
+    p90: r(pct(xs, 90)),
+    p99: r(pct(xs, 99)),
+    min: r(Math.min(...xs)),
+    max: r(Math.max(...xs)),
+    mean: r(xs.reduce((a, b) => a + b, 0) / xs.length),
+  };
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Waits until `cond()` holds, polling every millisecond; throws after `timeoutMs`. */
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(1);
+  }
+}
+
+/** Pre-signed operation requests: USDC 1 base unit to alice, sequential fresh nonces. */
+class Requests {
+  private nonce: bigint;
+  private readonly call: Call;
+  constructor(
+    private readonly d: DemoDeployment,
+    private readonly sessionKey: CosignerKey,
+    private readonly cosignerKey: CosignerKey,
+    firstNonce: bigint,
+  ) {
+    this.nonce = firstNonce;
+    const erc20 = loadArtifact("MockERC20").abi;
+    this.call = {
+      target: d.tokens.USDC!,
+      value: 0n,
+      data: encodeFunctionData({ abi: erc20, functionName: "transfer", args: [d.recipients.alice!, P.amount] }),
+    };
+  }
+
+  /** One request body (as JSON would carry it) and the calldata of the `execute` the co-signer would simulate. */
+  make(): { body: Record<string, unknown>; execute: Hex } {
+    const nonce = this.nonce++;
+    const deadline = BigInt(Math.floor(Date.now() / 1000)) + P.ttlSeconds;
+    const calls = [this.call];
+    const digest = operationDigest(this.d.chainId, this.d.wallet, { calls, nonce, deadline });
+    const agentSignature = this.sessionKey.sign(digest);
+    const body = {
+      chainId: this.d.chainId,
+      wallet: this.d.wallet,
+      calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
+      nonce: nonce.toString(),
+      deadline: deadline.toString(),
+      agentSignature,
+      intent: { kind: "transfer", asset: this.d.tokens.USDC, to: this.d.recipients.alice, amount: P.amount.toString() },
+    };
+    const execute = encodeExecute({ calls, nonce, deadline, agentSignature, cosignerSignature: this.cosignerKey.sign(digest) });
+    return { body, execute };
+  }
+
+  batch(n: number): Record<string, unknown>[] {
+    return Array.from({ length: n }, () => this.make().body);
+  }
+}
+
+function approved(d: Decision): Decision {
+  if (d.status !== "approved") throw new Error(`decision not approved: ${d.status} ${JSON.stringify(d.reasons)}`);
+  return d;
+}
+
+/** Counts upstream traffic of a fork's cache (every upstream request goes through upstreamBatch). */
+function countUpstream(fork: Fork) {
+  const stats = { requests: 0, calls: 0, headPolls: 0, byMethod: {} as Record<string, number> };
+  const cache = fork.cache;
+  const original = cache.upstreamBatch.bind(cache);
+  cache.upstreamBatch = async (calls) => {
+    stats.requests += 1;
+    for (const c of calls) {
+      stats.calls += 1;
+      stats.byMethod[c.method] = (stats.byMethod[c.method] ?? 0) + 1;
+      if (c.method === "eth_getBlockByNumber" && c.params[0] === "latest") stats.headPolls += 1;
+    }
+    return original(calls);
+  };
+  const snapshot = () => ({ ...stats, byMethod: { ...stats.byMethod }, cache: { ...cache.stats } });
+  return { stats, snapshot };
+}
+
+type UpstreamSnapshot = ReturnType<ReturnType<typeof countUpstream>["snapshot"]>;
+
+/** Upstream traffic per decision between two snapshots (head polls, which do not depend on decisions, apart). */
+function perDecision(a: UpstreamSnapshot, b: UpstreamSnapshot, decisions: number) {
+  const d = (x: number, y: number) => round((y - x) / decisions, 3);
+  const polls = b.headPolls - a.headPolls;
+  const methods: Record<string, number> = {};
+  for (const [m, n] of Object.entries(b.byMethod)) {
+    const delta = n - (a.byMethod[m] ?? 0) - (m === "eth_getBlockByNumber" ? polls : 0);
+    if (delta > 0) methods[m] = round(delta / decisions, 3);
+  }
+  return {
+    upstreamRequestsPerDecision: round((b.requests - a.requests - polls) / decisions, 3),
+    upstreamCallsPerDecision: round((b.calls - a.calls - polls) / decisions, 3),
+    upstreamMethodsPerDecision: methods,
+    headPollsDuring: polls,
+    forkToCacheRequestsPerDecision: d(a.cache.forkRequests, b.cache.forkRequests),
+    cacheHitsPerDecision: d(a.cache.cacheHits, b.cache.cacheHits),
+  };
+}
+
+/** snapshot → eth_sendTransaction → receipt → revert, timed; the receipt must be a success. */
+async function execOnce(p: Eip1193, tx: Record<string, unknown>): Promise<{ ms: number; gasUsed: bigint }> {
+  const started = now();
+  const snapshot = await p.request({ method: "evm_snapshot", params: [] });
+  const hash = await p.request({ method: "eth_sendTransaction", params: [tx] });
+  const receipt = (await p.request({ method: "eth_getTransactionReceipt", params: [hash] })) as { status: string; gasUsed: string };
+  await p.request({ method: "evm_revert", params: [snapshot] });
+  const ms = now() - started;
+  if (receipt.status !== "0x1") throw new Error("the benchmark execute reverted");
+  return { ms, gasUsed: BigInt(receipt.gasUsed) };
+}
+
+async function execLoop(p: Eip1193, tx: Record<string, unknown>, warmup: number, runs: number) {
+  let gasUsed = 0n;
+  for (let i = 0; i < warmup; i++) gasUsed = (await execOnce(p, tx)).gasUsed;
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push((await execOnce(p, tx)).ms);
+  return { times, gasUsed };
+}
+
+/** An in-process Hardhat chain like the fork's; forked from `forkUrl` at `forkBlock` when given. */
+async function inProcessChain(chainId: number, gasLimit: bigint, fork?: { url: string; block: bigint }): Promise<Eip1193> {
+  const provider = (await createHardhatNetworkProvider(
+    {
+      hardfork: "prague",
+      chainId,
+      networkId: chainId,
+      blockGasLimit: Number(gasLimit),
+      minGasPrice: 0n,
+      automine: true,
+      intervalMining: 0,
+      mempoolOrder: "priority",
+      chains: new Map(),
+      genesisAccounts: [],
+      allowUnlimitedContractSize: false,
+      throwOnTransactionFailures: true,
+      throwOnCallFailures: true,
+      allowBlocksWithSameTimestamp: true,
+      ...(fork ? { forkConfig: { jsonRpcUrl: fork.url, blockNumber: Number(fork.block) } } : {}),
+      enableTransientStorage: true,
+      enableRip7212: false,
+    },
+    { enabled: false },
+  )) as Eip1193;
+  // Calls at the fork block of chain 31337 fail: mine one block first (as the co-signer's fork does).
+  if (fork) await provider.request({ method: "hardhat_mine", params: ["0x1"] });
+  await provider.request({ method: "hardhat_impersonateAccount", params: [RELAYER] });
+  await provider.request({ method: "hardhat_setBalance", params: [RELAYER, toHex(10n ** 24n)] });
+  return provider;
+}
+
+/** The simulated transaction as the engine sends it: from the relayer, block gas limit, a non-zero gas price. */
+async function execTx(p: Eip1193, wallet: Address, data: Hex) {
+  const block = (await p.request({ method: "eth_getBlockByNumber", params: ["latest", false] })) as { baseFeePerGas: string; gasLimit: string };
+  const tip = 1_000_000_000n;
+  return {
+    from: RELAYER,
+    to: wallet,
+    data,
+    gas: block.gasLimit,
+    maxFeePerGas: toHex(BigInt(block.baseFeePerGas) * 2n + tip),
+    maxPriorityFeePerGas: toHex(tip),
+  };
+}
+
+/**
+ * Every account field and storage slot the probe `execute` reads on the upstream, with its value: found by running
+ * it once on a throwaway fork behind an UpstreamCache (which records what it fetched). The demo cannot simply be
+ * deployed again on the local chain: the wallet's address depends on its config, whose session-key expiry depends on
+ * the deployment block's timestamp, and the signatures bind the wallet's address.
+ */
+async function stateReadBy(url: string, chainId: number, headNumber: bigint, gasLimit: bigint, wallet: Address, data: Hex) {
+  const cache = new UpstreamCache({ upstreamUrl: url });
+  const cacheUrl = await cache.start(headNumber, headNumber);
+  try {
+    const fork = await inProcessChain(chainId, gasLimit, { url: cacheUrl, block: headNumber });
+    await execOnce(fork, await execTx(fork, wallet, data));
+    return cache.drainFetched().filter(({ key }) => key.address !== RELAYER.toLowerCase());
+  } finally {
+    await cache.stop();
+  }
+}
+
+/** Writes account fields and storage slots into a chain. */
+async function writeState(p: Eip1193, state: { key: StateKey; value: unknown }[]): Promise<void> {
+  for (const { key, value } of state) {
+    const v = value as string;
+    if (key.kind === "balance") await p.request({ method: "hardhat_setBalance", params: [key.address, v] });
+    else if (key.kind === "nonce") await p.request({ method: "hardhat_setNonce", params: [key.address, v] });
+    else if (key.kind === "code") await p.request({ method: "hardhat_setCode", params: [key.address, v] });
+    else if (key.kind === "slot") await p.request({ method: "hardhat_setStorageAt", params: [key.address, key.slot, `0x${BigInt(v).toString(16).padStart(64, "0")}`] });
+  }
+}
+
+async function sequential(cosigner: Cosigner, bodies: Record<string, unknown>[]): Promise<number[]> {
+  const times: number[] = [];
+  for (const body of bodies) {
+    const started = now();
+    approved(await cosigner.engine.propose(body));
+    times.push(now() - started);
+  }
+  return times;
+}
+
+async function concurrent(cosigner: Cosigner, bodies: Record<string, unknown>[], workers: number) {
+  const times: number[] = [];
+  let next = 0;
+  const started = now();
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        const t = now();
+        approved(await cosigner.engine.propose(body));
+        times.push(now() - t);
+      }
+    }),
+  );
+  const seconds = (now() - started) / 1000;
+  return { times, seconds, perSecond: bodies.length / seconds };
+}
+
+/**
+ * Where a decision's time goes. Times every request to the fork (requests sent together overlap, and the fork
+ * answers them one after another, so a request's time includes waiting behind the others), the union of the
+ * intervals in which a fork request was in flight (the fork's busy time), the round trips (groups of overlapping
+ * requests), the time inside fork.run (lock, simulation, hydration) and the store's insert; the rest is validation,
+ * digests, signatures, comparison and store reads. Instruments the instances for the duration only.
+ */
+async function profile(cosigner: Cosigner, bodies: Record<string, unknown>[]) {
+  const fork = cosigner.fork as unknown as { provider: Eip1193; run: Fork["run"] };
+  const store = cosigner.store;
+  const methods = new Map<string, { calls: number; ms: number }>();
+  const stage = { run: 0, insert: 0, busy: 0, roundTrips: 0, requests: 0 };
+  let intervals: [number, number][] = [];
+  const provider = fork.provider;
+  const run = fork.run;
+  const insert = store.insert;
+  fork.provider = {
+    request: async (args) => {
+      const t = now();
+      try {
+        return await provider.request(args);
+      } finally {
+        const end = now();
+        intervals.push([t, end]);
+        const m = methods.get(args.method) ?? { calls: 0, ms: 0 };
+        m.calls += 1;
+        m.ms += end - t;
+        methods.set(args.method, m);
+      }
+    },
+  };
+  fork.run = async <T>(fn: Parameters<Fork["run"]>[0]): Promise<T> => {
+    const t = now();
+    try {
+      return (await run.call(cosigner.fork, fn)) as T;
+    } finally {
+      stage.run += now() - t;
+    }
+  };
+  store.insert = (...args) => {
+    const t = now();
+    try {
+      return insert.apply(store, args);
+    } finally {
+      stage.insert += now() - t;
+    }
+  };
+  const times: number[] = [];
+  try {
+    for (const body of bodies) {
+      intervals = [];
+      const started = now();
+      approved(await cosigner.engine.propose(body));
+      times.push(now() - started);
+      intervals.sort((a, b) => a[0] - b[0]);
+      let open: [number, number] | undefined;
+      for (const [a, b] of intervals) {
+        if (open && a <= open[1]) open[1] = Math.max(open[1], b);
+        else {
+          if (open) stage.busy += open[1] - open[0];
+          open = [a, b];
+          stage.roundTrips += 1;
+        }
+      }
+      if (open) stage.busy += open[1] - open[0];
+      stage.requests += intervals.length;
+    }
+  } finally {
+    fork.provider = provider;
+    delete (fork as { run?: unknown }).run;
+    delete (store as { insert?: unknown }).insert;
+  }
+  const n = bodies.length;
+  const total = times.reduce((a, b) => a + b, 0) / n;
+  return {
+    decisions: n,
+    decisionMeanMs: round(total, 3),
+    forkRequestsPerDecision: round(stage.requests / n, 2),
+    forkRoundTripsPerDecision: round(stage.roundTrips / n, 2),
+    stagesMeanMs: {
+      forkRun: round(stage.run / n, 3),
+      forkBusy: round(stage.busy / n, 3),
+      forkRunOther: round((stage.run - stage.busy) / n, 3),
+      storeInsert: round(stage.insert / n, 3),
+      rest: round(total - stage.run / n - stage.insert / n, 3),
+    },
+    forkRpc: [...methods.entries()]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .map(([method, m]) => ({ method, perDecision: round(m.calls / n, 2), meanMsInclWaiting: round(m.ms / m.calls, 3) })),
+  };
+}
+
+// ───────────────────────────── the benchmark ─────────────────────────────
+
+async function main() {
+  const startedAt = new Date();
+  const loadBefore = os.loadavg();
+  const cleanups: (() => Promise<void>)[] = [];
+  let node: LocalNode | undefined;
+  const watchdog = setTimeout(() => {
+    console.error(`bench:cosign: still running after ${P.watchdogMs / 1000} s; giving up`);
+    node?.process.kill("SIGKILL");
+    process.exit(2);
+  }, P.watchdogMs);
+  watchdog.unref();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "countersign-bench-"));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  const log = (s: string) => console.log(`[${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s] ${s}`);
+
+  try {
+    node = await startLocalNode();
+    const upstream = node;
+    cleanups.push(() => upstream.stop());
+    const d = await deployDemo(node.url);
+    log(`upstream ${node.url}: demo wallet ${d.wallet}`);
+    const cosignerKey = CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.cosigner));
+    const sessionKey = CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.sessionKey));
+    // Nonces from 2^20 (a nonce-bitmap word boundary), one fresh nonce per request.
+    const requests = new Requests(d, sessionKey, cosignerKey, 1n << 20n);
+    const review = { thresholds: new Map<string, bigint>(), reviewNewRecipients: false };
+    const head = (await nodeRpc<{ number: string; gasLimit: string }>(node.url, "eth_getBlockByNumber", ["latest", false]))!;
+
+    // The one operation the execution figures run, again and again (each run is reverted).
+    const probe = requests.make();
+
+    // ── the floor: the same execute on a local, non-forked chain holding the same contracts ──
+    const state = await stateReadBy(node.url, d.chainId, BigInt(head.number), BigInt(head.gasLimit), d.wallet, probe.execute);
+    const local = await inProcessChain(d.chainId, BigInt(head.gasLimit));
+    await writeState(local, state);
+    const localTx = await execTx(local, d.wallet, probe.execute);
+    const localRun = await execLoop(local, localTx, P.localWarmup, P.localRuns);
+    log(`local execute p50 ${pct(localRun.times, 50).toFixed(3)} ms (standalone)`);
+
+    // ── a plain Hardhat fork of the upstream ──
+    const naive = await inProcessChain(d.chainId, BigInt(head.gasLimit), { url: node.url, block: BigInt(head.number) });
+    const naiveRun = await execLoop(naive, await execTx(naive, d.wallet, probe.execute), P.naiveWarmup, P.naiveRuns);
+    log(`plain fork execute p50 ${pct(naiveRun.times, 50).toFixed(3)} ms`);
+
+    // ── the co-signer, upstream local ──
+    const cosigner = await createCosigner({
+      upstreamUrl: node.url,
+      key: cosignerKey,
+      dbPath: path.join(dir, "local.sqlite"),
+      review,
+      wallets: [d.wallet],
+    });
+    cleanups.push(() => cosigner.stop());
+    const counter = countUpstream(cosigner.fork);
+    const probeDecision = approved(await cosigner.engine.propose(probe.body));
+    await sequential(cosigner, requests.batch(P.decideWarmup));
+    // The sequential decisions run in blocks, each followed by a block of local executes: both figures of the ratio
+    // then see the same machine load (on a shared machine the load moves within seconds).
+    const seqBodies = requests.batch(P.decideRuns);
+    const decideTimes: number[] = [];
+    const localTimes: number[] = [];
+    let seqMs = 0;
+    let cpuMicros = 0;
+    const up0 = counter.snapshot();
+    for (let b = 0; b < P.interleaveBlocks; b++) {
+      const bodies = seqBodies.slice(Math.floor((b * seqBodies.length) / P.interleaveBlocks), Math.floor(((b + 1) * seqBodies.length) / P.interleaveBlocks));
+      const cpu = process.cpuUsage();
+      const started = now();
+      decideTimes.push(...(await sequential(cosigner, bodies)));
+      seqMs += now() - started;
+      const used = process.cpuUsage(cpu);
+      cpuMicros += used.user + used.system;
+      for (let i = 0; i < Math.ceil(P.localRuns / P.interleaveBlocks); i++) localTimes.push((await execOnce(local, localTx)).ms);
+    }
+    const seqSeconds = seqMs / 1000;
+    const up1 = counter.snapshot();
+    log(`decide p50 ${pct(decideTimes, 50).toFixed(3)} ms, p99 ${pct(decideTimes, 99).toFixed(3)} ms`);
+    const conc = await concurrent(cosigner, requests.batch(P.concurrentRuns), P.concurrency);
+    log(`${P.concurrency} concurrent: ${conc.perSecond.toFixed(1)} decisions/s`);
+    const prof = await profile(cosigner, requests.batch(P.profileRuns));
+    const localForkStats = { ...cosigner.fork.stats };
+    await cosigner.stop();
+    cleanups.pop();
+
+    // ── the co-signer, upstream 20 ms away ──
+    const proxy: LatencyProxy = await startLatencyProxy(node.url, P.remoteDelayMs);
+    cleanups.push(() => proxy.stop());
+    const remote = await createCosigner({
+      upstreamUrl: proxy.url,
+      key: cosignerKey,
+      dbPath: path.join(dir, "remote.sqlite"),
+      review,
+      wallets: [d.wallet],
+    });
+    cleanups.push(() => remote.stop());
+    const remoteCounter = countUpstream(remote.fork);
+    const coldStarted = now();
+    approved(await remote.engine.propose(requests.make().body));
+    const remoteColdMs = now() - coldStarted;
+    await sequential(remote, requests.batch(P.remoteWarmup));
+    const rup0 = remoteCounter.snapshot();
+    const remoteTimes = await sequential(remote, requests.batch(P.remoteRuns));
+    const rup1 = remoteCounter.snapshot();
+    log(`remote decide p50 ${pct(remoteTimes, 50).toFixed(3)} ms`);
+
+    // First decision after a new head: mine upstream (directly), then (a) wait until the fork has moved to the new
+    // head and decide; (b) decide as soon as the watcher has seen the new head (the request meets the advance).
+    const fork = remote.fork;
+    const head0 = { advances: fork.stats.advances };
+    const firstAfterHead: { minedToDecisionMs: number; decisionMs: number; seenMs: number; advanceMs: number }[] = [];
+    const duringAdvance: { decisionMs: number; onNewHead: boolean }[] = [];
+    const rupHead0 = remoteCounter.snapshot();
+    for (let i = 0; i < 2 * P.headRuns; i++) {
+      const waitForAdvance = i % 2 === 0;
+      await until(() => fork.head.number === fork.upstreamHead.number, 10_000, "the fork to catch up");
+      const body = requests.make().body;
+      const advances = fork.stats.advances;
+      const mined = fork.head.number + 1n;
+      await sleep(Math.random() * 250); // a random phase against the head watcher's polling
+      await nodeRpc(node.url, "evm_mine");
+      const tMined = now();
+      await until(() => fork.upstreamHead.number >= mined, 10_000, "the watcher to see the new head");
+      const tSeen = now();
+      if (waitForAdvance) await until(() => fork.stats.advances > advances, 10_000, "the fork to advance");
+      const t = now();
+      const decision = approved(await remote.engine.propose(body));
+      const done = now();
+      const onNewHead = decision.simulation!.blockNumber === (mined + 1n).toString();
+      if (waitForAdvance) {
+        if (!onNewHead) throw new Error(`decision after the advance simulated block ${decision.simulation!.blockNumber}, not ${mined + 1n}`);
+        firstAfterHead.push({ minedToDecisionMs: done - tMined, decisionMs: done - t, seenMs: tSeen - tMined, advanceMs: fork.stats.lastAdvanceMs });
+      } else {
+        duringAdvance.push({ decisionMs: done - t, onNewHead });
+        await until(() => fork.stats.advances > advances, 10_000, "the fork to advance");
+      }
+    }
+    const rupHead1 = remoteCounter.snapshot();
+    const headAdvances = fork.stats.advances - head0.advances;
+    log(`remote first after head p50 ${pct(firstAfterHead.map((x) => x.minedToDecisionMs), 50).toFixed(1)} ms`);
+    const remoteForkStats = { ...fork.stats };
+    await remote.stop();
+    cleanups.pop();
+
+    // ── a plain Hardhat fork through the same proxy ──
+    const proxied0 = { requests: proxy.stats.requests, calls: proxy.stats.calls };
+    const remoteHead = (await nodeRpc<{ number: string }>(node.url, "eth_getBlockByNumber", ["latest", false]))!;
+    const naiveRemote = await inProcessChain(d.chainId, BigInt(head.gasLimit), { url: proxy.url, block: BigInt(remoteHead.number) });
+    const naiveRemoteTx = await execTx(naiveRemote, d.wallet, probe.execute);
+    const proxied1 = { requests: proxy.stats.requests, calls: proxy.stats.calls };
+    const naiveRemoteRun = await execLoop(naiveRemote, naiveRemoteTx, 1, P.naiveRemoteRuns);
+    const proxied2 = { requests: proxy.stats.requests, calls: proxy.stats.calls };
+    log(`plain fork through the proxy p50 ${pct(naiveRemoteRun.times, 50).toFixed(1)} ms`);
+
+    // ── results ──
+    const localExecP50Ms = pct(localTimes, 50);
+    const decideP50Ms = pct(decideTimes, 50);
+    const figures = {
+      localExecP50Ms: round(localExecP50Ms, 3),
+      localExecStandaloneP50Ms: round(pct(localRun.times, 50), 3),
+      naiveForkP50Ms: round(pct(naiveRun.times, 50), 3),
+      decideP50Ms: round(decideP50Ms, 3),
+      decideP99Ms: round(pct(decideTimes, 99), 3),
+      decisionsPerSecond: round(conc.perSecond, 1),
+      ratioP50: round(decideP50Ms / localExecP50Ms, 2),
+      ratioP50Standalone: round(decideP50Ms / pct(localRun.times, 50), 2),
+      cpuMsPerDecision: round(cpuMicros / 1000 / decideTimes.length, 3),
+      remoteDecideP50Ms: round(pct(remoteTimes, 50), 3),
+      remoteDecideP99Ms: round(pct(remoteTimes, 99), 3),
+      remoteFirstAfterHeadMs: round(pct(firstAfterHead.map((x) => x.minedToDecisionMs), 50), 1),
+      remoteFirstAfterHeadDecisionMs: round(pct(firstAfterHead.map((x) => x.decisionMs), 50), 3),
+      remoteHeadSeenMs: round(pct(firstAfterHead.map((x) => x.seenMs), 50), 1),
+      remoteDecisionDuringAdvanceMs: round(pct(duringAdvance.map((x) => x.decisionMs), 50), 3),
+      forkAdvanceMs: round(pct(firstAfterHead.map((x) => x.advanceMs), 50), 3),
+      naiveRemoteForkP50Ms: round(pct(naiveRemoteRun.times, 50), 1),
+      remoteColdFirstDecisionMs: round(remoteColdMs, 1),
+      sequentialDecisionsPerSecond: round(P.decideRuns / seqSeconds, 1),
+      concurrentDecideP50Ms: round(pct(conc.times, 50), 3),
+    };
+    const goals = Object.fromEntries(
+      Object.entries(GOALS).map(([name, goal]) => {
+        const value = figures[name as keyof typeof figures];
+        const higher = HIGHER_IS_BETTER.has(name);
+        return [name, { goal, value, comparison: higher ? "≥" : "≤", met: higher ? value >= goal : value <= goal }];
+      }),
+    );
+    const out = {
+      generatedAt: startedAt.toISOString(),
+      durationSeconds: round((Date.now() - startedAt.getTime()) / 1000, 1),
+      quick: QUICK,
+      node: process.version,
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      loadAverage: { before: loadBefore.map((x) => round(x)), after: os.loadavg().map((x) => round(x)) },
+      hardhat: (require("hardhat/package.json") as { version: string }).version,
+      caveat:
+        "measured on a shared 2-core machine while other work may run: p50s are robust to that, p99s and throughput less so",
+      operation: `execute([USDC.transfer(alice, ${P.amount})]) on the demo wallet, transfer intent, fresh sequential nonces`,
+      parameters: { ...P, amount: P.amount.toString(), ttlSeconds: P.ttlSeconds.toString() },
+      figures,
+      goals,
+      gasUsed: { localExec: localRun.gasUsed.toString(), naiveFork: naiveRun.gasUsed.toString(), decision: probeDecision.simulation?.gasUsed },
+      upstream: {
+        local: perDecision(up0, up1, P.decideRuns),
+        remoteSteady: perDecision(rup0, rup1, P.remoteRuns),
+        remoteHeadPhase: { ...perDecision(rupHead0, rupHead1, 2 * P.headRuns), advances: headAdvances },
+        naiveRemoteForkRequestsPerExec: round((proxied2.requests - proxied1.requests) / (P.naiveRemoteRuns + 1), 1),
+        naiveRemoteForkSetupRequests: proxied1.requests - proxied0.requests,
+      },
+      fork: { local: localForkStats, remote: remoteForkStats },
+      hydratedKeys: localForkStats.hydratedKeys,
+      remoteHead: {
+        firstAfterHead: firstAfterHead.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, round(v, 2)]))),
+        duringAdvance: duringAdvance.map((x) => ({ decisionMs: round(x.decisionMs, 2), onNewHead: x.onNewHead })),
+      },
+      profile: prof,
+      samples: {
+        localExec: summary(localTimes),
+        localExecStandalone: summary(localRun.times),
+        naiveFork: summary(naiveRun.times),
+        decide: summary(decideTimes),
+        concurrentDecide: summary(conc.times),
+        remoteDecide: summary(remoteTimes),
+        remoteFirstAfterHead: summary(firstAfterHead.map((x) => x.minedToDecisionMs)),
+        remoteFirstAfterHeadDecision: summary(firstAfterHead.map((x) => x.decisionMs)),
+        remoteHeadSeen: summary(firstAfterHead.map((x) => x.seenMs)),
+        remoteDecisionDuringAdvance: summary(duringAdvance.map((x) => x.decisionMs)),
+        forkAdvance: summary(firstAfterHead.map((x) => x.advanceMs)),
+        naiveRemoteFork: summary(naiveRemoteRun.times),
+      },
+    };
+
+    console.log(`\nbench:cosign — ${out.operation}`);
+    console.log(`node ${out.node}, ${out.cores} cores, load ${loadBefore.map((x) => x.toFixed(2)).join(" ")}; ${out.caveat}\n`);
+    console.table(
+      Object.entries(figures).map(([figure, value]) => {
+        const goal = goals[figure];
+        return { figure, value, goal: goal ? `${goal.comparison} ${goal.goal}` : "", met: goal ? (goal.met ? "yes" : "NO") : "" };
+      }),
+    );
+    console.log("upstream traffic per decision (head polls excluded):");
+    const forTable = (u: ReturnType<typeof perDecision>) => ({ ...u, upstreamMethodsPerDecision: JSON.stringify(u.upstreamMethodsPerDecision) });
+    console.table({
+      local: forTable(out.upstream.local),
+      remoteSteady: forTable(out.upstream.remoteSteady),
+      remoteHeadPhase: forTable(out.upstream.remoteHeadPhase),
+    });
+    console.log(`hydrated keys: ${out.hydratedKeys}; plain fork through the proxy: ${out.upstream.naiveRemoteForkRequestsPerExec} upstream requests per execute`);
+    console.log(
+      `\nwhere a warm decision's time goes (mean of ${prof.decisions}, ms): ${JSON.stringify(prof.stagesMeanMs)}; ` +
+        `${prof.forkRequestsPerDecision} fork requests in ${prof.forkRoundTripsPerDecision} round trips`,
+    );
+    console.table(prof.forkRpc);
+
+    const results = path.join(__dirname, "results");
+    mkdirSync(results, { recursive: true });
+    writeFileSync(path.join(results, "cosign.json"), JSON.stringify(out, null, 2) + "\n");
+    console.log(`wrote ${path.relative(process.cwd(), path.join(results, "cosign.json"))}`);
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error("cleanup:", (err as Error).message));
+    clearTimeout(watchdog);
+  }
+}
+
+main()
+  .then(() => process.exit(process.exitCode ?? 0))
+  .catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });

@@ -1,0 +1,509 @@
+/**
+ * The demo's scenarios: a mock agent pays invoices through the SDK against a running co-signer on a local chain,
+ * and each layer of Countersign is shown refusing what it is there to refuse. Every scenario checks its outcome;
+ * `runDemo` reports which ended differently than expected.
+ *
+ * Local chain only: the owner (Hardhat account 0) unpauses and tops up the demo budget, the guardian (account 3)
+ * burns a nonce, with their public development keys.
+ */
+import {
+  createPublicClient,
+  createWalletClient,
+  encodeFunctionData,
+  formatUnits,
+  getAddress,
+  http,
+  parseAbi,
+  parseEventLogs,
+  zeroAddress,
+  type Address,
+  type Hex,
+  type LocalAccount,
+  type PublicClient,
+} from "viem";
+import { devAccount, LOCAL_ROLES } from "../chain/accounts";
+import { loadArtifact } from "../chain/artifacts";
+import {
+  CosignerClient,
+  CosignerRejectedError,
+  CosignerRequestError,
+  ExecutionRevertedError,
+  transferCalls,
+  type Decision,
+  type OperationResult,
+} from "../client";
+import { planPayment } from "./agent";
+import { INVOICES, MALLORY } from "./invoices";
+
+/** The deployment the demo runs against (deployments/localhost.json). */
+export interface DemoTarget {
+  chainId: number;
+  rpcUrl: string;
+  cosignerUrl: string;
+  wallet: Address;
+  tokens: Record<string, Address>;
+  dex?: Address;
+  recipients: Record<string, Address>;
+}
+
+export interface DemoOptions {
+  target: DemoTarget;
+  /** The operator/approver token of the service, when known: pause through the API, approve held operations. */
+  approverToken?: string;
+  /** New service log lines since the last call (when the demo started the service itself). */
+  drainLogs?: () => Record<string, unknown>[];
+  print?: (line: string) => void;
+}
+
+/** How one scenario ended. */
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  ok: boolean;
+  detail: string;
+}
+
+class Unexpected extends Error {}
+
+const erc20 = parseAbi(["function balanceOf(address) view returns (uint256)", "function decimals() view returns (uint8)"]);
+
+/**
+ * Runs the five scenarios in order and returns how each ended (never throws for a scenario's failure).
+ * @example const results = await runDemo({ target, approverToken }); process.exitCode = results.every((r) => r.ok) ? 0 : 1
+ */
+export async function runDemo(options: DemoOptions): Promise<ScenarioResult[]> {
+  const demo = await Demo.create(options);
+  const results: ScenarioResult[] = [];
+  const scenarios: [string, string, () => Promise<string>][] = [
+    ["a", "a payment approved, executed and attributed", () => demo.approvedPayment()],
+    ["b", "the injected payment refused", () => demo.injectedPayment()],
+    ["c", "calldata that does not match its intent refused by simulation", () => demo.intentMismatch()],
+    ["d", "over budget: refused on chain even with both signatures", () => demo.overBudgetOnChain()],
+    ["e", "the breaker: paused, refused, unpaused, working again", () => demo.breaker()],
+  ];
+  await demo.setup();
+  for (const [id, title, run] of scenarios) {
+    demo.heading(`(${id}) ${title}`);
+    try {
+      const detail = await run();
+      demo.say(`✔ as expected: ${detail}`);
+      results.push({ id, title, ok: true, detail });
+    } catch (err) {
+      const detail = err instanceof Unexpected ? err.message : `error: ${err instanceof Error ? err.message : String(err)}`;
+      demo.say(`✘ NOT as expected: ${detail}`);
+      results.push({ id, title, ok: false, detail });
+    }
+  }
+  await demo.cleanup();
+  return results;
+}
+
+class Demo {
+  private readonly print: (line: string) => void;
+  private readonly names = new Map<string, string>();
+  private readonly walletAbi = loadArtifact("AgentWallet").abi;
+
+  private constructor(
+    private readonly options: DemoOptions,
+    private readonly client: CosignerClient,
+    private readonly pub: PublicClient,
+    private readonly usdc: Address,
+    private readonly decimals: Record<string, number>,
+  ) {
+    this.print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
+    const t = options.target;
+    this.names.set(t.wallet, "wallet");
+    for (const [name, a] of Object.entries(t.recipients)) this.names.set(getAddress(a), name);
+    this.names.set(MALLORY, "mallory");
+    for (const [symbol, a] of Object.entries(t.tokens)) this.names.set(getAddress(a), symbol);
+    if (t.dex) this.names.set(getAddress(t.dex), "dex");
+  }
+
+  static async create(options: DemoOptions): Promise<Demo> {
+    const t = options.target;
+    const pub = createPublicClient({ transport: http(t.rpcUrl), pollingInterval: 100 }) as PublicClient;
+    const usdc = t.tokens.USDC;
+    if (!usdc) throw new Error("the deployment has no USDC token");
+    const decimals: Record<string, number> = {};
+    for (const [symbol, token] of Object.entries(t.tokens)) {
+      decimals[symbol] = Number(await pub.readContract({ address: token, abi: erc20, functionName: "decimals" }));
+    }
+    const client = new CosignerClient({
+      cosignerUrl: t.cosignerUrl,
+      publicClient: pub,
+      rpcUrl: t.rpcUrl,
+      sessionKey: devAccount(LOCAL_ROLES.sessionKey),
+      wallet: t.wallet,
+      chainId: t.chainId,
+    });
+    return new Demo(options, client, pub, getAddress(usdc), decimals);
+  }
+
+  heading(text: string): void {
+    this.print("");
+    this.print(text);
+  }
+
+  say(text: string): void {
+    this.print(`    ${text}`);
+  }
+
+  /** Checks the wallet is usable and, on a re-run, tops the USDC budget up as the owner (local chain only). */
+  async setup(): Promise<void> {
+    const t = this.options.target;
+    this.print(`Countersign demo: a mock agent pays invoices; the co-signer and the wallet decide what actually moves.`);
+    this.print(`  co-signer ${t.cosignerUrl}   chain ${t.chainId} at ${t.rpcUrl}   wallet ${t.wallet}`);
+    this.print(`  agent session key ${this.client.sessionKey.address} (Hardhat account 1); it sends its own transactions`);
+    if (!this.options.drainLogs) this.print(`  (the service logs one line per decision in its own terminal; the digests printed here are the join key)`);
+    let info = await this.client.getWallet();
+    if (info.paused) {
+      this.print(`  setup: the wallet is paused from an earlier run; the owner unpauses it`);
+      await this.ownerSend("unpause");
+      await this.waitForPaused(false);
+      info = await this.client.getWallet();
+    }
+    const budget = info.budgets.find((b) => b.token === this.usdc);
+    if (!budget) throw new Error("the wallet has no USDC budget");
+    if (budget.available < budget.limit) {
+      this.print(`  setup: USDC budget partly spent by an earlier run (${this.fmt(budget.available)} of ${this.fmt(budget.limit)}); the owner resets it`);
+      await this.ownerSend("removeBudget", [this.usdc]);
+      await this.ownerSend("setBudget", [{ token: this.usdc, limit: budget.limit, period: budget.period, maxPerOperation: budget.maxPerOperation }]);
+      await this.waitFor(async () => (await this.usdcBudget()).available >= budget.limit, "the co-signer's fork to see the reset budget");
+    }
+    this.print(
+      `  policy: USDC budget ${this.fmt(budget.limit)} per ${Number(budget.period) / 3600} h, at most ${this.fmt(budget.maxPerOperation)} per operation; ` +
+        `recipients ${info.recipients.map((r) => this.name(r)).join(", ")}`,
+    );
+  }
+
+  /** Leaves the wallet unpaused and unflagged for the next run. */
+  async cleanup(): Promise<void> {
+    try {
+      if ((await this.client.getWallet()).paused) await this.ownerSend("unpause");
+      if (this.options.approverToken) await this.api("POST", `/v1/wallets/${this.options.target.wallet}/anomaly/clear`, { operator: "demo" });
+    } catch {
+      // best effort
+    }
+  }
+
+  // ───────────── (a) ─────────────
+  async approvedPayment(): Promise<string> {
+    const plan = this.plan(0);
+    const before = await this.balance(this.usdc, plan.to);
+    this.say(`intent   transfer ${plan.amount} ${plan.symbol} to ${this.name(plan.to)} (${plan.to}), memo "${plan.memo}"`);
+    const r = await this.settle(this.client.transfer({ asset: this.usdc, to: plan.to, amount: plan.baseUnits, memo: plan.memo }));
+    this.showDecision(r.decision);
+    expect(r.decision.status === "approved" && !!r.txHash && r.receipt?.status === "success", `expected approved and executed, got ${r.decision.status}`);
+    const executed = parseEventLogs({ abi: this.walletAbi, logs: r.receipt!.logs, eventName: "Executed" }) as unknown as {
+      args: { digest: Hex; sessionKey: Address; nonce: bigint };
+    }[];
+    const event = executed[0];
+    expect(!!event, "no Executed event in the receipt");
+    this.say(`chain    execute sent by the agent: tx ${r.txHash} in block ${r.receipt!.blockNumber}`);
+    this.say(`         Executed(digest ${event!.args.digest}, sessionKey ${event!.args.sessionKey}, nonce ${event!.args.nonce})`);
+    expect(event!.args.digest === r.decision.digest, `Executed digest ${event!.args.digest} differs from the decision's ${r.decision.digest}`);
+    const stored = await this.client.getOperation(r.decision.id);
+    this.say(`audit    GET /v1/operations/${stored.id} → ${stored.status}, digest ${stored.digest}`);
+    const received = (await this.balance(this.usdc, plan.to)) - before;
+    expect(received === plan.baseUnits, `${this.name(plan.to)} received ${received}, expected ${plan.baseUnits}`);
+    return `intent → simulation (block ${r.decision.simulation?.blockNumber}) → decision ${r.decision.id} → tx ${r.txHash}; the on-chain Executed digest equals the decision digest`;
+  }
+
+  // ───────────── (b) ─────────────
+  async injectedPayment(): Promise<string> {
+    const invoice = INVOICES[1]!;
+    this.say(`invoice  ${invoice.id} from ${invoice.vendor}: ${invoice.amount} ${invoice.currency}; notes: "${invoice.notes}"`);
+    const plan = this.plan(1);
+    this.say(`agent    ${plan.rationale}`);
+    this.say(`intent   transfer ${plan.amount} ${plan.symbol} to ${this.name(plan.to)} (${plan.to})`);
+    const before = await this.balance(this.usdc, MALLORY);
+    let decision: Decision;
+    try {
+      const r = await this.client.transfer({ asset: this.usdc, to: plan.to, amount: plan.baseUnits, memo: plan.memo });
+      decision = r.decision;
+    } catch (err) {
+      if (!(err instanceof CosignerRejectedError)) throw err;
+      decision = err.decision;
+    }
+    this.showDecision(decision);
+    expect(decision.cosignerSignature === undefined, "the co-signer signed the injected payment");
+    expect((await this.balance(this.usdc, MALLORY)) === before, "mallory's balance changed");
+    if (decision.status === "rejected" && decision.reasons.some((r) => r.code === "RECIPIENT_NOT_ALLOWED")) {
+      this.say(`layer    simulation: the fork ran the exact execute(); the wallet's own recipient allowlist reverted, decoded as RECIPIENT_NOT_ALLOWED`);
+      return `refused by simulation (RECIPIENT_NOT_ALLOWED: ${decision.simulation?.revertReason ?? "recipient not allowlisted"}); nothing was signed`;
+    }
+    if (decision.status === "pending_approval") {
+      this.say(`layer    decide: held for a person (${decision.reasons.map((r) => r.code).join(", ")}); the demo's approver rejects it`);
+      if (this.options.approverToken) await this.api("POST", `/v1/operations/${decision.id}/reject`, { approver: "demo", note: "prompt injection" });
+      return `held for human approval (${decision.reasons.map((r) => r.code).join(", ")}); nothing was signed`;
+    }
+    throw new Unexpected(`expected RECIPIENT_NOT_ALLOWED or pending approval, got ${decision.status} ${decision.reasons.map((r) => r.code).join(", ")}`);
+  }
+
+  // ───────────── (c) ─────────────
+  async intentMismatch(): Promise<string> {
+    const plan = this.plan(2);
+    const alice = getAddress(this.options.target.recipients.alice!);
+    this.say(`intent   transfer ${plan.amount} ${plan.symbol} to ${this.name(plan.to)} for ${plan.invoice} (what the agent says it does)`);
+    // A tampered calldata builder: same amount, another (allowlisted) payee. The wallet alone would allow it.
+    const calls = transferCalls({ asset: this.usdc, to: alice, amount: plan.baseUnits });
+    this.say(`calldata transfer(${this.name(alice)}, ${plan.baseUnits}) on USDC (what it would actually do; alice is allowlisted and it is within budget)`);
+    let decision: Decision;
+    try {
+      const r = await this.client.operate(calls, { kind: "transfer", asset: this.usdc, to: plan.to, amount: plan.baseUnits, memo: plan.memo });
+      decision = r.decision;
+    } catch (err) {
+      if (!(err instanceof CosignerRejectedError)) throw err;
+      decision = err.decision;
+    }
+    this.showDecision(decision);
+    expect(decision.status === "rejected", `expected rejected, got ${decision.status}`);
+    expect(decision.simulation?.success === true, "expected the simulation itself to succeed");
+    expect(
+      decision.reasons.some((r) => r.code === "INTENT_MISMATCH"),
+      `expected INTENT_MISMATCH, got ${decision.reasons.map((r) => r.code).join(", ")}`,
+    );
+    this.say(`layer    compare: the fork's balance changes are not the intent's`);
+    return "refused by simulation + compare (INTENT_MISMATCH) though the wallet's own checks would pass";
+  }
+
+  // ───────────── (d) ─────────────
+  async overBudgetOnChain(): Promise<string> {
+    const start = await this.usdcBudget();
+    const a = start.available < start.maxPerOperation ? start.available : start.maxPerOperation;
+    this.say(`budget   USDC available ${this.fmt(start.available)}, per-operation cap ${this.fmt(start.maxPerOperation)}`);
+    this.say(`method   co-sign operation A (${this.fmt(a)} to bob) while it is within budget, keep it unsent, spend the budget with other approved operations, then send A`);
+    this.say(`         (no key is misused: both signatures on A are genuine; the wallet re-checks the budget when A runs)`);
+    const bob = getAddress(this.options.target.recipients.bob!);
+    const A = await this.settle(this.client.transfer({ asset: this.usdc, to: bob, amount: a, memo: "retainer (operation A)" }, { execute: false }));
+    expect(A.decision.status === "approved" && !!A.decision.cosignerSignature, `expected A approved, got ${A.decision.status}`);
+    this.say(`A        approved ${A.decision.id} at block ${A.decision.simulation?.blockNumber}, digest ${A.decision.digest}; the agent holds both signatures`);
+    // Spend enough that what is available when A runs (after up to its TTL of refill) is below A.
+    const refillMargin = (start.limit * 180n) / start.period + 1n;
+    let toSpend = (await this.chainAvailable()) - a + refillMargin;
+    while (toSpend > 0n) {
+      const amount = toSpend < start.maxPerOperation ? toSpend : start.maxPerOperation;
+      const b = await this.settle(this.client.transfer({ asset: this.usdc, to: bob, amount, memo: "other approved spending" }));
+      expect(b.decision.status === "approved" && b.receipt?.status === "success", `spending operation not executed (${b.decision.status})`);
+      this.say(`B        approved ${b.decision.id} and executed: ${this.fmt(amount)} to bob, tx ${b.txHash}`);
+      toSpend -= amount;
+    }
+    this.say(`budget   USDC available now ${this.fmt(await this.chainAvailable())} (read on chain) < A's ${this.fmt(a)}`);
+    try {
+      // A fixed gas limit sends the transaction without a pre-flight estimate, so the chain itself refuses it.
+      const r = await this.client.execute(A.proposal, A.decision, { gas: 1_000_000n });
+      throw new Unexpected(`A executed on chain in ${r.txHash}`);
+    } catch (err) {
+      if (!(err instanceof ExecutionRevertedError)) throw err;
+      this.say(`chain    A sent with both signatures: tx ${err.txHash} mined and reverted: ${err.text}`);
+      this.say(`SDK      ${err.name} { errorName: "${err.errorName}", code: "${err.code}", stage: "${err.stage}" }`);
+      expect(
+        err.errorName === "BudgetExceeded" || err.errorName === "PerOperationCapExceeded",
+        `expected BudgetExceeded or PerOperationCapExceeded, got ${err.text}`,
+      );
+      expect(err.stage === "mined" && err.receipt?.status === "reverted", "expected a mined, reverted transaction");
+      this.say(`layer    the wallet on chain: its token bucket refuses whatever the co-signer signed earlier`);
+      return `the wallet reverted A with ${err.text} despite both valid signatures`;
+    }
+  }
+
+  // ───────────── (e) ─────────────
+  async breaker(): Promise<string> {
+    const t = this.options.target;
+    const alice = getAddress(t.recipients.alice!);
+    const bob = getAddress(t.recipients.bob!);
+    const P = await this.settle(this.client.transfer({ asset: this.usdc, to: alice, amount: this.units("5"), memo: "co-signed before the pause (P)" }, { execute: false }));
+    expect(P.decision.status === "approved", `expected P approved, got ${P.decision.status}`);
+    this.say(`P        ${P.decision.id}: 5 USDC to alice, approved and co-signed, not yet sent`);
+
+    if (this.options.approverToken) {
+      const res = await this.api("POST", `/v1/wallets/${t.wallet}/pause`, { operator: "demo", reason: "demo: suspicious invoices" });
+      expect(res.status === 200, `pause endpoint answered ${res.status}: ${JSON.stringify(res.json)}`);
+      const body = res.json as { txHash: string; guardian: string };
+      this.say(`breaker  operator POST /v1/wallets/${t.wallet}/pause → guardian ${body.guardian} sent pause(): tx ${body.txHash}`);
+    } else {
+      const hash = await this.send(devAccount(LOCAL_ROLES.guardian), "pause");
+      this.say(`breaker  guardian (Hardhat account 3) sent pause() on chain: tx ${hash} (no APPROVER_TOKEN for the API)`);
+    }
+    this.drainLogs();
+    await this.waitForPaused(true);
+
+    const refusals: string[] = [];
+    const attempts: [string, () => Promise<OperationResult>][] = [
+      ["transfer 1 USDC to alice", () => this.client.transfer({ asset: this.usdc, to: alice, amount: this.units("1") })],
+      [
+        "swap 10 USDC for WETH",
+        () =>
+          t.dex && t.tokens.WETH
+            ? this.client.swap({ sell: { asset: this.usdc, maxAmount: this.units("10") }, buy: { asset: t.tokens.WETH, minAmount: 1n }, via: { dex: t.dex } })
+            : this.client.transfer({ asset: this.usdc, to: bob, amount: this.units("10") }),
+      ],
+    ];
+    for (const [what, attempt] of attempts) {
+      try {
+        const r = await attempt();
+        throw new Unexpected(`${what} while paused came back ${r.decision.status}`);
+      } catch (err) {
+        if (!(err instanceof CosignerRequestError)) throw err;
+        this.say(`refused  ${what}: HTTP ${err.status} ${err.code}`);
+        this.showLogs();
+        expect(err.code === "WALLET_PAUSED", `expected WALLET_PAUSED, got ${err.code}`);
+        refusals.push(err.code);
+      }
+    }
+    try {
+      await this.client.execute(P.proposal, P.decision, { gas: 1_000_000n });
+      throw new Unexpected("P executed while paused");
+    } catch (err) {
+      if (!(err instanceof ExecutionRevertedError)) throw err;
+      this.say(`chain    P, co-signed before the pause, sent now: tx ${err.txHash} reverted ${err.text}`);
+      expect(err.errorName === "WalletPaused", `expected WalletPaused, got ${err.text}`);
+    }
+    const burn = await this.send(devAccount(LOCAL_ROLES.guardian), "invalidateNonce", [P.proposal.nonce]);
+    this.say(`guardian burns P's nonce so it cannot run after the unpause: tx ${burn}`);
+
+    const unpause = await this.ownerSend("unpause");
+    this.say(`owner    (Hardhat account 0) unpause(): tx ${unpause}`);
+    await this.waitForPaused(false);
+
+    const plan = this.plan(2);
+    this.say(`intent   transfer ${plan.amount} ${plan.symbol} to ${this.name(plan.to)} for ${plan.invoice}, correctly built this time`);
+    const r = await this.settle(this.client.transfer({ asset: this.usdc, to: plan.to, amount: plan.baseUnits, memo: plan.memo }));
+    expect(r.decision.status === "approved" && r.receipt?.status === "success", `expected the payment after unpause to execute, got ${r.decision.status}`);
+    this.say(`chain    executed: tx ${r.txHash}`);
+    return `${refusals.length} operations refused with WALLET_PAUSED and a pre-signed one reverted WalletPaused on chain; after the owner's unpause a payment executed`;
+  }
+
+  // ───────────── helpers ─────────────
+
+  /** Approves a held operation through the API (a person's step) and executes it; the result otherwise. */
+  private async settle(pending: Promise<OperationResult>): Promise<OperationResult> {
+    let r = await pending;
+    if (r.decision.status !== "pending_approval") return r;
+    this.showDecision(r.decision);
+    if (!this.options.approverToken) {
+      throw new Unexpected(`held for a person (${r.decision.reasons.map((x) => x.code).join(", ")}) and the demo has no APPROVER_TOKEN to approve it`);
+    }
+    const res = await this.api("POST", `/v1/operations/${r.decision.id}/approve`, { approver: "demo-approver" });
+    expect(res.status === 200, `approve answered ${res.status}: ${JSON.stringify(res.json)}`);
+    const decision = await this.client.waitForApproval(r.decision.id, { timeoutMs: 30_000, intervalMs: 200 });
+    this.say(`person   approved ${decision.id} through POST /v1/operations/:id/approve (re-simulated at block ${decision.simulation?.blockNumber}) → ${decision.status}`);
+    if (decision.status !== "approved") throw new CosignerRejectedError(decision);
+    r = { ...r, decision };
+    const { txHash, receipt } = await this.client.execute(r.proposal, decision);
+    return { ...r, txHash, receipt };
+  }
+
+  private showDecision(d: Decision): void {
+    const sim = d.simulation;
+    const changes = sim?.changes.map((c) => `${this.name(c.account)} ${BigInt(c.delta) > 0n ? "+" : ""}${this.fmtAsset(BigInt(c.delta), c.asset)}`).join(", ");
+    if (sim) {
+      this.say(`simulate block ${sim.blockNumber}: ${sim.success ? `ok, ${changes || "no changes"}` : `reverts ${sim.revertReason ?? ""}`}, gas ${sim.gasUsed}`);
+    }
+    this.say(
+      `decision ${d.id} ${d.status.toUpperCase()}${d.reasons.length ? ` ${d.reasons.map((r) => `${r.code} (${r.message})`).join("; ")}` : ""}; digest ${d.digest}${d.cosignerSignature ? "; co-signed" : ""}`,
+    );
+    this.showLogs(d.digest);
+  }
+
+  /** Prints the service's log lines (when the demo runs the service), those about `digest` first. */
+  private showLogs(digest?: string): void {
+    for (const line of this.drainLogs()) {
+      if (digest && line.digest !== undefined && line.digest !== digest) continue;
+      const { level: _l, time: _t, service: _s, component: _c, ...rest } = line;
+      this.say(`log      ${JSON.stringify(rest)}`);
+    }
+  }
+
+  private drainLogs(): Record<string, unknown>[] {
+    const wanted = new Set(["decision", "operation refused", "breaker: wallet paused"]);
+    return (this.options.drainLogs?.() ?? []).filter((l) => wanted.has(String(l.msg)));
+  }
+
+  private plan(index: number) {
+    return planPayment(INVOICES[index]!, this.decimals);
+  }
+
+  private async usdcBudget() {
+    const b = (await this.client.getWallet()).budgets.find((x) => x.token === this.usdc);
+    if (!b) throw new Error("the wallet has no USDC budget");
+    return b;
+  }
+
+  /** What the wallet says is available now, read on chain (the co-signer's fork may be a block behind). */
+  private async chainAvailable(): Promise<bigint> {
+    return (await this.pub.readContract({ address: this.options.target.wallet, abi: this.walletAbi, functionName: "available", args: [this.usdc] })) as bigint;
+  }
+
+  private async waitForPaused(paused: boolean): Promise<void> {
+    await this.waitFor(async () => (await this.client.getWallet()).paused === paused, `the co-signer's fork to see paused=${paused}`);
+  }
+
+  private async waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Unexpected(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private async ownerSend(functionName: string, args: readonly unknown[] = []): Promise<Hex> {
+    const owner = devAccount(LOCAL_ROLES.owner);
+    const onChain = (await this.pub.readContract({ address: this.options.target.wallet, abi: this.walletAbi, functionName: "owner" })) as Address;
+    if (onChain !== owner.address) throw new Error(`the wallet's owner is ${onChain}, not Hardhat account 0: the demo runs on the local chain only`);
+    return this.send(owner, functionName, args);
+  }
+
+  private async send(account: LocalAccount, functionName: string, args: readonly unknown[] = []): Promise<Hex> {
+    const wallet = createWalletClient({ account, transport: http(this.options.target.rpcUrl) });
+    const hash = await wallet.sendTransaction({
+      account,
+      chain: null,
+      to: this.options.target.wallet,
+      data: encodeFunctionData({ abi: this.walletAbi, functionName, args }),
+    } as never);
+    const receipt = await this.pub.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`${functionName} reverted (${hash})`);
+    return hash;
+  }
+
+  private async api(method: "POST" | "GET", path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const res = await fetch(`${this.options.target.cosignerUrl}${path}`, {
+      method,
+      headers: {
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...(this.options.approverToken ? { authorization: `Bearer ${this.options.approverToken}` } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : undefined };
+  }
+
+  private async balance(token: Address, account: Address): Promise<bigint> {
+    return this.pub.readContract({ address: token, abi: erc20, functionName: "balanceOf", args: [account] });
+  }
+
+  private name(address: string): string {
+    return this.names.get(address) ?? (address === zeroAddress ? "native" : address);
+  }
+
+  private units(amount: string): bigint {
+    return BigInt(Math.round(Number(amount) * 10 ** (this.decimals.USDC ?? 6)));
+  }
+
+  private fmt(amount: bigint): string {
+    return `${formatUnits(amount, this.decimals.USDC ?? 6)} USDC`;
+  }
+
+  private fmtAsset(amount: bigint, asset: string): string {
+    if (asset === "native") return `${formatUnits(amount, 18)} ETH`;
+    const symbol = this.names.get(getAddress(asset));
+    const places = symbol ? this.decimals[symbol] : undefined;
+    return places !== undefined ? `${formatUnits(amount, places)} ${symbol}` : `${amount} of ${asset}`;
+  }
+}
+
+function expect(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Unexpected(message);
+}

@@ -1,0 +1,19 @@
+/** GET /v1/audit (paged, oldest first) and GET /v1/audit/verify (recomputes the hash chain). */
+import type { FastifyInstance } from "fastify";
+import { parse } from "../parse";
+import { auditQuerySchema } from "../schemas";
+import type { ServiceContext } from "../server";
+
+export function auditRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const { store } = ctx.cosigner;
+
+  app.get("/v1/audit", async (req) => {
+    const { after, limit } = parse(auditQuerySchema, req.query ?? {}, "query");
+    const records = store.listAudit(after, limit);
+    const head = store.auditHead();
+    const last = records.at(-1)?.seq;
+    return { records, next: last !== undefined && last < head.seq ? last : null, head };
+  });
+
+  app.get("/v1/audit/verify", async () => store.verifyAudit());
+}

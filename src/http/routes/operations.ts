@@ -1,0 +1,77 @@
+/**
+ * POST /v1/operations (propose), GET /v1/operations/:id, POST /v1/operations/:id/approve and /reject.
+ * Decision statuses map to 200 approved, 202 pending_approval, 422 rejected; refusals map through their code.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Decision } from "../../engine";
+import { operationDigest } from "../../eip712";
+import { CountersignError } from "../../errors";
+import { parseOperationRequest } from "../../intent/schema";
+import { recoverSigner } from "../../signing/signer";
+import { HttpError } from "../errors";
+import { parse } from "../parse";
+import { approvalRequestSchema, operationParamsSchema } from "../schemas";
+import type { ServiceContext } from "../server";
+
+const STATUS: Record<Decision["status"], number> = { approved: 200, pending_approval: 202, rejected: 422 };
+
+export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void {
+  const { cosigner, metrics, signerLimiter, config } = ctx;
+
+  /**
+   * Validates the body (400 before anything else), then limits per agent signer: the session key is known only once
+   * the signature is recovered. A signature that recovers to nobody is the engine's to refuse (401).
+   */
+  async function limitBySigner(req: FastifyRequest): Promise<void> {
+    const op = parseOperationRequest(req.body);
+    const signer = recoverSigner(operationDigest(op.chainId, op.wallet, op), op.agentSignature);
+    if (!signer) return;
+    const take = signerLimiter.take(signer);
+    if (!take.ok) {
+      metrics.rateLimited.inc({ scope: "signer" });
+      throw new HttpError(
+        429,
+        "RATE_LIMITED",
+        `session key ${signer} may propose at most ${config.RATE_LIMIT_PER_MINUTE} operations per minute`,
+        { scope: "signer", signer, retryAfterSeconds: take.retryAfterSeconds },
+        { "retry-after": String(take.retryAfterSeconds) },
+      );
+    }
+  }
+
+  const send = (reply: FastifyReply, decision: Decision) => reply.code(STATUS[decision.status]).send(decision);
+
+  app.post("/v1/operations", { preHandler: limitBySigner }, async (req, reply) => {
+    const started = performance.now();
+    const decision = await cosigner.engine.propose(req.body);
+    metrics.decided(decision, (performance.now() - started) / 1000, "propose");
+    return send(reply, decision);
+  });
+
+  app.get("/v1/operations/:id", async (req, reply) => {
+    const { id } = parse(operationParamsSchema, req.params);
+    const decision = cosigner.engine.get(id);
+    if (!decision) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
+    return reply.code(200).send(decision);
+  });
+
+  const authenticate = async (req: FastifyRequest) => ctx.requireToken(req);
+
+  app.post("/v1/operations/:id/approve", { onRequest: authenticate }, async (req, reply) => {
+    const { id } = parse(operationParamsSchema, req.params);
+    const body = parse(approvalRequestSchema, req.body ?? {});
+    const started = performance.now();
+    const decision = await cosigner.engine.approve(id, body.approver ?? "approver");
+    metrics.decided(decision, (performance.now() - started) / 1000, "approve");
+    return reply.code(200).send(decision);
+  });
+
+  app.post("/v1/operations/:id/reject", { onRequest: authenticate }, async (req, reply) => {
+    const { id } = parse(operationParamsSchema, req.params);
+    const body = parse(approvalRequestSchema, req.body ?? {});
+    const started = performance.now();
+    const decision = cosigner.engine.reject(id, body.approver ?? "approver", body.note);
+    metrics.decided(decision, (performance.now() - started) / 1000, "reject");
+    return reply.code(200).send(decision);
+  });
+}

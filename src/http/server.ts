@@ -1,0 +1,151 @@
+/**
+ * The HTTP API (fastify): the edge of the co-signer. It parses and limits requests, hands them to the engine and
+ * maps what comes back to the statuses of DESIGN.md's table. Decisions are the engine's; this layer adds none.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import pino, { type Logger } from "pino";
+import type { Address } from "viem";
+import type { Config } from "../config";
+import type { Cosigner } from "../cosigner";
+import { REDACT_PATHS } from "../logger";
+import { Guardian } from "../monitor/guardian";
+import { toErrorAnswer, HttpError } from "./errors";
+import { ServiceMetrics } from "./metrics";
+import { RateLimiter } from "./rate-limit";
+import { auditRoutes } from "./routes/audit";
+import { operationRoutes } from "./routes/operations";
+import { systemRoutes } from "./routes/system";
+import { walletRoutes } from "./routes/wallets";
+import { bearerMatches } from "./auth";
+
+/** Largest request body accepted (bytes). */
+export const BODY_LIMIT = 64 * 1024;
+
+/** A deployment record: where the contracts the service serves live (deployments/<network>.json). */
+export type DeploymentInfo = { chainId: number; wallet: Address } & Record<string, unknown>;
+
+export interface ServerOptions {
+  cosigner: Cosigner;
+  config: Config;
+  logger?: Logger;
+  /** The deployment served; answered at GET /v1/deployment. */
+  deployment?: DeploymentInfo;
+  /** The breaker's guardian; by default loaded from the config (GUARDIAN_*), sending to `upstreamUrl`. */
+  guardian?: Guardian | null;
+  /** The chain `pause()` is sent to (default: config.UPSTREAM_RPC_URL, then deployment.rpcUrl). */
+  upstreamUrl?: string;
+  /** Clock of the rate limiters (ms); tests may pin it. */
+  now?: () => number;
+  /** Whether /metrics includes process metrics (default true). */
+  processMetrics?: boolean;
+}
+
+/** What the route modules share. */
+export interface ServiceContext {
+  cosigner: Cosigner;
+  config: Config;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  guardian: Guardian | null;
+  deployment?: DeploymentInfo;
+  signerLimiter: RateLimiter;
+  /** Throws 401 unless the request carries the approver (operator) token. */
+  requireToken(req: FastifyRequest): void;
+}
+
+/** Routes the per-IP limit does not apply to: monitoring must see an overloaded service. */
+const UNLIMITED = new Set(["/healthz", "/metrics"]);
+
+/**
+ * Builds the service's HTTP server (not yet listening).
+ * @example const app = await buildServer({ cosigner, config, logger }); await app.listen({ host: "127.0.0.1", port: 8787 })
+ */
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const { cosigner, config } = options;
+  const logger = (options.logger ?? pino({ level: "silent" })).child({ component: "http" }, { redact: { paths: REDACT_PATHS, censor: "[redacted]" } });
+  const upstreamUrl = options.upstreamUrl ?? config.UPSTREAM_RPC_URL ?? (options.deployment?.rpcUrl as string | undefined);
+  const guardian =
+    options.guardian !== undefined ? options.guardian : upstreamUrl ? ((await Guardian.fromConfig(config, upstreamUrl)) ?? null) : null;
+  if (guardian && guardian.address === cosigner.key.address) {
+    throw new Error(`refusing to start: the guardian key ${guardian.address} is the co-signer key; roles must be distinct`);
+  }
+  const metrics = new ServiceMetrics(cosigner, { defaultMetrics: options.processMetrics ?? true });
+  const ipLimiter = new RateLimiter(config.RATE_LIMIT_PER_IP_PER_MINUTE, options.now);
+  const signerLimiter = new RateLimiter(config.RATE_LIMIT_PER_MINUTE, options.now);
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per decision (the engine), one debug line per request (below); not fastify's two per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    // On close: idle keep-alive sockets are closed at once; requests in flight finish (their decisions are recorded).
+    forceCloseConnections: "idle",
+    return503OnClosing: true,
+  });
+
+  // JSON bodies, with an empty body read as "no body" (approve, reject and pause take an optional one).
+  const defaultJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    const text = String(body);
+    if (text.trim() === "") return done(null, undefined);
+    defaultJson(req, text, done);
+  });
+
+  app.addHook("onRequest", async (req) => {
+    if (UNLIMITED.has(req.routeOptions.url ?? "")) return;
+    const take = ipLimiter.take(req.ip);
+    if (!take.ok) {
+      metrics.rateLimited.inc({ scope: "ip" });
+      throw new HttpError(
+        429,
+        "RATE_LIMITED",
+        `at most ${config.RATE_LIMIT_PER_IP_PER_MINUTE} requests per minute from one client`,
+        { scope: "ip", retryAfterSeconds: take.retryAfterSeconds },
+        { "retry-after": String(take.retryAfterSeconds) },
+      );
+    }
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    req.log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100 }, "request");
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const answer = toErrorAnswer(err, BODY_LIMIT);
+    if (answer.unexpected) req.log.error({ err }, "request failed");
+    if (req.method === "POST" && req.routeOptions.url === "/v1/operations") metrics.refused(answer.body.error.code);
+    for (const [k, v] of Object.entries(answer.headers)) reply.header(k, v);
+    if (answer.status === 401) reply.header("www-authenticate", 'Bearer realm="countersign"');
+    reply.code(answer.status).send(answer.body);
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: "ROUTE_NOT_FOUND", message: `no route ${req.method} ${req.url.split("?")[0]}` } });
+  });
+
+  const ctx: ServiceContext = {
+    cosigner,
+    config,
+    logger,
+    metrics,
+    guardian,
+    deployment: options.deployment,
+    signerLimiter,
+    requireToken(req) {
+      if (!config.APPROVER_TOKEN) {
+        throw new HttpError(401, "UNAUTHORIZED", "approvals and the breaker are disabled: no APPROVER_TOKEN is configured");
+      }
+      if (!bearerMatches(req.headers.authorization, config.APPROVER_TOKEN)) {
+        throw new HttpError(401, "UNAUTHORIZED", "a valid approver token is required: Authorization: Bearer <APPROVER_TOKEN>");
+      }
+    },
+  };
+  operationRoutes(app, ctx);
+  walletRoutes(app, ctx);
+  auditRoutes(app, ctx);
+  systemRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,340 @@
+/**
+ * Helpers for the engine tests: steering the real upstream node (owner and guardian transactions, time, mining),
+ * deploying extra mocks, waiting for the fork to follow the head, and asserting refusals by their reason code.
+ * Nothing here stands in for the simulation: every decision is made on a fork of a real local chain.
+ */
+import { expect } from "chai";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createPublicClient,
+  createWalletClient,
+  encodeDeployData,
+  encodeFunctionData,
+  getAddress,
+  http,
+  parseAbi,
+  type Abi,
+  type Address,
+  type Hex,
+} from "viem";
+import { devAccount, devPrivateKey, LOCAL_ROLES } from "../../src/chain/accounts";
+import { createCosigner } from "../../src/cosigner";
+import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
+import { loadArtifact } from "../../src/chain/artifacts";
+import { rpc, startLocalNode } from "../../src/devchain/node";
+import type { Decision } from "../../src/engine";
+import { CountersignError, type ReasonCode } from "../../src/errors";
+import type { ReviewPolicy } from "../../src/policy/decide";
+import { CosignerKey } from "../../src/signing/signer";
+import { DecisionStore } from "../../src/store/store";
+import type { CosignerHarness } from "./cosigner";
+
+export const ROLES = LOCAL_ROLES;
+/** A development account with no role on the demo wallet; used as a short-lived session key. */
+export const SPARE_KEY = 8;
+/** A development account with no role; a replacement co-signer. */
+export const SPARE_COSIGNER = 9;
+
+const ROOT = join(__dirname, "..", "..");
+
+/** The artifact of any compiled contract (loadArtifact knows only the ones src/ needs). */
+export function artifact(name: string, dir = "contracts/mocks"): { abi: Abi; bytecode: Hex } {
+  return JSON.parse(readFileSync(join(ROOT, "artifacts", dir, `${name}.sol`, `${name}.json`), "utf8"));
+}
+
+export const walletAbi = () => loadArtifact("AgentWallet").abi;
+export const erc20 = parseAbi([
+  "function transfer(address to, uint256 amount) returns (bool)",
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function balanceOf(address account) view returns (uint256)",
+  "function allowance(address owner, address spender) view returns (uint256)",
+  "function mint(address to, uint256 amount)",
+]);
+
+function chainOf(h: CosignerHarness) {
+  return {
+    id: h.deployment.chainId,
+    name: "local",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [h.node.url] } },
+  } as const;
+}
+
+/** A public client on the upstream node. */
+export function publicClient(h: CosignerHarness) {
+  return createPublicClient({ transport: http(h.node.url) });
+}
+
+/**
+ * Sends a transaction on the upstream from development account `from` and waits for it to succeed.
+ * @example await send(h, ROLES.guardian, wallet, walletAbi(), "pause", [])
+ */
+export async function send(
+  h: CosignerHarness,
+  from: number,
+  to: Address,
+  abi: Abi,
+  functionName: string,
+  args: readonly unknown[] = [],
+  value = 0n,
+): Promise<bigint> {
+  const client = createWalletClient({ account: devAccount(from), transport: http(h.node.url) });
+  const data = encodeFunctionData({ abi, functionName, args } as never);
+  const hash = await client.sendTransaction({ chain: chainOf(h), to, data, value, gas: 3_000_000n });
+  const receipt = await publicClient(h).waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error(`${functionName} reverted on the upstream`);
+  return receipt.blockNumber;
+}
+
+/** Sends `value` wei from development account `from` to `to` on the upstream and waits for it. */
+export async function sendEth(h: CosignerHarness, from: number, to: Address, value: bigint): Promise<void> {
+  const client = createWalletClient({ account: devAccount(from), transport: http(h.node.url) });
+  const hash = await client.sendTransaction({ chain: chainOf(h), to, value });
+  const receipt = await publicClient(h).waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error("the transfer reverted on the upstream");
+}
+
+/** The owner (development account 0) calls `functionName` on the demo wallet. */
+export function asOwner(h: CosignerHarness, functionName: string, args: readonly unknown[] = []) {
+  return send(h, ROLES.owner, h.deployment.wallet, walletAbi(), functionName, args);
+}
+
+/** The guardian (development account 3) calls `functionName` on the demo wallet. */
+export function asGuardian(h: CosignerHarness, functionName: string, args: readonly unknown[] = []) {
+  return send(h, ROLES.guardian, h.deployment.wallet, walletAbi(), functionName, args);
+}
+
+/** Deploys a mock from contracts/mocks on the upstream (from the owner account) and returns its address. */
+export async function deployMock(h: CosignerHarness, name: string, args: readonly unknown[] = []): Promise<Address> {
+  const { abi, bytecode } = artifact(name);
+  const client = createWalletClient({ account: devAccount(ROLES.owner), transport: http(h.node.url) });
+  const hash = await client.sendTransaction({
+    chain: chainOf(h),
+    to: null,
+    data: encodeDeployData({ abi, bytecode, args } as never),
+    gas: 6_000_000n,
+  } as never);
+  const receipt = await publicClient(h).waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success" || !receipt.contractAddress) throw new Error(`deploying ${name} failed`);
+  return getAddress(receipt.contractAddress);
+}
+
+/** Balance of `asset` ("native" or a token) of `account` on the upstream. */
+export async function balanceOf(h: CosignerHarness, asset: string, account: Address): Promise<bigint> {
+  const pub = publicClient(h);
+  if (asset === "native") return pub.getBalance({ address: account });
+  return pub.readContract({ address: asset as Address, abi: erc20, functionName: "balanceOf", args: [account] });
+}
+
+/** The upstream's block number. */
+export async function upstreamBlock(h: CosignerHarness): Promise<bigint> {
+  return BigInt(await rpc<string>(h.node.url, "eth_blockNumber"));
+}
+
+/** Waits (polling, up to `timeoutMs`) until the fork's state is at the upstream's current head or later. */
+export async function syncFork(h: CosignerHarness, timeoutMs = 15_000): Promise<void> {
+  const target = await upstreamBlock(h);
+  const deadline = Date.now() + timeoutMs;
+  while (h.cosigner.fork.head.number < target) {
+    if (Date.now() > deadline) {
+      throw new Error(`fork stuck at ${h.cosigner.fork.head.number}, upstream at ${target}`);
+    }
+    await sleep(25);
+  }
+}
+
+/** Moves the upstream's clock forward by `seconds` and mines a block. */
+export async function increaseTime(h: CosignerHarness, seconds: number): Promise<void> {
+  await rpc(h.node.url, "evm_increaseTime", [seconds]);
+  await rpc(h.node.url, "evm_mine", []);
+}
+
+/** Timestamp of the upstream's latest block (unix seconds). */
+export async function chainTime(h: CosignerHarness): Promise<bigint> {
+  const block = await rpc<{ timestamp: string }>(h.node.url, "eth_getBlockByNumber", ["latest", false]);
+  return BigInt(block.timestamp);
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Awaits `promise`, expects it to throw a CountersignError with `code` (and `status` if given), and returns it. */
+export async function expectRefusal(promise: Promise<unknown>, code: ReasonCode, status?: number): Promise<CountersignError> {
+  let thrown: unknown;
+  try {
+    const value = await promise;
+    expect.fail(`expected ${code}, got ${JSON.stringify(value)}`);
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, String(thrown)).to.be.instanceOf(CountersignError);
+  const err = thrown as CountersignError;
+  expect(err.code, err.message).to.equal(code);
+  if (status !== undefined) expect(err.status).to.equal(status);
+  return err;
+}
+
+/** Expects a rejected decision whose reason codes are exactly `codes`, with no signature; returns the messages. */
+export function expectRejected(decision: Decision, ...codes: ReasonCode[]): string[] {
+  expect(decision.status, JSON.stringify(decision.reasons)).to.equal("rejected");
+  expect(decision.reasons.map((r) => r.code)).to.deep.equal(codes);
+  expect(decision).to.not.have.property("cosignerSignature");
+  return decision.reasons.map((r) => r.message);
+}
+
+/** Expects an approved decision with a signature. */
+export function expectApproved(decision: Decision): void {
+  expect(decision.status, JSON.stringify(decision.reasons)).to.equal("approved");
+  expect(decision.reasons).to.deep.equal([]);
+  expect(decision.cosignerSignature).to.match(/^0x[0-9a-f]{130}$/);
+}
+
+/** Number of records in the audit log. */
+export function auditCount(h: CosignerHarness): number {
+  return h.cosigner.store.listAudit(0, 1_000_000).length;
+}
+
+/**
+ * Counts the fork's simulations (calls of fork.run) from now on: proves a request never reached the fork.
+ * @example const runs = countForkRuns(h); ...; expect(runs()).to.equal(0)
+ */
+export function countForkRuns(h: CosignerHarness): () => number {
+  const fork = h.cosigner.fork;
+  const original = fork.run;
+  let runs = 0;
+  fork.run = function (this: typeof fork, ...args: Parameters<typeof original>) {
+    runs += 1;
+    return original.apply(this, args);
+  } as typeof original;
+  return () => runs;
+}
+
+export interface HarnessOptions {
+  /** The review policy, or a function of the deployment (thresholds name token addresses). */
+  review?: Partial<ReviewPolicy> | ((deployment: DemoDeployment) => Partial<ReviewPolicy>);
+  maxHeadLag?: number;
+  /** Puts something between the fork and the node (e.g. a fault-injecting proxy); returns the URL to fork. */
+  upstream?: (nodeUrl: string) => Promise<string>;
+}
+
+let nonceCounter = 1_000_000n;
+
+/**
+ * Like startHarness (test/support/cosigner.ts), with the fork's head lag and upstream URL as options.
+ * @example const h = await startEngineHarness({ maxHeadLag: 0, upstream: (url) => proxy.start(url) })
+ */
+export async function startEngineHarness(options: HarnessOptions = {}): Promise<CosignerHarness> {
+  const node = await startLocalNode();
+  try {
+    const deployment = await deployDemo(node.url);
+    const dbPath = join(mkdtempSync(join(tmpdir(), "countersign-")), "decisions.sqlite");
+    const upstreamUrl = options.upstream ? await options.upstream(node.url) : node.url;
+    const cosigner = await createCosigner({
+      upstreamUrl,
+      key: CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.cosigner)),
+      dbPath,
+      review: {
+        thresholds: new Map(),
+        reviewNewRecipients: false,
+        ...(typeof options.review === "function" ? options.review(deployment) : options.review),
+      },
+      wallets: [deployment.wallet],
+      pollMs: 100,
+      maxHeadLag: options.maxHeadLag,
+    });
+    return {
+      node,
+      deployment,
+      cosigner,
+      dbPath,
+      nextNonce: () => nonceCounter++,
+      async stop() {
+        await cosigner.stop();
+        await node.stop();
+      },
+    };
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+}
+
+/** Opens a second, independent handle on the harness's decision store (as another process would). */
+export function reopenStore(h: CosignerHarness): DecisionStore {
+  return DecisionStore.open(h.dbPath);
+}
+
+/** What the fault-injecting proxy does to requests: pass them, fail state reads, or never answer. */
+export type ProxyMode = "pass" | "failStateReads" | "hang";
+
+const STATE_READS = ["eth_getBalance", "eth_getStorageAt", "eth_getCode", "eth_getTransactionCount"];
+
+/**
+ * A JSON-RPC proxy in front of the upstream node that can fail state reads or stop answering: the network
+ * misbehaving between the co-signer and a real chain (the chain and the simulation stay real).
+ * @example const proxy = new FaultyProxy(); const url = await proxy.start(node.url); proxy.mode = "hang";
+ */
+export class FaultyProxy {
+  private current: ProxyMode = "pass";
+  private readonly hung = new Set<import("node:http").ServerResponse>();
+  private server?: import("node:http").Server;
+
+  get mode(): ProxyMode {
+    return this.current;
+  }
+
+  /** Switches the mode; leaving "hang" drops the requests it held, as a network that comes back would. */
+  set mode(mode: ProxyMode) {
+    this.current = mode;
+    if (mode !== "hang") {
+      for (const res of this.hung) res.destroy();
+      this.hung.clear();
+    }
+  }
+
+  async start(target: string): Promise<string> {
+    const { createServer } = await import("node:http");
+    this.server = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      if (this.mode === "hang") {
+        this.hung.add(res); // never answers while hanging
+        return;
+      }
+      if (this.mode === "failStateReads" && STATE_READS.some((m) => body.includes(`"${m}"`))) {
+        const parsed = JSON.parse(body) as { id: unknown } | { id: unknown }[];
+        const error = (id: unknown) => ({ jsonrpc: "2.0", id, error: { code: -32000, message: "injected failure (test)" } });
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify(Array.isArray(parsed) ? parsed.map((r) => error(r.id)) : error(parsed.id)));
+        return;
+      }
+      try {
+        const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
+        res.setHeader("content-type", "application/json");
+        res.end(await upstream.text());
+      } catch {
+        res.destroy();
+      }
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    const { port } = this.server.address() as import("node:net").AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+  }
+}
+
+/** Polls `condition` every 25 ms until it holds, or throws after `timeoutMs`. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The co-signer service under test, driven only through HTTP: a Hardhat node in a child process, the demo
+ * deployment on it, and the service (engine + fastify) on a free port with a fresh store. No mocked simulation.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import {
+  createPublicClient,
+  createWalletClient,
+  encodeFunctionData,
+  http,
+  parseUnits,
+  type Address,
+  type Chain,
+  type Hex,
+} from "viem";
+import { devAccount, devPrivateKey, LOCAL_ROLES } from "../../src/chain/accounts";
+import { loadArtifact } from "../../src/chain/artifacts";
+import { loadConfig, type Config } from "../../src/config";
+import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
+import { startLocalNode, type LocalNode } from "../../src/devchain/node";
+import { operationTypedData, type Call } from "../../src/eip712";
+import { createLogger } from "../../src/logger";
+import { startService, type Service } from "../../src/service";
+
+export interface HttpHarness {
+  node: LocalNode;
+  deployment: DemoDeployment;
+  service: Service;
+  config: Config;
+  url: string;
+  token: string;
+  /** Every log line the service wrote. */
+  logs: string[];
+  nextNonce(): bigint;
+  stop(): Promise<void>;
+}
+
+export const APPROVER_TOKEN = "test-approver-token-0123456789abcdef";
+
+let nonceCounter = 1_000n;
+
+/** Starts a node, deploys the demo, and serves the co-signer on a free port; `env` overrides the configuration. */
+export async function startHttpHarness(env: (d: DemoDeployment) => Record<string, string> = () => ({})): Promise<HttpHarness> {
+  const node = await startLocalNode();
+  try {
+    const deployment = await deployDemo(node.url);
+    const config = loadConfig({
+      UPSTREAM_RPC_URL: node.url,
+      COSIGNER_PRIVATE_KEY: devPrivateKey(LOCAL_ROLES.cosigner),
+      GUARDIAN_PRIVATE_KEY: devPrivateKey(LOCAL_ROLES.guardian),
+      APPROVER_TOKEN,
+      DB_PATH: join(mkdtempSync(join(tmpdir(), "countersign-http-")), "decisions.sqlite"),
+      HOST: "127.0.0.1",
+      PORT: "0",
+      HEAD_POLL_MS: "100",
+      REVIEW_NEW_RECIPIENTS: "false",
+      LOG_LEVEL: "debug",
+      ...env(deployment),
+    });
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logs.push(...String(chunk).split("\n").filter(Boolean));
+        done();
+      },
+    });
+    const service = await startService({ config, deployment: deployment as DemoDeployment & Record<string, unknown>, logger: createLogger("debug", sink) });
+    return {
+      node,
+      deployment,
+      service,
+      config,
+      url: service.url,
+      token: APPROVER_TOKEN,
+      logs,
+      nextNonce: () => nonceCounter++,
+      async stop() {
+        await service.stop();
+        await node.stop();
+      },
+    };
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+}
+
+/** The JSON body of POST /v1/operations, signed by a development account (the session key by default). */
+export type OperationBody = {
+  chainId: number;
+  wallet: Address;
+  calls: { target: Address; value: string; data: Hex }[];
+  nonce: string;
+  deadline: string;
+  agentSignature: Hex;
+  intent: Record<string, unknown>;
+  idempotencyKey?: string;
+};
+
+/** Signs `calls` for the demo wallet and builds the request JSON. */
+export async function signedOperation(
+  h: HttpHarness,
+  calls: Call[],
+  intent: Record<string, unknown>,
+  opts: { nonce?: bigint; deadline?: bigint; signer?: number; idempotencyKey?: string } = {},
+): Promise<OperationBody> {
+  const nonce = opts.nonce ?? h.nextNonce();
+  const deadline = opts.deadline ?? BigInt(Math.floor(Date.now() / 1000)) + 120n;
+  const { chainId, wallet } = h.deployment;
+  const agentSignature = await devAccount(opts.signer ?? LOCAL_ROLES.sessionKey).signTypedData(operationTypedData(chainId, wallet, { calls, nonce, deadline }));
+  return {
+    chainId,
+    wallet,
+    calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
+    nonce: nonce.toString(),
+    deadline: deadline.toString(),
+    agentSignature,
+    intent,
+    ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+  };
+}
+
+/** An ERC-20 transfer call. */
+export function erc20Transfer(token: Address, to: Address, amount: bigint): Call {
+  return { target: token, value: 0n, data: encodeFunctionData({ abi: loadArtifact("MockERC20").abi, functionName: "transfer", args: [to, amount] }) };
+}
+
+/** A transfer of `amount` USDC base units to `to`, with the matching intent. */
+export async function usdcTransfer(h: HttpHarness, to: Address, amount: bigint, opts: Parameters<typeof signedOperation>[3] = {}) {
+  const usdc = h.deployment.tokens.USDC!;
+  return signedOperation(h, [erc20Transfer(usdc, to, amount)], { kind: "transfer", asset: usdc, to, amount: amount.toString() }, opts);
+}
+
+export const usdc = (n: number | string) => parseUnits(String(n), 6);
+
+export interface Answer<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+  text: string;
+}
+
+/**
+ * One HTTP request to the service; JSON in, JSON (or text) out.
+ * @example const { status, body } = await call(h.url, "POST", "/v1/operations", request)
+ */
+export async function call<T = any>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer<T>> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)["content-type"] ??= "application/json";
+  }
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (metrics)
+  }
+  return { status: res.status, body: parsed as T, headers: res.headers, text };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+function chainOf(h: { deployment: DemoDeployment; node: LocalNode }): Chain {
+  return {
+    id: h.deployment.chainId,
+    name: "local",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [h.node.url] } },
+  };
+}
+
+/** Submits an approved operation's `execute` on chain from a development account (the relayer by default). */
+export async function executeOnChain(h: HttpHarness, op: OperationBody, cosignerSignature: Hex, from: number = LOCAL_ROLES.relayer) {
+  const transport = http(h.node.url);
+  const wallet = createWalletClient({ account: devAccount(from), chain: chainOf(h), transport });
+  const hash = await wallet.sendTransaction({
+    to: op.wallet,
+    gas: 1_000_000n,
+    data: encodeFunctionData({
+      abi: loadArtifact("AgentWallet").abi,
+      functionName: "execute",
+      args: [op.calls.map((c) => ({ target: c.target, value: BigInt(c.value), data: c.data })), BigInt(op.nonce), BigInt(op.deadline), op.agentSignature, cosignerSignature],
+    }),
+  });
+  return createPublicClient({ transport }).waitForTransactionReceipt({ hash });
+}
+
+/** Calls a function of the demo wallet as a development account (the owner by default) and waits for it. */
+export async function walletTx(h: HttpHarness, functionName: string, args: readonly unknown[] = [], from: number = LOCAL_ROLES.owner) {
+  const transport = http(h.node.url);
+  const client = createWalletClient({ account: devAccount(from), chain: chainOf(h), transport });
+  const hash = await client.writeContract({ address: h.deployment.wallet, abi: loadArtifact("AgentWallet").abi, functionName, args });
+  return createPublicClient({ transport }).waitForTransactionReceipt({ hash });
+}
+
+/** Reads a view of the demo wallet on chain. */
+export async function walletRead<T>(h: HttpHarness, functionName: string, args: readonly unknown[] = []): Promise<T> {
+  const pub = createPublicClient({ transport: http(h.node.url) });
+  return (await pub.readContract({ address: h.deployment.wallet, abi: loadArtifact("AgentWallet").abi, functionName, args })) as T;
+}
+
+/** Reads an ERC-20 balance on chain. */
+export async function balanceOf(h: HttpHarness, token: Address, account: Address): Promise<bigint> {
+  const pub = createPublicClient({ transport: http(h.node.url) });
+  return (await pub.readContract({ address: token, abi: loadArtifact("MockERC20").abi, functionName: "balanceOf", args: [account] })) as bigint;
+}
+
+/** Polls `check` until it returns true (or throws after `timeoutMs`). No tight timing: machines are shared. */
+export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The same signature with s replaced by n - s (and v flipped): valid ECDSA, refused as malleable. */
+export function highS(signature: Hex): Hex {
+  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const r = signature.slice(2, 66);
+  const s = BigInt(`0x${signature.slice(66, 130)}`);
+  const v = parseInt(signature.slice(130, 132), 16);
+  return `0x${r}${(n - s).toString(16).padStart(64, "0")}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
+}
