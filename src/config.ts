@@ -25,7 +25,7 @@ export const configSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(8787),
     MAX_TTL_SECONDS: z.coerce.number().int().positive().default(300),
     MAX_HEAD_LAG: z.coerce.number().int().min(0).default(2),
-    HEAD_POLL_MS: z.coerce.number().int().positive().default(250),
+    HEAD_POLL_MS: z.coerce.number().int().positive().default(100),
     FORK_HARDFORK: z.string().default("prague"),
     /** JSON object: asset ("native" or token address) → amount in base units above which a person reviews. */
     REVIEW_THRESHOLDS: z.string().default("{}"),

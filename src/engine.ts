@@ -8,7 +8,7 @@ import { operationDigest } from "./eip712";
 import { CountersignError, type Reason } from "./errors";
 import { parseOperationRequest, type OperationRequest } from "./intent/schema";
 import { compareWithIntent } from "./policy/compare";
-import { decide, type DecisionStatus, type ReviewPolicy } from "./policy/decide";
+import { decide, payees, type DecisionStatus, type ReviewPolicy } from "./policy/decide";
 import { describeRevert } from "./policy/revert-reasons";
 import { recoverSigner, type CosignerKey } from "./signing/signer";
 import type { Fork } from "./simulation/fork";
@@ -104,20 +104,20 @@ export class CosignerEngine {
       const cosignature = key.sign(digest);
       const { sim } = await this.simulate(req, sessionKey, cosignature);
       const reasons = compareWithIntent(req.intent, req.wallet, sim);
-      const recipient = req.intent.kind === "transfer" ? req.intent.to : null;
+      const recipients = payees(req.intent, req.wallet, sim.changes);
       const outcome = decide(
         {
           reasons,
           intent: req.intent,
           wallet: req.wallet,
           changes: sim.changes,
-          recipientKnown: recipient ? store.isRecipientKnown(req.chainId, req.wallet, recipient) : true,
+          newRecipients: recipients.filter((r) => !store.isRecipientKnown(req.chainId, req.wallet, r)),
           anomaly: store.activeAnomaly(req.chainId, req.wallet),
         },
         this.options.review,
       );
       const simulation = toSimulationView(sim);
-      const stored = this.record(req, digest, bodyHash, sessionKey, outcome.status, outcome.reasons, simulation, cosignature, recipient);
+      const stored = this.record(req, digest, bodyHash, sessionKey, outcome.status, outcome.reasons, simulation, cosignature, recipients);
       this.log(stored, started);
       return toDecision(stored);
     } catch (err) {
@@ -247,7 +247,7 @@ export class CosignerEngine {
     reasons: Reason[],
     simulation: SimulationView,
     cosignature: Hex,
-    recipient: Address | null,
+    recipients: Address[],
   ): StoredDecision {
     const { store } = this.options;
     const decision = {
@@ -263,7 +263,7 @@ export class CosignerEngine {
       simulation,
       reasons,
       cosignerSignature: status === "approved" ? cosignature : null,
-      recipient,
+      recipients,
     };
     const evidence = {
       chainId: req.chainId,

@@ -76,7 +76,8 @@ export async function readWalletView(fork: Fork, wallet: Address, self: Address)
     return {
       address: getAddress(wallet),
       chainId: fork.chainId,
-      blockNumber: env.number.toString(),
+      // The upstream block whose state this is (read at the current time, as the next block would see it).
+      blockNumber: (env.number - 1n).toString(),
       timestamp: env.timestamp.toString(),
       paused: s.paused,
       owner: s.owner,

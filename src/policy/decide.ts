@@ -22,15 +22,26 @@ export interface DecideInput {
   intent: Intent;
   wallet: Address;
   changes: readonly AssetChange[];
-  /** Whether the intent's recipient was paid before (transfer intents). */
-  recipientKnown: boolean;
+  /** Accounts this operation pays that this wallet never paid through the co-signer. */
+  newRecipients: readonly Address[];
   /** An active anomaly flag on the wallet or the session key, if any. */
   anomaly?: string;
 }
 
 /**
+ * The accounts an operation pays: a transfer's recipient, or for swaps and calls every account that receives an
+ * asset the wallet sends (a DEX, a router's recipient). Used for the new-recipient review.
+ * @example payees(intent, wallet, changes) // ["0x9965…A4dc"]
+ */
+export function payees(intent: Intent, wallet: Address, changes: readonly AssetChange[]): Address[] {
+  if (intent.kind === "transfer") return [intent.to];
+  const sent = new Set(changes.filter((c) => c.account === wallet && c.delta < 0n).map((c) => c.asset));
+  return [...new Set(changes.filter((c) => c.account !== wallet && c.delta > 0n && sent.has(c.asset)).map((c) => c.account))];
+}
+
+/**
  * The status and the reasons behind it.
- * @example decide({ reasons: [], intent, wallet, changes, recipientKnown: true }, policy) // { status: "approved", reasons: [] }
+ * @example decide({ reasons: [], intent, wallet, changes, newRecipients: [] }, policy) // { status: "approved", reasons: [] }
  */
 export function decide(input: DecideInput, policy: ReviewPolicy): { status: DecisionStatus; reasons: Reason[] } {
   if (input.reasons.length > 0) return { status: "rejected", reasons: input.reasons };
@@ -42,8 +53,10 @@ export function decide(input: DecideInput, policy: ReviewPolicy): { status: Deci
       review.push({ code: "ABOVE_REVIEW_THRESHOLD", message: `outflow ${-c.delta} of ${c.asset} is above the review threshold ${threshold}` });
     }
   }
-  if (policy.reviewNewRecipients && input.intent.kind === "transfer" && !input.recipientKnown) {
-    review.push({ code: "NEW_RECIPIENT", message: `${input.intent.to} has never been paid by this wallet through the co-signer` });
+  if (policy.reviewNewRecipients) {
+    for (const r of input.newRecipients) {
+      review.push({ code: "NEW_RECIPIENT", message: `${r} has never been paid by this wallet through the co-signer` });
+    }
   }
   if (input.anomaly) review.push({ code: "ANOMALY_FLAGGED", message: `anomaly flagged: ${input.anomaly}` });
   return review.length > 0 ? { status: "pending_approval", reasons: review } : { status: "approved", reasons: [] };

@@ -27,8 +27,10 @@ export interface ForkOptions {
   upstreamUrl: string;
   /** EVM rules of the blocks the fork mines (default "prague"). */
   hardfork?: string;
-  /** How often the upstream head is polled (ms, default 250). */
+  /** How often the upstream head is polled (ms, default 100). */
   pollMs?: number;
+  /** How long a decision waits for the fork to move to a newer known head before deciding within maxHeadLag (ms, default 1000). */
+  advanceWaitMs?: number;
   /** Most blocks the fork may be behind the upstream head when a decision is made (default 2). */
   maxHeadLag?: number;
   /** Timeout of one upstream request (ms, default 5000). */
@@ -105,7 +107,8 @@ export class Fork {
   static async create(options: ForkOptions): Promise<Fork> {
     const opts: Required<ForkOptions> = {
       hardfork: "prague",
-      pollMs: 250,
+      pollMs: 100,
+      advanceWaitMs: 1_000,
       maxHeadLag: 2,
       upstreamTimeoutMs: 5_000,
       maxHydratedKeys: 20_000,
@@ -190,6 +193,12 @@ export class Fork {
     if (this.stopped) throw new CountersignError("SIMULATION_FAILED", "the fork is stopped");
     if (!this.watcher.reachable()) {
       throw new CountersignError("UPSTREAM_UNAVAILABLE", `upstream not answering: ${this.watcher.lastError ?? "no answer"}`);
+    }
+    if (this.lag > 0n) {
+      // A newer head is known: wait (boundedly) for the fork to move to it, so a guardian's pause or burnt nonce in
+      // the newest block is seen. Past the wait, a fork within maxHeadLag still decides; beyond it, nothing does.
+      this.follow(this.upstreamHead);
+      await Promise.race([this.advancing, sleep(this.options.advanceWaitMs)]);
     }
     if (this.lag > BigInt(this.options.maxHeadLag)) {
       // Catch up now: also retries an advance that failed (a transient upstream error), which would otherwise leave
@@ -316,7 +325,13 @@ export class Fork {
     const latest = (await this.rpc<{ number: string; timestamp: string }>("eth_getBlockByNumber", ["latest", false]))!;
     this.localNumber = BigInt(latest.number);
     if (head.number > this.localNumber) {
-      await this.rpc("hardhat_mine", [toHex(head.number - this.localNumber), "0x0"]);
+      // The fork's latest block gets the head's number and timestamp, so reads at "latest" see the head's time.
+      if (head.number - this.localNumber > 1n) {
+        await this.rpc("hardhat_mine", [toHex(head.number - this.localNumber - 1n), "0x0"]);
+      }
+      const latestTs = BigInt(latest.timestamp);
+      await this.rpc("evm_setNextBlockTimestamp", [toHex(head.timestamp > latestTs ? head.timestamp : latestTs)]);
+      await this.rpc("hardhat_mine", ["0x1"]);
       this.localNumber = head.number;
     }
     await this.rpc("hardhat_setCoinbase", [getAddress(head.miner)]);
@@ -362,6 +377,8 @@ export class Fork {
     await this.cache.stop();
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function sameValue(a: Json, b: Json): boolean {
   return typeof a === "string" && typeof b === "string" ? a.toLowerCase() === b.toLowerCase() : a === b;

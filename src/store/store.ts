@@ -26,7 +26,8 @@ export interface StoredDecision {
   simulation: unknown;
   reasons: { code: string; message: string }[];
   cosignerSignature: string | null;
-  recipient: string | null;
+  /** Accounts this decision pays (the transfer's recipient, or whoever receives what the wallet sends). */
+  recipients: string[];
   createdAt: string;
   updatedAt: string;
   txHash: string | null;
@@ -74,7 +75,7 @@ CREATE TABLE IF NOT EXISTS decisions (
   simulation TEXT,
   reasons TEXT NOT NULL,
   cosigner_signature TEXT,
-  recipient TEXT,
+  recipients TEXT NOT NULL DEFAULT '[]',
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL,
   tx_hash TEXT,
@@ -123,7 +124,7 @@ interface DecisionRow {
   simulation: string | null;
   reasons: string;
   cosigner_signature: string | null;
-  recipient: string | null;
+  recipients: string;
   created_at: string;
   updated_at: string;
   tx_hash: string | null;
@@ -169,7 +170,7 @@ function fromRow(r: DecisionRow): StoredDecision {
     simulation: r.simulation ? JSON.parse(r.simulation) : null,
     reasons: JSON.parse(r.reasons),
     cosignerSignature: r.cosigner_signature,
-    recipient: r.recipient,
+    recipients: JSON.parse(r.recipients),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     txHash: r.tx_hash,
@@ -196,9 +197,9 @@ export class DecisionStore {
     this.db = db;
     this.stmts = {
       insert: db.prepare(`INSERT INTO decisions (id, chain_id, wallet, nonce, digest, status, session_key, idempotency_key,
-        request_hash, request, simulation, reasons, cosigner_signature, recipient, created_at, updated_at, decided_by)
+        request_hash, request, simulation, reasons, cosigner_signature, recipients, created_at, updated_at, decided_by)
         VALUES (@id, @chain_id, @wallet, @nonce, @digest, @status, @session_key, @idempotency_key, @request_hash, @request,
-        @simulation, @reasons, @cosigner_signature, @recipient, @created_at, @updated_at, @decided_by)`),
+        @simulation, @reasons, @cosigner_signature, @recipients, @created_at, @updated_at, @decided_by)`),
       get: db.prepare(`SELECT * FROM decisions WHERE id = ?`),
       byDigest: db.prepare(`SELECT * FROM decisions WHERE chain_id = ? AND wallet = ? AND digest = ? ORDER BY created_at DESC LIMIT 1`),
       liveByNonce: db.prepare(`SELECT * FROM decisions WHERE chain_id = ? AND wallet = ? AND nonce = ? AND status != 'rejected'`),
@@ -280,13 +281,13 @@ export class DecisionStore {
         simulation: decision.simulation === null ? null : toJson(decision.simulation),
         reasons: toJson(decision.reasons),
         cosigner_signature: decision.cosignerSignature,
-        recipient: decision.recipient,
+        recipients: JSON.stringify(decision.recipients),
         created_at: now,
         updated_at: now,
         decided_by: decision.decidedBy ?? null,
       });
-      if (decision.status === "approved" && decision.recipient) {
-        this.stmts.paid.run(decision.chainId, decision.wallet, decision.recipient);
+      if (decision.status === "approved") {
+        for (const r of decision.recipients) this.stmts.paid.run(decision.chainId, decision.wallet, r);
       }
       this.appendAuditInTx("decision", id, { id, ...(auditPayload as object) }, now);
       return fromRow(this.stmts.get.get(id) as DecisionRow);
@@ -315,7 +316,7 @@ export class DecisionStore {
       });
       if (result.changes !== 1) throw new CountersignError("NOT_PENDING", `decision ${id} is no longer pending`, { id });
       const row = fromRow(this.stmts.get.get(id) as DecisionRow);
-      if (row.status === "approved" && row.recipient) this.stmts.paid.run(row.chainId, row.wallet, row.recipient);
+      if (row.status === "approved") for (const r of row.recipients) this.stmts.paid.run(row.chainId, row.wallet, r);
       this.appendAuditInTx(`decision.${update.status}`, id, { id, decidedBy: update.decidedBy, ...(auditPayload as object) }, now);
       return row;
     });
