@@ -34,12 +34,18 @@ const coverage = process.argv.includes("coverage");
 const config: HardhatUserConfig = {
   paths: coverage ? { artifacts: "coverage-artifacts", cache: "coverage-cache" } : {},
   solidity: {
-    version: SOLC_VERSION,
-    settings: {
-      optimizer: { enabled: true, runs: 10_000 },
-      evmVersion: "cancun",
-      viaIR: false,
-    },
+    compilers: [{ version: SOLC_VERSION, settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun" } }],
+    // The wallet's hot path is compiled through the IR pipeline (about 1.5k gas less per operation). Coverage
+    // instruments without the optimizer, where the IR pipeline runs out of stack, so it keeps the legacy one.
+    overrides: coverage
+      ? {}
+      : Object.fromEntries(
+          // The factory embeds the wallet's creation code, so it is compiled the same way.
+          ["contracts/AgentWallet.sol", "contracts/AgentWalletFactory.sol"].map((file) => [
+            file,
+            { version: SOLC_VERSION, settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun", viaIR: true } },
+          ]),
+        ),
   },
   networks: {
     hardhat: { hardfork: "prague" },
