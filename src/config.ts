@@ -99,6 +99,8 @@ export function describeConfig(config: Config): Record<string, unknown> {
     config;
   return {
     ...rest,
+    // Provider URLs often carry an API key in the path or query: log the origin only.
+    UPSTREAM_RPC_URL: rest.UPSTREAM_RPC_URL ? `${new URL(rest.UPSTREAM_RPC_URL).origin}/[redacted]` : undefined,
     COSIGNER_PRIVATE_KEY: COSIGNER_PRIVATE_KEY ? "[redacted]" : undefined,
     COSIGNER_KEYSTORE_PASSWORD: COSIGNER_KEYSTORE_PASSWORD ? "[redacted]" : undefined,
     GUARDIAN_PRIVATE_KEY: GUARDIAN_PRIVATE_KEY ? "[redacted]" : undefined,

@@ -7,10 +7,10 @@ import { encodeFunctionData, decodeFunctionResult, type Address, type Hex } from
 import { loadArtifact } from "./chain/artifacts";
 import type { Config } from "./config";
 import { parseThresholds } from "./config";
-import { CosignerEngine } from "./engine";
+import { cloneImplementation, CosignerEngine } from "./engine";
 import type { ReviewPolicy } from "./policy/decide";
 import { CosignerKey } from "./signing/signer";
-import { Fork, STATE_READER } from "./simulation/fork";
+import { Fork } from "./simulation/fork";
 import { DecisionStore } from "./store/store";
 
 export interface CosignerOptions {
@@ -41,6 +41,7 @@ export interface Cosigner {
  */
 export async function createCosigner(options: CosignerOptions): Promise<Cosigner> {
   const store = DecisionStore.open(options.dbPath);
+  const implementations = new Set<Address>();
   let fork: Fork;
   try {
     fork = await Fork.create({
@@ -55,6 +56,12 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
   }
   try {
     for (const wallet of options.wallets ?? []) await checkRoles(fork, wallet, options.key.address);
+    for (const wallet of options.wallets ?? []) {
+      const code = await fork.run((rpc) => rpc<Hex>("eth_getCode", [wallet, "latest"]));
+      const implementation = cloneImplementation(code);
+      if (!implementation) throw new Error(`refusing to start: ${wallet} is not an EIP-1167 clone of an AgentWallet`);
+      implementations.add(implementation);
+    }
   } catch (err) {
     await fork.stop();
     store.close();
@@ -67,6 +74,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
     review: options.review,
     maxTtlSeconds: options.maxTtlSeconds,
     logger: options.logger,
+    implementations,
   });
   return {
     engine,
@@ -84,7 +92,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
 export async function checkRoles(fork: Fork, wallet: Address, self: Address): Promise<void> {
   const abi = loadArtifact("StateReader").abi;
   const data = encodeFunctionData({ abi, functionName: "auth", args: [wallet, self, 0n, self] });
-  const raw = await fork.run((rpc) => rpc<Hex>("eth_call", [{ to: STATE_READER, data }, "latest"]));
+  const raw = await fork.run((rpc) => rpc<Hex>("eth_call", [{ to: fork.reader, data }, "latest"]));
   const auth = decodeFunctionResult({ abi, functionName: "auth", data: raw }) as unknown as {
     owner: Address;
     cosigner: Address;

@@ -3,7 +3,7 @@
  * The HTTP service only wraps it. It fails closed: whatever it cannot simulate, store or verify, it does not sign.
  */
 import type { Logger } from "pino";
-import type { Address, Hex } from "viem";
+import { getAddress, type Address, type Hex } from "viem";
 import { operationDigest } from "./eip712";
 import { CountersignError, type Reason } from "./errors";
 import { parseOperationRequest, type OperationRequest } from "./intent/schema";
@@ -44,6 +44,11 @@ export interface EngineOptions {
   logger?: Logger;
   /** Wall clock (unix seconds); tests may pin it. */
   now?: () => bigint;
+  /**
+   * AgentWallet implementations this co-signer serves: a wallet must be an EIP-1167 clone of one of them, checked
+   * before anything runs on the fork, so a contract posing as a wallet cannot occupy the fork. Empty: any clone.
+   */
+  implementations?: ReadonlySet<Address>;
 }
 
 /**
@@ -81,9 +86,13 @@ export class CosignerEngine {
     }
     const digest = operationDigest(req.chainId, req.wallet, req);
     const bodyHash = requestHash(req);
+    // Authenticate the signature before anything is looked up: a stored decision (and its co-signature) is shown
+    // only to the session key that proposed it.
+    const signer = recoverSigner(digest, req.agentSignature);
+    if (!signer) throw new CountersignError("BAD_AGENT_SIGNATURE", "the agent signature is malformed or has a high s value");
     if (req.idempotencyKey) {
       const prior = store.findByIdempotencyKey(req.idempotencyKey);
-      if (prior && prior.requestHash === bodyHash) return toDecision(prior);
+      if (prior && prior.requestHash === bodyHash && prior.sessionKey === signer) return toDecision(prior);
       if (prior) {
         throw new CountersignError("IDEMPOTENCY_CONFLICT", `idempotency key ${req.idempotencyKey} was used with another request`, {
           decisionId: prior.id,
@@ -91,18 +100,22 @@ export class CosignerEngine {
       }
     }
     const same = store.findByDigest(req.chainId, req.wallet, digest);
-    if (same) return toDecision(same);
+    if (same) {
+      if (same.sessionKey !== signer) throw new CountersignError("UNKNOWN_SESSION_KEY", `${signer} did not propose this operation`);
+      return toDecision(same);
+    }
     const live = store.findLiveByNonce(req.chainId, req.wallet, req.nonce.toString());
     if (live) {
       throw new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was already decided for another operation`, {
         decisionId: live.id,
       });
     }
+    const auth = { verified: false };
     try {
       const sessionKey = this.authenticateOffline(req, digest);
       // Signed now, outside the fork's lock; used by the simulation and returned only if the decision is "approved".
       const cosignature = key.sign(digest);
-      const { sim } = await this.simulate(req, sessionKey, cosignature);
+      const { sim } = await this.simulate(req, sessionKey, cosignature, auth);
       const reasons = compareWithIntent(req.intent, req.wallet, sim);
       const recipients = payees(req.intent, req.wallet, sim.changes);
       const outcome = decide(
@@ -121,7 +134,9 @@ export class CosignerEngine {
       this.log(stored, started);
       return toDecision(stored);
     } catch (err) {
-      if (err instanceof CountersignError) this.recordRefusal(req, digest, err);
+      // Only refusals of a key the wallet confirmed as an active session key are evidence worth keeping; anything
+      // earlier can be produced at will with random signatures and would only fill the log.
+      if (err instanceof CountersignError && auth.verified) this.recordRefusal(req, digest, err);
       throw err;
     }
   }
@@ -206,9 +221,15 @@ export class CosignerEngine {
   }
 
   /** Reads the wallet's view of the session key, nonce and pause, then runs the operation on the fork. */
-  private async simulate(req: OperationRequest, sessionKey: Address, cosignature: Hex): Promise<{ auth: AuthState; sim: SimulationResult }> {
+  private async simulate(
+    req: OperationRequest,
+    sessionKey: Address,
+    cosignature: Hex,
+    verified: { verified: boolean } = { verified: false },
+  ): Promise<{ auth: AuthState; sim: SimulationResult }> {
     const { fork, key } = this.options;
     return fork.run(async (rpc, env) => {
+      await this.checkWalletCode(rpc, req.wallet);
       const watch: { asset: string; account: Address }[] = [];
       if (req.intent.kind === "transfer") watch.push({ asset: req.intent.asset, account: req.intent.to }, { asset: req.intent.asset, account: req.wallet });
       if (req.intent.kind === "swap") watch.push({ asset: req.intent.buy.asset, account: req.wallet }, { asset: req.intent.sell.asset, account: req.wallet });
@@ -231,11 +252,25 @@ export class CosignerEngine {
         key.address,
         (a) => {
           auth = a;
-          checkAuth(a, sessionKey, req.nonce, env.timestamp, key.address);
+          checkAuth(a, sessionKey, req.nonce, env.timestamp, key.address, verified);
         },
       );
       return { auth, sim };
     });
+  }
+
+  private readonly knownWallets = new Set<Address>();
+
+  /** Refuses (WALLET_NOT_FOUND) an address that is not an EIP-1167 clone of a served implementation. */
+  private async checkWalletCode(rpc: Fork["rpc"], wallet: Address): Promise<void> {
+    if (this.knownWallets.has(wallet)) return;
+    const implementation = cloneImplementation(await rpc<Hex>("eth_getCode", [wallet, "latest"]));
+    const served = this.options.implementations;
+    if (!implementation) throw new CountersignError("WALLET_NOT_FOUND", `${wallet} is not an AgentWallet on this chain`, { wallet });
+    if (served && served.size > 0 && !served.has(implementation)) {
+      throw new CountersignError("WALLET_NOT_FOUND", `${wallet} is a clone of ${implementation}, not of an AgentWallet this co-signer serves`, { wallet });
+    }
+    this.knownWallets.add(wallet);
   }
 
   private record(
@@ -325,19 +360,33 @@ export class CosignerEngine {
 }
 
 /** Refuses when the wallet, read on the fork, does not let this session key use this nonce now. */
-function checkAuth(auth: AuthState, sessionKey: Address, nonce: bigint, timestamp: bigint, self: Address): void {
+function checkAuth(
+  auth: AuthState,
+  sessionKey: Address,
+  nonce: bigint,
+  timestamp: bigint,
+  self: Address,
+  verified: { verified: boolean },
+): void {
+  if (auth.validUntil === 0n) throw new CountersignError("UNKNOWN_SESSION_KEY", `${sessionKey} is not a session key of the wallet`);
+  if (auth.validUntil < timestamp) {
+    throw new CountersignError("SESSION_KEY_EXPIRED", `session key ${sessionKey} expired at ${auth.validUntil} (now ${timestamp})`);
+  }
+  verified.verified = true;
   if (auth.cosigner !== self) {
     throw new CountersignError("COSIGNER_MISMATCH", `the wallet's co-signer is ${auth.cosigner}, not this co-signer (${self})`);
   }
   if (auth.owner === self || auth.selfIsGuardian || auth.selfIsSessionKey) {
     throw new CountersignError("COSIGNER_MISMATCH", `this co-signer (${self}) also holds another role on the wallet; it will not sign`);
   }
-  if (auth.validUntil === 0n) throw new CountersignError("UNKNOWN_SESSION_KEY", `${sessionKey} is not a session key of the wallet`);
-  if (auth.validUntil < timestamp) {
-    throw new CountersignError("SESSION_KEY_EXPIRED", `session key ${sessionKey} expired at ${auth.validUntil} (now ${timestamp})`);
-  }
   if (auth.nonceUsed) throw new CountersignError("NONCE_USED", `nonce ${nonce} was already used on chain`);
   if (auth.paused) throw new CountersignError("WALLET_PAUSED", "the wallet is paused");
+}
+
+/** The implementation an EIP-1167 minimal proxy delegates to, or undefined for any other code. */
+export function cloneImplementation(code: Hex): Address | undefined {
+  const m = /^0x363d3d373d3d3d363d73([0-9a-f]{40})5af43d82803e903d91602b57fd5bf3$/i.exec(code);
+  return m ? getAddress(`0x${m[1]}`) : undefined;
 }
 
 function toSimulationView(sim: SimulationResult): SimulationView {

@@ -34,6 +34,8 @@ export const REASON_CODES = [
   "STANDING_APPROVAL",
   "CONTROL_CHANGED",
   "WALLET_STATE_CHANGED",
+  "UNREADABLE_BALANCE",
+  "BALANCE_LOG_MISMATCH",
   // decoded from the wallet's own custom errors
   "RECIPIENT_NOT_ALLOWED",
   "SPENDER_NOT_PERMITTED",

@@ -5,7 +5,7 @@
 import { decodeFunctionResult, encodeFunctionData, getAddress, toHex, zeroAddress, type Address, type Hex } from "viem";
 import { loadArtifact } from "../chain/artifacts";
 import { CountersignError } from "../errors";
-import { STATE_READER, type Fork } from "../simulation/fork";
+import type { Fork } from "../simulation/fork";
 
 interface RawWalletState {
   owner: Address;
@@ -58,7 +58,7 @@ export async function readWalletView(fork: Fork, wallet: Address, self: Address)
     try {
       await rpc("evm_setNextBlockTimestamp", [toHex(env.timestamp)]);
       await rpc("evm_mine");
-      raw = await rpc<Hex>("eth_call", [{ to: STATE_READER, data: encodeFunctionData({ abi, functionName: "walletState", args: [wallet] }) }, "latest"]);
+      raw = await rpc<Hex>("eth_call", [{ to: fork.reader, data: encodeFunctionData({ abi, functionName: "walletState", args: [wallet] }), gas: "0x1c9c380" }, "latest"]);
     } catch (err) {
       const message = String((err as Error)?.message ?? err);
       if (/without a reason|selector was not recognized|invalid opcode|call exception/i.test(message)) throw notFound();

@@ -45,8 +45,11 @@ export const signatureSchema = z
   .regex(/^0x[0-9a-fA-F]{130}$/, "must be a 65-byte 0x-hex signature")
   .transform((s) => s.toLowerCase() as Hex);
 
-/** "native" for ETH, or an ERC-20 token address. */
-export const assetSchema = z.union([z.literal("native"), addressSchema]);
+/** "native" for ETH, or an ERC-20 token address (never the zero address, which would read as ETH). */
+export const assetSchema = z.union([
+  z.literal("native"),
+  addressSchema.refine((a) => a !== "0x0000000000000000000000000000000000000000", 'must not be the zero address (use "native")'),
+]);
 export type Asset = z.infer<typeof assetSchema>;
 
 const memoSchema = z.string().max(MAX_MEMO_CHARS, `must be at most ${MAX_MEMO_CHARS} characters`).optional();
@@ -65,12 +68,15 @@ export const transferIntentSchema = z.strictObject({
   memo: memoSchema,
 });
 
-export const swapIntentSchema = z.strictObject({
-  kind: z.literal("swap"),
-  sell: z.strictObject({ asset: assetSchema, maxAmount: uint256Schema }),
-  buy: z.strictObject({ asset: assetSchema, minAmount: uint256Schema }),
-  memo: memoSchema,
-});
+export const swapIntentSchema = z
+  .strictObject({
+    kind: z.literal("swap"),
+    sell: z.strictObject({ asset: assetSchema, maxAmount: uint256Schema }),
+    // A swap that may buy nothing is a gift: the minimum must be positive.
+    buy: z.strictObject({ asset: assetSchema, minAmount: uint256Schema.refine((n) => n > 0n, "must be greater than zero") }),
+    memo: memoSchema,
+  })
+  .refine((i) => i.sell.asset !== i.buy.asset, { path: ["buy", "asset"], message: "must differ from sell.asset" });
 
 export const callIntentSchema = z.strictObject({
   kind: z.literal("call"),

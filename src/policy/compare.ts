@@ -16,6 +16,23 @@ import { revertReason } from "./revert-reasons";
 export function compareWithIntent(intent: Intent, wallet: Address, sim: SimulationResult): Reason[] {
   if (!sim.success) return [revertReason(sim.revertData)];
   const reasons: Reason[] = [];
+  // What cannot be measured cannot be compared: an unreadable balance of the wallet or the recipient is a refusal,
+  // never a zero.
+  const recipient = intent.kind === "transfer" ? intent.to : undefined;
+  for (const u of sim.unreadable) {
+    if (u.account === wallet || u.account === recipient) {
+      reasons.push({ code: "UNREADABLE_BALANCE", message: `the ${u.asset} balance of ${u.account} cannot be read (balanceOf failed)` });
+    }
+  }
+  for (const [key, gap] of sim.logBalanceGaps) {
+    const [asset, account] = key.split(":");
+    if (account === wallet) {
+      reasons.push({
+        code: "BALANCE_LOG_MISMATCH",
+        message: `the wallet's ${asset} balance changes by ${gap} more than its Transfer logs say (rebasing or a token that moves funds silently)`,
+      });
+    }
+  }
   const walletDeltas = new Map<string, bigint>();
   for (const c of sim.changes) if (c.account === wallet) walletDeltas.set(c.asset, c.delta);
   const deltaOf = (account: Address, asset: string) =>

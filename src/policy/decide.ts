@@ -29,14 +29,14 @@ export interface DecideInput {
 }
 
 /**
- * The accounts an operation pays: a transfer's recipient, or for swaps and calls every account that receives an
- * asset the wallet sends (a DEX, a router's recipient). Used for the new-recipient review.
+ * The accounts an operation pays: a transfer's recipient, or for swaps and calls every account other than the
+ * wallet that ends up with more of any asset (a DEX, a router's recipient of the bought token). Used for the
+ * new-recipient review.
  * @example payees(intent, wallet, changes) // ["0x9965…A4dc"]
  */
 export function payees(intent: Intent, wallet: Address, changes: readonly AssetChange[]): Address[] {
   if (intent.kind === "transfer") return [intent.to];
-  const sent = new Set(changes.filter((c) => c.account === wallet && c.delta < 0n).map((c) => c.asset));
-  return [...new Set(changes.filter((c) => c.account !== wallet && c.delta > 0n && sent.has(c.asset)).map((c) => c.account))];
+  return [...new Set(changes.filter((c) => c.account !== wallet && c.delta > 0n).map((c) => c.account))];
 }
 
 /**

@@ -29,6 +29,8 @@ export interface ForkOptions {
   hardfork?: string;
   /** How often the upstream head is polled (ms, default 100). */
   pollMs?: number;
+  /** Most uncached accounts and slots one simulation may read from the upstream (default 2000): bounds its time. */
+  maxUpstreamReadsPerRun?: number;
   /** How long a decision waits for the fork to move to a newer known head before deciding within maxHeadLag (ms, default 1000). */
   advanceWaitMs?: number;
   /** Most blocks the fork may be behind the upstream head when a decision is made (default 2). */
@@ -68,6 +70,7 @@ export const RELAYER: Address = "0x00000000000000000000000000000000C0515167";
 /** What the simulated relayer holds beyond the gas it pays for (wei): a balance a real relayer might have. */
 const RELAYER_SPARE = 250_000_000_000_000_000n;
 /** Where the simulation-only state reader lives on the fork (never on a real chain). */
+/** @deprecated A fixed address is a tell: use Fork.reader, which is random per fork. */
 export const STATE_READER: Address = "0x00000000000000000000000000000000C0515168";
 
 /**
@@ -82,13 +85,19 @@ export class Fork {
   private readonly hydrated = new Map<string, { key: StateKey; value: Json }>();
   /** The simulated transactions' sender: random per fork, so that no contract can tell it from a real relayer. */
   readonly relayer: Address = getAddress(`0x${randomBytes(20).toString("hex")}`);
-  private readonly localOnly = new Set([this.relayer.toLowerCase(), STATE_READER.toLowerCase()]);
+  /** Where the StateReader lives on this fork: random, so a contract cannot look for it to detect the simulation. */
+  readonly reader: Address = getAddress(`0x${randomBytes(20).toString("hex")}`);
+  private readonly localOnly = new Set([this.relayer.toLowerCase(), this.reader.toLowerCase()]);
+  /** Seconds between recent consecutive upstream blocks (a slot chain's block time), newest last. */
+  private readonly blockTimes: bigint[] = [];
+  private providerGasLimit: bigint;
   private viewHead: Head;
   private localNumber: bigint;
   private localTimestamp: bigint;
   private advancing: Promise<void> = Promise.resolve();
   private pendingHead?: Head;
   private stopped = false;
+  private dirty = false;
 
   private constructor(
     private provider: Rpc,
@@ -101,6 +110,7 @@ export class Fork {
     this.viewHead = head;
     this.localNumber = head.number;
     this.localTimestamp = head.timestamp;
+    this.providerGasLimit = head.gasLimit;
   }
 
   /** Forks the upstream at its head, mines the one block that makes calls work, and starts following the head. */
@@ -109,6 +119,7 @@ export class Fork {
       hardfork: "prague",
       pollMs: 100,
       advanceWaitMs: 1_000,
+      maxUpstreamReadsPerRun: 2_000,
       maxHeadLag: 2,
       upstreamTimeoutMs: 5_000,
       maxHydratedKeys: 20_000,
@@ -165,7 +176,7 @@ export class Fork {
   private async prepare(head: Head): Promise<void> {
     await this.rpc("hardhat_mine", ["0x1"]);
     await this.rpc("hardhat_impersonateAccount", [this.relayer]);
-    await this.rpc("hardhat_setCode", [STATE_READER, loadArtifact("StateReader").deployedBytecode]);
+    await this.rpc("hardhat_setCode", [this.reader, loadArtifact("StateReader").deployedBytecode]);
     await this.alignTo(head);
     this.drainFetchedUnhydrated();
   }
@@ -213,16 +224,40 @@ export class Fork {
       );
     }
     return this.mutex.run(async () => {
+      if (this.dirty) {
+        await this.reset(this.viewHead);
+        this.dirty = false;
+      }
       const env = this.nextBlockEnv();
+      this.cache.beginRun(this.options.maxUpstreamReadsPerRun);
+      const failedRun = (): CountersignError | undefined => {
+        if (this.cache.budgetExceeded) {
+          return new CountersignError(
+            "SIMULATION_FAILED",
+            `the simulation read more than ${this.options.maxUpstreamReadsPerRun} accounts and slots the fork did not hold; refused to bound the fork's time`,
+          );
+        }
+        if (this.cache.runFailure) {
+          return new CountersignError("UPSTREAM_UNAVAILABLE", `upstream failed during simulation: ${this.cache.runFailure}`);
+        }
+        return undefined;
+      };
       try {
-        return await fn(this.rpc, env);
+        const result = await fn(this.rpc, env);
+        // A run that saw an empty answer in place of a failed or over-budget read is thrown away, whatever it showed.
+        const failure = failedRun();
+        if (failure) throw failure;
+        return result;
       } catch (err) {
+        const failure = failedRun();
+        if (failure) throw failure;
         if (err instanceof CountersignError) throw err;
         if (isUpstreamFailure(err)) {
           throw new CountersignError("UPSTREAM_UNAVAILABLE", `upstream failed during simulation: ${(err as Error).message}`);
         }
         throw err;
       } finally {
+        this.cache.endRun();
         await this.hydrateFetched();
       }
     });
@@ -230,17 +265,36 @@ export class Fork {
 
   /** The environment of the block a simulation mines now, set on the fork for the next block. */
   private nextBlockEnv(): BlockEnv {
+    // The next real block's time: on a chain with a fixed block time it lies on the slot grid (head + k·blockTime),
+    // never at an arbitrary "now" that a contract could recognise as a simulator's.
     const now = BigInt(Math.floor(Date.now() / 1000));
-    let timestamp = this.viewHead.timestamp + 1n;
-    if (now > timestamp) timestamp = now;
+    const blockTime = this.blockTime();
+    const head = this.viewHead.timestamp;
+    let slots = now > head ? (now - head + blockTime - 1n) / blockTime : 1n;
+    if (slots < 1n) slots = 1n;
+    let timestamp = head + slots * blockTime;
     if (this.localTimestamp > timestamp) timestamp = this.localTimestamp;
+    const gasLimit = this.viewHead.gasLimit < this.providerGasLimit ? this.viewHead.gasLimit : this.providerGasLimit;
     return {
       number: this.viewHead.number + 1n,
       timestamp,
       baseFeePerGas: nextBaseFee(this.viewHead),
       coinbase: this.viewHead.miner,
-      gasLimit: this.viewHead.gasLimit,
+      gasLimit,
     };
+  }
+
+  /** The median gap between recent consecutive upstream blocks (seconds, at least 1). */
+  private blockTime(): bigint {
+    if (this.blockTimes.length === 0) return 1n;
+    const sorted = [...this.blockTimes].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    return median > 0n ? median : 1n;
+  }
+
+  /** Marks the fork as holding effects it could not revert: it is rebuilt at the current head before the next run. */
+  markDirty(): void {
+    this.dirty = true;
   }
 
   /**
@@ -314,6 +368,7 @@ export class Fork {
     this.cache.moveView(head.number);
     this.cache.forkBlock = head.number - 1n;
     this.provider = await Fork.newProvider(this.cache.url, this.chainId, head, this.options.hardfork);
+    this.providerGasLimit = head.gasLimit;
     this.hydrated.clear();
     this.localNumber = head.number - 1n;
     await this.prepare(head);
@@ -322,6 +377,10 @@ export class Fork {
 
   /** Makes the fork's latest block look like `head`: number, coinbase, randomness; remembers its timestamp. */
   private async alignTo(head: Head): Promise<void> {
+    if (head.number === this.viewHead.number + 1n && head.timestamp >= this.viewHead.timestamp) {
+      this.blockTimes.push(head.timestamp - this.viewHead.timestamp);
+      if (this.blockTimes.length > 16) this.blockTimes.shift();
+    }
     const latest = (await this.rpc<{ number: string; timestamp: string }>("eth_getBlockByNumber", ["latest", false]))!;
     this.localNumber = BigInt(latest.number);
     if (head.number > this.localNumber) {

@@ -16,7 +16,7 @@ import { loadArtifact } from "../chain/artifacts";
 import type { Call } from "../eip712";
 import { CountersignError } from "../errors";
 import { BalanceWatch, EIP1967_SLOTS, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
-import { STATE_READER, type BlockEnv, type Fork } from "./fork";
+import type { BlockEnv, Fork } from "./fork";
 
 /** The wallet's answers to "may this signer use this nonce now?" read on the fork. */
 export interface AuthState {
@@ -53,6 +53,8 @@ export interface SimulationResult {
   changes: AssetChange[];
   /** Where the ERC-20 logs and the balances disagree (fee-on-transfer, rebasing): "token:account" → balance − logs. */
   logBalanceGaps: Map<string, bigint>;
+  /** Balances that could not be read before or after (balanceOf reverted or answered badly). */
+  unreadable: { asset: string; account: Address }[];
   approvals: (ApprovalSeen & { remaining: bigint })[];
   control: ControlEvent[];
   /** Fields of the wallet's own control state that changed, e.g. "owner", "sessionKeys". */
@@ -113,10 +115,13 @@ function query(pairs: readonly Pair[], allowances: { token: Address; owner: Addr
   };
 }
 
-async function readerCall<T>(rpc: Fork["rpc"], functionName: string, args: readonly unknown[]): Promise<T> {
+/** Gas of one StateReader call: bounds what a contract posing as a wallet can make the fork do. */
+const READER_GAS = "0x1c9c380"; // 30,000,000
+
+async function readerCall<T>(rpc: Fork["rpc"], reader: Address, functionName: string, args: readonly unknown[]): Promise<T> {
   const { readerAbi } = abis();
   const data = encodeFunctionData({ abi: readerAbi, functionName, args });
-  const raw = await rpc<Hex>("eth_call", [{ to: STATE_READER, data }, "latest"]);
+  const raw = await rpc<Hex>("eth_call", [{ to: reader, data, gas: READER_GAS }, "latest"]);
   return decodeFunctionResult({ abi: readerAbi, functionName, data: raw }) as T;
 }
 
@@ -169,7 +174,7 @@ export async function simulateOperation(
   // block's settings nor the snapshot (and nothing else runs on the fork meanwhile), so their order does not matter.
   const targets = [...new Set(input.calls.map((c) => c.target))].filter((c) => c !== input.wallet);
   const firstTrip = Promise.allSettled([
-    readerCall<readonly [AuthState, readonly Hex[], Observation]>(rpc, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]),
+    readerCall<readonly [AuthState, readonly Hex[], Observation]>(rpc, fork.reader, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]),
     readSlots(rpc, targets),
     fork.setNextBlock(env),
     rpc<string>("evm_snapshot"),
@@ -208,7 +213,7 @@ export async function simulateOperation(
     checkAuth(auth);
   } catch (err) {
     // Nothing ran: drop the snapshot (the refusal stands whatever happens to it).
-    await rpc("evm_revert", [snapshot]).catch(() => undefined);
+    await revertTo(fork, rpc, snapshot).catch(() => undefined);
     throw err;
   }
   for (const token of auth.budgetedTokens) watch.add(token, input.wallet);
@@ -241,9 +246,10 @@ export async function simulateOperation(
       hash === undefined
         ? Promise.resolve(undefined)
         : rpc<{ gasUsed: string; logs: RawLog[]; status: string }>("eth_getTransactionReceipt", [hash]),
-      readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(watch.pairs)]),
+      readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(watch.pairs)]),
       readSlots(rpc, targets),
     ]);
+    if (hash !== undefined && !receipt) throw new CountersignError("SIMULATION_FAILED", "the fork returned no receipt for the simulated transaction");
     if (receipt) {
       gasUsed = BigInt(receipt.gasUsed);
       logs = receipt.logs;
@@ -259,7 +265,7 @@ export async function simulateOperation(
     const lateAfter = watch.pairs.slice(observedCount);
     const [lateObserved, lateSlotsAfter] = await settled([
       lateAfter.length > 0 || allowanceReads.length > 0
-        ? readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(lateAfter, allowanceReads)]).then((r) => r[1])
+        ? readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(lateAfter, allowanceReads)]).then((r) => r[1])
         : Promise.resolve<Observation>({ balances: [], balanceOk: [], allowances: [] }),
       readSlots(rpc, lateTouched),
     ]);
@@ -273,13 +279,13 @@ export async function simulateOperation(
     lateTouched.forEach((c, i) => slotsAfterOf.set(c, slotsOf(lateSlotsAfter, i)));
     slotsAfter = touched.flatMap((c) => slotsAfterOf.get(c)!);
   } finally {
-    await rpc("evm_revert", [snapshot]);
+    await revertTo(fork, rpc, snapshot);
   }
   const extra = watch.pairs.slice(knownCount);
   const lateTouched = touched.filter((c) => !slotsBeforeOf.has(c));
   const [extraBefore, lateSlots] = await settled([
     extra.length > 0
-      ? readerCall<readonly [readonly Hex[], Observation]>(rpc, "observe", [input.wallet, query(extra)]).then((r) => r[1])
+      ? readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(extra)]).then((r) => r[1])
       : Promise.resolve<Observation>({ balances: [], balanceOk: [], allowances: [] }),
     readSlots(rpc, lateTouched),
   ]);
@@ -293,6 +299,7 @@ export async function simulateOperation(
     asset: p.asset,
     delta: after.balances[i]! - beforeBalances[i]!,
   }));
+  const unreadable = watch.pairs.filter((_, i) => !beforeOk[i] || !after.balanceOk[i]);
   const logBalanceGaps = new Map<string, bigint>();
   watch.pairs.forEach((p, i) => {
     if (p.asset === "native") return;
@@ -316,6 +323,7 @@ export async function simulateOperation(
     gasUsed,
     changes: netChanges([...balanceChanges, ...parsed!.nftChanges]),
     logBalanceGaps,
+    unreadable,
     approvals: parsed!.approvals.map((a) => ({
       ...a,
       remaining: a.kind === "erc20" ? (remaining.get(`${a.contract}:${a.spender}`) ?? a.amount) : a.amount,
@@ -336,6 +344,17 @@ function walletEventName(topic0: string | undefined): string {
     (e) => e.type === "event" && toEventSelector(`${e.name}(${(e.inputs ?? []).map((i) => i.type).join(",")})`) === topic0,
   );
   return event?.name ?? topic0 ?? "anonymous";
+}
+
+/** Reverts the fork to `snapshot`; if that fails the fork holds a simulation's effects and must be rebuilt. */
+async function revertTo(fork: Fork, rpc: Fork["rpc"], snapshot: string): Promise<void> {
+  let reverted = false;
+  try {
+    reverted = (await rpc<boolean>("evm_revert", [snapshot])) === true;
+  } finally {
+    if (!reverted) fork.markDirty();
+  }
+  if (!reverted) throw new CountersignError("SIMULATION_FAILED", "the fork could not revert a simulation; it is rebuilt before the next one");
 }
 
 function isRevert(err: unknown): boolean {

@@ -63,6 +63,9 @@ export class UpstreamCache {
   forkBlock = 0n;
   /** This endpoint's URL once started. */
   url = "";
+  private runBudget = Number.POSITIVE_INFINITY;
+  /** Whether the current run asked for more uncached reads than its budget (the reads past it were refused). */
+  budgetExceeded = false;
   private viewTag = "0x0";
   private values = new Map<string, Json>(); // key → answer at viewBlock
   private staticAnswers = new Map<string, Json>(); // chain id, net version: never change
@@ -100,6 +103,24 @@ export class UpstreamCache {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     this.server = undefined;
+  }
+
+  private runActive = false;
+  /** Why an upstream read failed during the current run, if one did. */
+  runFailure: string | undefined;
+
+  /** Starts a run: counts uncached reads (past `budget`, reads answer empty and the run is failed). */
+  beginRun(budget: number): void {
+    this.runBudget = budget;
+    this.budgetExceeded = false;
+    this.runFailure = undefined;
+    this.runActive = true;
+  }
+
+  /** Ends the run. */
+  endRun(): void {
+    this.runBudget = Number.POSITIVE_INFINITY;
+    this.runActive = false;
   }
 
   /** The keys fetched from the upstream (at the view) since the last call, with their answers. */
@@ -216,8 +237,23 @@ export class UpstreamCache {
         this.stats.cacheHits += 1;
         return hit;
       }
+      // Inside a run the fork must never see an error for a state read: Hardhat's EVM aborts the whole process on
+      // one during a transaction. A read past the budget or a failed fetch answers "empty" instead, is never cached
+      // or hydrated, and marks the run failed, so that its result is thrown away and nothing is signed.
+      if (this.runActive && this.runBudget <= 0) {
+        this.budgetExceeded = true;
+        return emptyAnswer(kind);
+      }
+      this.runBudget -= 1;
       const view = this.viewBlock;
-      const result = await this.upstream(method, toRequest(key, this.viewTag).params);
+      let result: Json;
+      try {
+        result = await this.upstream(method, toRequest(key, this.viewTag).params);
+      } catch (err) {
+        if (!this.runActive) throw err;
+        this.runFailure ??= (err as Error).message;
+        return emptyAnswer(kind);
+      }
       if (view === this.viewBlock) {
         this.values.set(id, result);
         this.fetched.push(key);
@@ -246,10 +282,18 @@ export class UpstreamCache {
         return result;
       }
       default:
+        // Only reads go through: the fork must never send anything to the upstream on anyone's behalf.
+        if (!/^(eth_get|eth_call$|eth_chainId$|net_version$|eth_feeHistory$|eth_gasPrice$|eth_maxPriorityFeePerGas$)/.test(method)) {
+          throw new Error(`method ${method} is not forwarded to the upstream`);
+        }
         return this.upstream(method, params);
     }
   }
 
+}
+
+function emptyAnswer(kind: StateKey["kind"]): Json {
+  return kind === "code" ? "0x" : kind === "slot" ? `0x${"0".repeat(64)}` : "0x0";
 }
 
 /** A stable identifier of a state key. */

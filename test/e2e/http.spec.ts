@@ -309,7 +309,7 @@ describe("co-signer HTTP API (end to end)", function () {
       expect(second.records[0]!.seq).to.equal(3);
       expect(second.next).to.equal(null);
       expect(second.records.at(-1)!.seq).to.equal(second.head.seq);
-      expect(second.records.map((r) => r.kind)).to.include.members(["decision", "refusal", "decision.approved", "decision.rejected"]);
+      expect(second.records.map((r) => r.kind)).to.include.members(["decision", "decision.approved", "decision.rejected"]);
     });
 
     it("answers 400 for an unknown or malformed query parameter", async function () {

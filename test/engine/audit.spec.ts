@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { createHash } from "node:crypto";
 import type { Address } from "viem";
 import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
-import { expectApproved, expectRefusal, expectRejected, ROLES } from "../support/engine";
+import { asGuardian, expectApproved, expectRefusal, expectRejected, ROLES, syncFork } from "../support/engine";
 
 const NO_UPDATE = "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
 const NO_DELETE = "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
@@ -43,7 +43,13 @@ describe("engine: record (audit log)", function () {
     expectApproved(approved);
     approvedId = approved.id;
     expectRejected(await h.cosigner.engine.propose(await pay(usdc(100), usdc(10))), "INTENT_MISMATCH");
+    // Refusals of an unknown signer are not recorded (anyone can produce them with random signatures);
+    // a refusal of a verified session key is.
     await expectRefusal(h.cosigner.engine.propose(await pay(usdc(1), usdc(1), undefined, ROLES.mallory)), "UNKNOWN_SESSION_KEY");
+    await asGuardian(h, "invalidateNonce", [424_242n]);
+    await syncFork(h);
+    const burnt = await proposal(h, [transferCall(USDC, alice, usdc(1))], { kind: "transfer", asset: USDC, to: alice, amount: usdc(1).toString() }, { nonce: 424_242n });
+    await expectRefusal(h.cosigner.engine.propose(burnt), "NONCE_USED");
     for (let i = 0; i < 3; i++) expectApproved(await h.cosigner.engine.propose(await pay(usdc(1), usdc(1))));
     db = new Database(h.dbPath);
   });
@@ -71,7 +77,8 @@ describe("engine: record (audit log)", function () {
       const rejected = records.find((r) => (r.payload as { status?: string }).status === "rejected")!;
       expect((rejected.payload as { reasons: { code: string }[] }).reasons.map((r) => r.code)).to.deep.equal(["INTENT_MISMATCH"]);
       const refusal = records.find((r) => r.kind === "refusal")!;
-      expect(refusal.payload).to.include({ code: "UNKNOWN_SESSION_KEY" });
+      expect(refusal.payload).to.include({ code: "NONCE_USED" });
+      expect(records.filter((r) => r.kind === "refusal")).to.have.length(1);
     });
 
     it("verifies an untouched log", function () {

@@ -132,7 +132,7 @@ describe("engine: simulate and compare (refusals)", function () {
       const decision = await propose(swapCalls(), {
         kind: "swap",
         sell: { asset: USDC, maxAmount: usdc(300).toString() },
-        buy: { asset: WETH, minAmount: "0" },
+        buy: { asset: WETH, minAmount: "1" },
       });
       const [message] = expectRejected(decision, "SWAP_SOLD_TOO_MUCH");
       expect(message).to.equal(`the swap sells 400000000 of ${USDC}, above the declared maximum 300000000`);

@@ -199,7 +199,8 @@ describe("engine: the fork", function () {
         const records = auditCount(h);
         await expectRefusal(h.cosigner.engine.propose(body), "UPSTREAM_UNAVAILABLE", 503);
         expectNoDecision(body);
-        expect(h.cosigner.store.listAudit(records, 10).map((r) => (r.payload as { code: string }).code)).to.deep.equal(["UPSTREAM_UNAVAILABLE"]);
+        // An outage is not evidence about the agent: nothing is recorded (and nothing is signed).
+        expect(h.cosigner.store.listAudit(records, 10)).to.deep.equal([]);
         // A person's approval during the outage signs nothing and leaves the decision pending (an outage settles nothing).
         await expectRefusal(h.cosigner.engine.approve(pendingId, "ops@example.com"), "UPSTREAM_UNAVAILABLE", 503);
         expect(h.cosigner.store.get(pendingId)!.status).to.equal("pending_approval");

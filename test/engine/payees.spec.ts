@@ -25,6 +25,16 @@ describe("decide: who an operation pays (new-recipient review)", function () {
       expect(payees({ kind: "call", expect: [] }, W, changes)).to.have.members([A, D]);
     });
 
+    it("counts an account receiving another asset than the wallet sends (a router paying the bought token elsewhere)", function () {
+      const changes: AssetChange[] = [
+        { account: W, asset: T, delta: -5n },
+        { account: D, asset: T, delta: 5n },
+        { account: D, asset: "native", delta: -1n },
+        { account: A, asset: "native", delta: 1n },
+      ];
+      expect(payees({ kind: "swap", sell: { asset: T as Address, maxAmount: 5n }, buy: { asset: "native", minAmount: 1n } }, W, changes)).to.have.members([D, A]);
+    });
+
     it("leaves out accounts that only send the wallet something (the DEX's side of a swap it pays out)", function () {
       const changes: AssetChange[] = [
         { account: W, asset: T, delta: -5n },
