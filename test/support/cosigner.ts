@@ -26,30 +26,54 @@ export interface CosignerHarness {
 
 let nonceCounter = 1n;
 
-/** Starts a node, deploys the demo, and starts the co-signer on it. */
+export interface HarnessOptions {
+  /** The review policy, or a function of the deployment (thresholds name token addresses). */
+  review?: Partial<ReviewPolicy> | ((deployment: DemoDeployment) => Partial<ReviewPolicy>);
+  maxHeadLag?: number;
+  /** Puts something between the fork and the node (e.g. a fault-injecting proxy); returns the URL to fork. */
+  upstream?: (nodeUrl: string) => Promise<string>;
+}
+
+/** Starts a node, deploys the demo, and starts the co-signer on it (new recipients not reviewed by default). */
 export async function startHarness(review: Partial<ReviewPolicy> = {}): Promise<CosignerHarness> {
+  return startHarnessWith({ review });
+}
+
+/**
+ * Like startHarness, with the fork's head lag and the upstream URL as options.
+ * @example const h = await startHarnessWith({ maxHeadLag: 0, upstream: (url) => proxy.start(url) })
+ */
+export async function startHarnessWith(options: HarnessOptions = {}): Promise<CosignerHarness> {
   const node = await startLocalNode();
-  const deployment = await deployDemo(node.url);
-  const dbPath = join(mkdtempSync(join(tmpdir(), "countersign-")), "decisions.sqlite");
-  const cosigner = await createCosigner({
-    upstreamUrl: node.url,
-    key: CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.cosigner)),
-    dbPath,
-    review: { thresholds: new Map(), reviewNewRecipients: false, ...review },
-    wallets: [deployment.wallet],
-    pollMs: 100,
-  });
-  return {
-    node,
-    deployment,
-    cosigner,
-    dbPath,
-    nextNonce: () => nonceCounter++,
-    async stop() {
-      await cosigner.stop();
-      await node.stop();
-    },
-  };
+  try {
+    const deployment = await deployDemo(node.url);
+    const dbPath = join(mkdtempSync(join(tmpdir(), "countersign-")), "decisions.sqlite");
+    const upstreamUrl = options.upstream ? await options.upstream(node.url) : node.url;
+    const review = typeof options.review === "function" ? options.review(deployment) : options.review;
+    const cosigner = await createCosigner({
+      upstreamUrl,
+      key: CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.cosigner)),
+      dbPath,
+      review: { thresholds: new Map(), reviewNewRecipients: false, ...review },
+      wallets: [deployment.wallet],
+      pollMs: 100,
+      maxHeadLag: options.maxHeadLag,
+    });
+    return {
+      node,
+      deployment,
+      cosigner,
+      dbPath,
+      nextNonce: () => nonceCounter++,
+      async stop() {
+        await cosigner.stop();
+        await node.stop();
+      },
+    };
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
 }
 
 /** Signs an operation with a development account (the session key by default) and builds the request JSON. */

@@ -4,8 +4,7 @@
  * Nothing here stands in for the simulation: every decision is made on a fork of a real local chain.
  */
 import { expect } from "chai";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   createPublicClient,
@@ -19,17 +18,13 @@ import {
   type Address,
   type Hex,
 } from "viem";
-import { devAccount, devPrivateKey, LOCAL_ROLES } from "../../src/chain/accounts";
-import { createCosigner } from "../../src/cosigner";
-import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
+import { devAccount, LOCAL_ROLES } from "../../src/chain/accounts";
 import { loadArtifact } from "../../src/chain/artifacts";
-import { rpc, startLocalNode } from "../../src/devchain/node";
+import { rpc } from "../../src/devchain/node";
 import type { Decision } from "../../src/engine";
 import { CountersignError, type ReasonCode } from "../../src/errors";
-import type { ReviewPolicy } from "../../src/policy/decide";
-import { CosignerKey } from "../../src/signing/signer";
 import { DecisionStore } from "../../src/store/store";
-import type { CosignerHarness } from "./cosigner";
+import { startHarnessWith, type CosignerHarness, type HarnessOptions } from "./cosigner";
 
 export const ROLES = LOCAL_ROLES;
 /** A development account with no role on the demo wallet; used as a short-lived session key. */
@@ -210,62 +205,19 @@ export function countForkRuns(h: CosignerHarness): () => number {
   return () => runs;
 }
 
-export interface HarnessOptions {
-  /** The review policy, or a function of the deployment (thresholds name token addresses). */
-  review?: Partial<ReviewPolicy> | ((deployment: DemoDeployment) => Partial<ReviewPolicy>);
-  maxHeadLag?: number;
-  /** Puts something between the fork and the node (e.g. a fault-injecting proxy); returns the URL to fork. */
-  upstream?: (nodeUrl: string) => Promise<string>;
-}
-
-let nonceCounter = 1_000_000n;
+export type { HarnessOptions };
 
 /**
  * Like startHarness (test/support/cosigner.ts), with the fork's head lag and upstream URL as options.
  * @example const h = await startEngineHarness({ maxHeadLag: 0, upstream: (url) => proxy.start(url) })
  */
-export async function startEngineHarness(options: HarnessOptions = {}): Promise<CosignerHarness> {
-  const node = await startLocalNode();
-  try {
-    const deployment = await deployDemo(node.url);
-    const dbPath = join(mkdtempSync(join(tmpdir(), "countersign-")), "decisions.sqlite");
-    const upstreamUrl = options.upstream ? await options.upstream(node.url) : node.url;
-    const cosigner = await createCosigner({
-      upstreamUrl,
-      key: CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.cosigner)),
-      dbPath,
-      review: {
-        thresholds: new Map(),
-        reviewNewRecipients: false,
-        ...(typeof options.review === "function" ? options.review(deployment) : options.review),
-      },
-      wallets: [deployment.wallet],
-      pollMs: 100,
-      maxHeadLag: options.maxHeadLag,
-    });
-    return {
-      node,
-      deployment,
-      cosigner,
-      dbPath,
-      nextNonce: () => nonceCounter++,
-      async stop() {
-        await cosigner.stop();
-        await node.stop();
-      },
-    };
-  } catch (err) {
-    await node.stop();
-    throw err;
-  }
-}
+export const startEngineHarness = (options: HarnessOptions = {}): Promise<CosignerHarness> => startHarnessWith(options);
 
-/** Opens a second, independent handle on the harness's decision store (as another process would). */
+/** Opens the harness's decision store afresh, as another process would. */
 export function reopenStore(h: CosignerHarness): DecisionStore {
   return DecisionStore.open(h.dbPath);
 }
 
-/** What the fault-injecting proxy does to requests: pass them, fail state reads, or never answer. */
 export type ProxyMode = "pass" | "failStateReads" | "hang";
 
 const STATE_READS = ["eth_getBalance", "eth_getStorageAt", "eth_getCode", "eth_getTransactionCount"];
