@@ -6,7 +6,7 @@
  * folder) and shows the service's own log lines. Give APPROVER_TOKEN to let it use an external service's operator
  * endpoints (pause, approve); without it the guardian key pauses on chain. Exits 1 if any scenario ends otherwise.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
@@ -38,7 +38,9 @@ async function runningService(path: string): Promise<DemoTarget | undefined> {
 async function demo(): Promise<number> {
   const path = process.env.DEPLOYMENTS_FILE ?? join(ROOT, "deployments", "localhost.json");
   let target = await runningService(path);
-  let approverToken = process.env.APPROVER_TOKEN;
+  // The token of a running `npm start` is in its owner-only file (never printed).
+  const tokenFile = join(ROOT, "data", "approver-token");
+  let approverToken = process.env.APPROVER_TOKEN ?? (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : undefined);
   let stop: (() => Promise<void>) | undefined;
   let drainLogs: (() => Record<string, unknown>[]) | undefined;
   if (target) {

@@ -11,9 +11,9 @@
  * Ctrl-C (SIGINT) or SIGTERM stops it cleanly. The logic is in src/; this file wires it and prints.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { spawnSync } from "node:child_process";
 import type { Logger } from "pino";
 import { devPrivateKey, LOCAL_ROLES } from "../src/chain/accounts";
@@ -103,7 +103,12 @@ async function serveLocal(env: Record<string, string | undefined>, options: Star
     service = await startService({ config, deployment: record, logger });
     Object.assign(record, { cosignerUrl: service.url, deployedAt: new Date().toISOString() });
     writeDeploymentFile(deploymentsPath, record);
-    printSummary(print, { service, deployment: record, deploymentsPath, dbPath, approverToken, local: true, review: config.REVIEW_NEW_RECIPIENTS });
+    // The token is a secret: written to an owner-only file next to the decisions, never printed or logged.
+    const tokenPath = join(dirname(dbPath), "approver-token");
+    mkdirSync(dirname(tokenPath), { recursive: true });
+    writeFileSync(tokenPath, `${approverToken}\n`, { mode: 0o600 });
+    chmodSync(tokenPath, 0o600);
+    printSummary(print, { service, deployment: record, deploymentsPath, dbPath, approverToken, tokenPath, local: true, review: config.REVIEW_NEW_RECIPIENTS });
     return started(service, node, record, deploymentsPath, approverToken);
   } catch (err) {
     await service?.stop();
@@ -200,6 +205,8 @@ function printSummary(
     deploymentsPath: string;
     dbPath: string;
     approverToken?: string;
+    /** Where a generated approver token was written (never printed or logged). */
+    tokenPath?: string;
     local: boolean;
     review: boolean;
   },
@@ -233,7 +240,9 @@ function printSummary(
     `  deployment      ${s.deploymentsPath}`,
     `  decisions       ${s.dbPath}`,
     `  new recipients  ${s.review ? "go to a person (REVIEW_NEW_RECIPIENTS=true)" : "approved when allowlisted (REVIEW_NEW_RECIPIENTS=false)"}`,
-    s.approverToken ? `  approver token  ${s.approverToken}   (Authorization: Bearer <token> for approve, reject, pause; shown once)` : "",
+    s.approverToken && s.tokenPath
+      ? `  approver token  in ${s.tokenPath} (owner-only file; Authorization: Bearer <token> for approve, reject, pause)`
+      : "",
     "Ctrl-C to stop.",
     "",
   ];

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,13 +79,17 @@ describe("npm start (scripts/start.ts main)", function () {
     expect(deployment.body).to.include({ wallet: started.deployment.wallet, cosignerUrl: `http://127.0.0.1:${port}` });
   });
 
-  it("prints where everything is, and the generated approver token once", function () {
+  it("prints where everything is, and never the generated approver token, which goes to an owner-only file", function () {
     const text = printed.join("\n");
     expect(text).to.contain(`http://127.0.0.1:${port}`);
     expect(text).to.contain(started.deployment.wallet);
     expect(text).to.contain(deploymentsPath);
     expect(started.approverToken).to.be.a("string").with.length.greaterThan(15);
-    expect(text.split(started.approverToken!).length - 1).to.equal(1);
+    expect(text).to.not.contain(started.approverToken!);
+    const tokenPath = /approver token {2}in (\S+)/.exec(text)?.[1];
+    expect(tokenPath, text).to.be.a("string");
+    expect(readFileSync(tokenPath!, "utf8").trim()).to.equal(started.approverToken);
+    expect(statSync(tokenPath!).mode & 0o777).to.equal(0o600);
   });
 
   it("serves another chain's deployment with UPSTREAM_RPC_URL and DEPLOYMENTS_FILE, deploying nothing", async function () {
