@@ -35,7 +35,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createHardhatNetworkProvider } from "hardhat/internal/hardhat-network/provider/provider";
+import { createEvm } from "../src/simulation/evm";
 import { encodeFunctionData, toHex, type Address, type Hex } from "viem";
 import { devPrivateKey, LOCAL_ROLES } from "../src/chain/accounts";
 import { loadArtifact } from "../src/chain/artifacts";
@@ -230,28 +230,7 @@ async function execLoop(p: Eip1193, tx: Record<string, unknown>, warmup: number,
 
 /** An in-process Hardhat chain like the fork's; forked from `forkUrl` at `forkBlock` when given. */
 async function inProcessChain(chainId: number, gasLimit: bigint, fork?: { url: string; block: bigint }): Promise<Eip1193> {
-  const provider = (await createHardhatNetworkProvider(
-    {
-      hardfork: "prague",
-      chainId,
-      networkId: chainId,
-      blockGasLimit: Number(gasLimit),
-      minGasPrice: 0n,
-      automine: true,
-      intervalMining: 0,
-      mempoolOrder: "priority",
-      chains: new Map(),
-      genesisAccounts: [],
-      allowUnlimitedContractSize: false,
-      throwOnTransactionFailures: true,
-      throwOnCallFailures: true,
-      allowBlocksWithSameTimestamp: true,
-      ...(fork ? { forkConfig: { jsonRpcUrl: fork.url, blockNumber: Number(fork.block) } } : {}),
-      enableTransientStorage: true,
-      enableRip7212: false,
-    },
-    { enabled: false },
-  )) as Eip1193;
+  const provider = (await createEvm({ chainId, gasLimit, hardfork: "prague", fork })) as Eip1193;
   // Calls at the fork block of chain 31337 fail: mine one block first (as the co-signer's fork does).
   if (fork) await provider.request({ method: "hardhat_mine", params: ["0x1"] });
   await provider.request({ method: "hardhat_impersonateAccount", params: [RELAYER] });

@@ -76,7 +76,7 @@ export function parseThresholds(json: string): Map<string, bigint> {
   const parsed = thresholdsSchema.safeParse(JSON.parse(json));
   if (!parsed.success) throw new Error(`REVIEW_THRESHOLDS: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   const out = new Map<string, bigint>();
-  for (const [asset, amount] of Object.entries(parsed.data)) out.set(asset === "native" ? "native" : asset, amount);
+  for (const [asset, amount] of Object.entries(parsed.data)) out.set(asset, amount);
   return out;
 }
 

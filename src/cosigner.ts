@@ -55,8 +55,8 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
     throw err;
   }
   try {
-    for (const wallet of options.wallets ?? []) await checkRoles(fork, wallet, options.key.address);
     for (const wallet of options.wallets ?? []) {
+      await checkRoles(fork, wallet, options.key.address);
       const code = await fork.run((rpc) => rpc<Hex>("eth_getCode", [wallet, "latest"]));
       const implementation = cloneImplementation(code);
       if (!implementation) throw new Error(`refusing to start: ${wallet} is not an EIP-1167 clone of an AgentWallet`);

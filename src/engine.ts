@@ -51,6 +51,11 @@ export interface EngineOptions {
   implementations?: ReadonlySet<Address>;
 }
 
+export interface ProposeOptions {
+  /** Admission control once the signer is known (e.g. a per-session-key rate limit); throw to refuse. */
+  admit?: (signer: Address) => void;
+}
+
 /**
  * Decides on operations proposed by agents.
  * @example const decision = await engine.propose(JSON.parse(body))
@@ -77,7 +82,7 @@ export class CosignerEngine {
    * throws a CountersignError when the request cannot be decided (invalid, unauthenticated, conflicting, or the
    * fork, upstream or store is unavailable).
    */
-  async propose(input: unknown): Promise<Decision> {
+  async propose(input: unknown, options: ProposeOptions = {}): Promise<Decision> {
     const started = performance.now();
     const req = parseOperationRequest(input);
     const { store, key } = this.options;
@@ -88,8 +93,8 @@ export class CosignerEngine {
     const bodyHash = requestHash(req);
     // Authenticate the signature before anything is looked up: a stored decision (and its co-signature) is shown
     // only to the session key that proposed it.
-    const signer = recoverSigner(digest, req.agentSignature);
-    if (!signer) throw new CountersignError("BAD_AGENT_SIGNATURE", "the agent signature is malformed or has a high s value");
+    const signer = recoverSessionKey(digest, req.agentSignature);
+    options.admit?.(signer);
     if (req.idempotencyKey) {
       const prior = store.findByIdempotencyKey(req.idempotencyKey);
       if (prior && prior.requestHash === bodyHash && prior.sessionKey === signer) return toDecision(prior);
@@ -112,10 +117,10 @@ export class CosignerEngine {
     }
     const auth = { verified: false };
     try {
-      const sessionKey = this.authenticateOffline(req, digest);
+      this.checkDeadline(req);
       // Signed now, outside the fork's lock; used by the simulation and returned only if the decision is "approved".
       const cosignature = key.sign(digest);
-      const { sim } = await this.simulate(req, sessionKey, cosignature, auth);
+      const sim = await this.simulate(req, signer, cosignature, auth);
       const reasons = compareWithIntent(req.intent, req.wallet, sim);
       const recipients = payees(req.intent, req.wallet, sim.changes);
       const outcome = decide(
@@ -130,7 +135,7 @@ export class CosignerEngine {
         this.options.review,
       );
       const simulation = toSimulationView(sim);
-      const stored = this.record(req, digest, bodyHash, sessionKey, outcome.status, outcome.reasons, simulation, cosignature, recipients);
+      const stored = this.record(req, digest, bodyHash, signer, outcome.status, outcome.reasons, simulation, cosignature, recipients);
       this.log(stored, started);
       return toDecision(stored);
     } catch (err) {
@@ -154,9 +159,10 @@ export class CosignerEngine {
     let simulation: SimulationView | null = null;
     let signature: Hex | null = null;
     try {
-      const sessionKey = this.authenticateOffline(req, digest);
+      this.checkDeadline(req);
+      const sessionKey = recoverSessionKey(digest, req.agentSignature);
       const cosignature = this.options.key.sign(digest);
-      const { sim } = await this.simulate(req, sessionKey, cosignature);
+      const sim = await this.simulate(req, sessionKey, cosignature);
       reasons = compareWithIntent(req.intent, req.wallet, sim);
       simulation = toSimulationView(sim);
       if (reasons.length === 0) {
@@ -206,8 +212,8 @@ export class CosignerEngine {
     return stored;
   }
 
-  /** Checks that need no chain: the deadline window and the agent signature. Returns the session key. */
-  private authenticateOffline(req: OperationRequest, digest: Hex): Address {
+  /** The deadline window, checked against the wall clock before anything runs on the fork. */
+  private checkDeadline(req: OperationRequest): void {
     const now = this.now();
     if (req.deadline < now) {
       throw new CountersignError("DEADLINE_PASSED", `deadline ${req.deadline} is before now (${now})`);
@@ -215,9 +221,6 @@ export class CosignerEngine {
     if (req.deadline > now + this.maxTtl) {
       throw new CountersignError("DEADLINE_TOO_FAR", `deadline ${req.deadline} is more than ${this.maxTtl} s ahead of now (${now})`);
     }
-    const signer = recoverSigner(digest, req.agentSignature);
-    if (!signer) throw new CountersignError("BAD_AGENT_SIGNATURE", "the agent signature is malformed or has a high s value");
-    return signer;
   }
 
   /** Reads the wallet's view of the session key, nonce and pause, then runs the operation on the fork. */
@@ -226,7 +229,7 @@ export class CosignerEngine {
     sessionKey: Address,
     cosignature: Hex,
     verified: { verified: boolean } = { verified: false },
-  ): Promise<{ auth: AuthState; sim: SimulationResult }> {
+  ): Promise<SimulationResult> {
     const { fork, key } = this.options;
     return fork.run(async (rpc, env) => {
       await this.checkWalletCode(rpc, req.wallet);
@@ -234,8 +237,7 @@ export class CosignerEngine {
       if (req.intent.kind === "transfer") watch.push({ asset: req.intent.asset, account: req.intent.to }, { asset: req.intent.asset, account: req.wallet });
       if (req.intent.kind === "swap") watch.push({ asset: req.intent.buy.asset, account: req.wallet }, { asset: req.intent.sell.asset, account: req.wallet });
       if (req.intent.kind === "call") for (const e of req.intent.expect) watch.push({ asset: e.asset, account: req.wallet });
-      let auth!: AuthState;
-      const sim = await simulateOperation(
+      return simulateOperation(
         fork,
         rpc,
         env,
@@ -250,12 +252,8 @@ export class CosignerEngine {
           watch,
         },
         key.address,
-        (a) => {
-          auth = a;
-          checkAuth(a, sessionKey, req.nonce, env.timestamp, key.address, verified);
-        },
+        (auth) => checkAuth(auth, sessionKey, req.nonce, env.timestamp, key.address, verified),
       );
-      return { auth, sim };
     });
   }
 
@@ -357,6 +355,13 @@ export class CosignerEngine {
       "decision",
     );
   }
+}
+
+/** The address that signed `digest`; BAD_AGENT_SIGNATURE for a malformed or high-s signature. */
+function recoverSessionKey(digest: Hex, signature: Hex): Address {
+  const signer = recoverSigner(digest, signature);
+  if (!signer) throw new CountersignError("BAD_AGENT_SIGNATURE", "the agent signature is malformed or has a high s value");
+  return signer;
 }
 
 /** Refuses when the wallet, read on the fork, does not let this session key use this nonce now. */

@@ -136,31 +136,6 @@ contract StateReader {
         return _controlState(wallet);
     }
 
-    /// @notice One hash per field of the wallet's whole policy state (owner … callPermissions; availability excluded).
-    function stateHashes(address payable wallet) external view returns (bytes32[10] memory h) {
-        AgentWallet w = AgentWallet(wallet);
-        h[0] = bytes32(uint256(uint160(w.owner())));
-        h[1] = bytes32(uint256(uint160(w.pendingOwner())));
-        h[2] = bytes32(uint256(uint160(w.cosigner())));
-        h[3] = w.paused() ? bytes32(uint256(1)) : bytes32(0);
-        h[4] = wallet.codehash;
-        h[5] = keccak256(abi.encode(w.guardians()));
-        address[] memory keys = w.sessionKeys();
-        uint48[] memory validUntil = new uint48[](keys.length);
-        for (uint256 i; i < keys.length; ++i) validUntil[i] = w.sessionKeyValidUntil(keys[i]);
-        h[6] = keccak256(abi.encode(keys, validUntil));
-        address[] memory tokens = w.budgetedTokens();
-        bytes32 budgets;
-        for (uint256 i; i <= tokens.length; ++i) {
-            address token = i == 0 ? address(0) : tokens[i - 1];
-            (uint256 limit, uint256 period, uint256 maxPerOperation) = w.budget(token);
-            budgets = keccak256(abi.encode(budgets, token, limit, period, maxPerOperation));
-        }
-        h[7] = budgets;
-        h[8] = keccak256(abi.encode(w.recipients()));
-        h[9] = keccak256(abi.encode(w.callPermissions()));
-    }
-
     /// @notice Reads the whole control state of `wallet`.
     function walletState(address payable wallet) external view returns (WalletState memory s) {
         AgentWallet w = AgentWallet(wallet);

@@ -7,20 +7,17 @@
  * and reads of anything else are answered at the new block by the UpstreamCache the fork is pointed at.
  */
 import { randomBytes } from "node:crypto";
-import { createHardhatNetworkProvider } from "hardhat/internal/hardhat-network/provider/provider";
 import { getAddress, toHex, type Address, type Hex } from "viem";
 import { CountersignError } from "../errors";
 import { loadArtifact } from "../chain/artifacts";
+import { createEvm, type Rpc } from "./evm";
 import { HeadWatcher, nextBaseFee, type Head } from "./head-watcher";
 import { Mutex } from "./mutex";
 import { keyId, UpstreamCache, UpstreamError, type StateKey } from "./upstream-cache";
 
 type Json = unknown;
 
-/** A JSON-RPC request function (EIP-1193 style). */
-export interface Rpc {
-  request(args: { method: string; params?: unknown[] }): Promise<unknown>;
-}
+export type { Rpc };
 
 export interface ForkOptions {
   /** The chain to fork. */
@@ -145,32 +142,10 @@ export class Fork {
     return fork;
   }
 
-  private static async newProvider(url: string, chainId: number, head: Head, hardfork: string): Promise<Rpc> {
-    return (await createHardhatNetworkProvider(
-      {
-        hardfork,
-        chainId,
-        networkId: chainId,
-        blockGasLimit: Number(head.gasLimit),
-        minGasPrice: 0n,
-        automine: true,
-        intervalMining: 0,
-        mempoolOrder: "priority",
-        chains: new Map(),
-        genesisAccounts: [],
-        allowUnlimitedContractSize: false,
-        throwOnTransactionFailures: true,
-        throwOnCallFailures: true,
-        allowBlocksWithSameTimestamp: true,
-        coinbase: head.miner,
-        // Fork one block before the head and mine one: the mined block has the head's number, calls at it work
-        // (calls at a fork block of chain 31337 fail), and the state is the head's because the cache answers at it.
-        forkConfig: { jsonRpcUrl: url, blockNumber: Number(head.number - 1n) },
-        enableTransientStorage: true,
-        enableRip7212: false,
-      },
-      { enabled: false },
-    )) as Rpc;
+  private static newProvider(url: string, chainId: number, head: Head, hardfork: string): Promise<Rpc> {
+    // Fork one block before the head and mine one: the mined block has the head's number, calls at it work
+    // (calls at a fork block of chain 31337 fail), and the state is the head's because the cache answers at it.
+    return createEvm({ chainId, gasLimit: head.gasLimit, hardfork, coinbase: head.miner, fork: { url, block: head.number - 1n } });
   }
 
   private async prepare(head: Head): Promise<void> {

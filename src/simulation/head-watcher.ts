@@ -59,7 +59,6 @@ export class HeadWatcher extends EventEmitter {
   private polling = false;
   private pollStartedAt = 0;
   latest?: Head;
-  lastOkAt = 0;
   lastError?: string;
 
   constructor(
@@ -97,7 +96,6 @@ export class HeadWatcher extends EventEmitter {
     this.pollStartedAt = Date.now();
     try {
       const head = parseHead((await this.upstream.upstream("eth_getBlockByNumber", ["latest", false])) as unknown as RawBlock);
-      this.lastOkAt = Date.now();
       this.lastError = undefined;
       if (!this.latest || head.number > this.latest.number || head.hash !== this.latest.hash) {
         this.latest = head;

@@ -83,15 +83,16 @@ export function encodeExecute(input: Omit<SimulationInput, "wallet" | "watch">):
 export const CONTROL_FIELDS = ["owner", "pendingOwner", "cosigner", "paused", "codeHash"] as const;
 
 /** Events the wallet emits on the agent path; any other event of the wallet is a change of its own state. */
-let agentPathEvents: Set<Hex> | undefined;
 const AGENT_PATH_EVENT_NAMES = ["Executed", "BudgetCharged"];
-function isAgentPathEvent(topic0: Hex): boolean {
-  agentPathEvents ??= new Set(
+let walletEvents: Map<Hex, string> | undefined;
+/** The name of the wallet's event with topic `topic0`, if it has one. */
+function walletEventName(topic0: Hex): string | undefined {
+  walletEvents ??= new Map(
     (abis().walletAbi as { type: string; name?: string; inputs?: { type: string }[] }[])
-      .filter((e) => e.type === "event" && AGENT_PATH_EVENT_NAMES.includes(e.name ?? ""))
-      .map((e) => toEventSelector(`${e.name}(${(e.inputs ?? []).map((i) => i.type).join(",")})`)),
+      .filter((e) => e.type === "event")
+      .map((e) => [toEventSelector(`${e.name}(${(e.inputs ?? []).map((i) => i.type).join(",")})`), e.name ?? ""]),
   );
-  return agentPathEvents.has(topic0);
+  return walletEvents.get(topic0);
 }
 
 interface Observation {
@@ -144,7 +145,12 @@ async function settled<T extends readonly unknown[]>(promises: readonly [...{ [K
 }
 
 /** Budgeted tokens per wallet, as last read: their balances are read before the simulation in the same call. */
-const knownBudgetedTokens = new Map<Address, readonly Address[]>();
+const knownBudgetedTokens = new WeakMap<Fork, Map<Address, readonly Address[]>>();
+function budgetedTokensOf(fork: Fork): Map<Address, readonly Address[]> {
+  let known = knownBudgetedTokens.get(fork);
+  if (!known) knownBudgetedTokens.set(fork, (known = new Map()));
+  return known;
+}
 
 /**
  * Reads the wallet's auth state (refused by `checkAuth` if it must be), runs the operation on the fork (inside
@@ -165,7 +171,7 @@ export async function simulateOperation(
   const watch = new BalanceWatch();
   watch.add("native", input.wallet);
   for (const call of input.calls) watch.add("native", call.target);
-  for (const token of knownBudgetedTokens.get(input.wallet) ?? []) watch.add(token, input.wallet);
+  for (const token of budgetedTokensOf(fork).get(input.wallet) ?? []) watch.add(token, input.wallet);
   for (const w of input.watch ?? []) watch.add(w.asset, w.account);
   const knownCount = watch.pairs.length;
 
@@ -209,7 +215,7 @@ export async function simulateOperation(
     // viem decodes uint48 as a number: make validUntil the bigint AuthState promises, or `validUntil === 0n` never holds.
     auth = { ...rawAuth, validUntil: BigInt(rawAuth.validUntil) };
     [stateBefore, before] = [control, observation];
-    knownBudgetedTokens.set(input.wallet, auth.budgetedTokens);
+    budgetedTokensOf(fork).set(input.wallet, auth.budgetedTokens);
     checkAuth(auth);
   } catch (err) {
     // Nothing ran: drop the snapshot (the refusal stands whatever happens to it).
@@ -332,18 +338,13 @@ export async function simulateOperation(
     walletStateChanges: [
       ...CONTROL_FIELDS.filter((_, i) => stateBefore[i] !== stateAfter![i]),
       ...logs
-        .filter((l) => getAddress(l.address) === input.wallet && !isAgentPathEvent((l.topics[0] ?? "0x") as Hex))
-        .map((l) => `event ${walletEventName(l.topics[0])}`),
+        .filter((l) => getAddress(l.address) === input.wallet)
+        .map((l) => (l.topics[0] ? (walletEventName(l.topics[0] as Hex) ?? l.topics[0]) : "anonymous"))
+        .filter((name) => !AGENT_PATH_EVENT_NAMES.includes(name))
+        .map((name) => `event ${name}`),
     ],
     logs,
   };
-}
-
-function walletEventName(topic0: string | undefined): string {
-  const event = (abis().walletAbi as { type: string; name?: string; inputs?: { type: string }[] }[]).find(
-    (e) => e.type === "event" && toEventSelector(`${e.name}(${(e.inputs ?? []).map((i) => i.type).join(",")})`) === topic0,
-  );
-  return event?.name ?? topic0 ?? "anonymous";
 }
 
 /** Reverts the fork to `snapshot`; if that fails the fork holds a simulation's effects and must be rebuilt. */

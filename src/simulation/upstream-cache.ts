@@ -153,11 +153,6 @@ export class UpstreamCache {
     for (const [k, v] of prefetched) this.values.set(k, v);
   }
 
-  /** The cached answer for `key` at the view, if any. */
-  cached(key: StateKey): Json | undefined {
-    return this.values.get(keyId(key));
-  }
-
   /** Sends one request to the upstream. */
   async upstream(method: string, params: Json[] = []): Promise<Json> {
     const [result] = await this.upstreamBatch([{ method, params }]);

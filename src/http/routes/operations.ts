@@ -4,10 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Decision } from "../../engine";
-import { operationDigest } from "../../eip712";
 import { CountersignError } from "../../errors";
-import { parseOperationRequest } from "../../intent/schema";
-import { recoverSigner } from "../../signing/signer";
 import { HttpError } from "../errors";
 import { parse } from "../parse";
 import { approvalRequestSchema, operationParamsSchema } from "../schemas";
@@ -19,13 +16,10 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
   const { cosigner, metrics, signerLimiter, config } = ctx;
 
   /**
-   * Validates the body (400 before anything else), then limits per agent signer: the session key is known only once
-   * the signature is recovered. A signature that recovers to nobody is the engine's to refuse (401).
+   * Limits per agent signer. The engine calls it once it has validated the body and recovered the signature (the
+   * session key is known only then), so neither is done twice.
    */
-  async function limitBySigner(req: FastifyRequest): Promise<void> {
-    const op = parseOperationRequest(req.body);
-    const signer = recoverSigner(operationDigest(op.chainId, op.wallet, op), op.agentSignature);
-    if (!signer) return;
+  function limitBySigner(signer: string): void {
     const take = signerLimiter.take(signer);
     if (!take.ok) {
       metrics.rateLimited.inc({ scope: "signer" });
@@ -41,9 +35,9 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
 
   const send = (reply: FastifyReply, decision: Decision) => reply.code(STATUS[decision.status]).send(decision);
 
-  app.post("/v1/operations", { preHandler: limitBySigner }, async (req, reply) => {
+  app.post("/v1/operations", async (req, reply) => {
     const started = performance.now();
-    const decision = await cosigner.engine.propose(req.body);
+    const decision = await cosigner.engine.propose(req.body, { admit: limitBySigner });
     metrics.decided(decision, (performance.now() - started) / 1000, "propose");
     return send(reply, decision);
   });
