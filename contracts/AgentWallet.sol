@@ -5,10 +5,10 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {ERC1155Holder} from "@openzeppelin/contracts/token/ERC1155/utils/ERC1155Holder.sol";
 import {ERC721Holder} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Holder.sol";
 import {LowLevelCall} from "@openzeppelin/contracts/utils/LowLevelCall.sol";
-import {RateLimiter} from "@openzeppelin/contracts/utils/RateLimiter.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
@@ -18,7 +18,9 @@ import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet
 
 /// @title AgentWallet
 /// @notice A smart wallet an AI agent can use only through a session key plus a co-signature, within per-token
-/// budgets that refill over time, per-operation caps and recipient/call allowlists set by the owner.
+/// budgets that refill over time, per-operation caps and recipient/call allowlists set by the owner. Version 2:
+/// every operation also carries the gas each call gets and the outcome the co-signer accepted (bounds), and the
+/// wallet enforces both, so what the co-signer simulated is what the chain allows.
 /// @dev Deployed as EIP-1167 clones by AgentWalletFactory and initialised in the same transaction.
 contract AgentWallet is
     Initializable,
@@ -32,7 +34,6 @@ contract AgentWallet is
     using BitMaps for BitMaps.BitMap;
     using EnumerableSet for EnumerableSet.AddressSet;
     using EnumerableSet for EnumerableSet.Bytes32Set;
-    using RateLimiter for RateLimiter.RefillingBucket;
 
     // ───────────────────────────── types ─────────────────────────────
 
@@ -44,6 +45,16 @@ contract AgentWallet is
         uint256 value;
         /// @notice Calldata; empty means a plain native transfer.
         bytes data;
+    }
+
+    /// @notice The least an account's balance of an asset may change by across the whole operation.
+    struct Bound {
+        /// @notice The ERC-20 token, or NATIVE (address(0)) for ETH.
+        address asset;
+        /// @notice The account whose balance is measured before and after the batch.
+        address account;
+        /// @notice Smallest allowed change, after minus before (token base units or wei; negative = outflow).
+        int256 minDelta;
     }
 
     /// @notice A session key and the last second it may sign.
@@ -58,11 +69,11 @@ contract AgentWallet is
     struct BudgetConfig {
         /// @notice The ERC-20 token, or NATIVE (address(0)) for ETH.
         address token;
-        /// @notice Bucket capacity and amount refilled per period (token base units).
+        /// @notice Bucket capacity and amount refilled per period (token base units, 1 to type(uint112).max).
         uint256 limit;
         /// @notice Seconds for an empty bucket to refill completely (seconds, 1 to MAX_BUDGET_PERIOD).
         uint256 period;
-        /// @notice Largest net outflow one operation may have (token base units, 1 to limit).
+        /// @notice Largest gross outflow one operation may have (token base units, 1 to limit).
         uint256 maxPerOperation;
     }
 
@@ -92,27 +103,57 @@ contract AgentWallet is
         CallPermission[] callPermissions;
     }
 
+    /// @dev A budget's settings in one slot, read-only on the agent path; maxPerOperation != 0 iff budgeted.
+    struct Budget {
+        uint112 maxPerOperation;
+        uint112 limit;
+        uint32 period;
+    }
+
+    /// @dev A budget's consumption in one slot, with the meaning of OpenZeppelin RateLimiter's bucket item.
+    struct Bucket {
+        uint208 lastUsed;
+        uint48 lastTimepoint;
+    }
+
     // ───────────────────────────── constants ─────────────────────────────
 
-    /// @notice The asset key of native ETH in budgets and events.
+    /// @notice The asset key of native ETH in budgets, bounds and events.
     address public constant NATIVE = address(0);
     /// @notice Longest refill period a budget may have (seconds).
     uint256 public constant MAX_BUDGET_PERIOD = 365 days;
     /// @notice Most calls in one operation.
     uint256 public constant MAX_CALLS = 16;
+    /// @notice Most bounds in one operation.
+    uint256 public constant MAX_BOUNDS = 32;
+    /// @notice Gas kept back, beyond EIP-150's 1/64, for the CALL itself (cold account, value, new account) (gas).
+    uint256 public constant CALL_RESERVE = 40_000;
 
     /// @notice EIP-712 type hash of Call.
     bytes32 public constant CALL_TYPEHASH = keccak256("Call(address target,uint256 value,bytes data)");
-    /// @notice EIP-712 type hash of Operation.
-    bytes32 public constant OPERATION_TYPEHASH = keccak256(
-        "Operation(Call[] calls,uint256 nonce,uint256 deadline)Call(address target,uint256 value,bytes data)"
-    );
+    /// @notice EIP-712 type hash of Bound.
+    bytes32 public constant BOUND_TYPEHASH = keccak256("Bound(address asset,address account,int256 minDelta)");
+    /// @notice EIP-712 type hash of Operation (referenced types sorted by name, as EIP-712 requires).
+    bytes32 public constant OPERATION_TYPEHASH =
+        keccak256(
+            "Operation(Call[] calls,uint256 nonce,uint256 deadline,uint256 callGasLimit,Bound[] bounds)"
+            "Bound(address asset,address account,int256 minDelta)"
+            "Call(address target,uint256 value,bytes data)"
+        );
     /// @notice EIP-712 type hash wrapping an ERC-1271 hash so an owner signature is bound to this wallet.
     bytes32 public constant WALLET_MESSAGE_TYPEHASH = keccak256("WalletMessage(bytes32 hash)");
 
     bytes4 private constant _TRANSFER = IERC20.transfer.selector;
     bytes4 private constant _APPROVE = IERC20.approve.selector;
-    bytes32 private constant _BUCKET_KEY = bytes32(0);
+    bytes4 private constant _TRANSFER_FROM = IERC20.transferFrom.selector;
+    bytes4 private constant _PERMIT = IERC20Permit.permit.selector;
+    bytes4 private constant _INCREASE_ALLOWANCE = bytes4(keccak256("increaseAllowance(address,uint256)"));
+
+    // Kinds of call in an execution plan (low byte; the asset's index in the charge list above it).
+    uint256 private constant _NATIVE_TRANSFER = 0;
+    uint256 private constant _TOKEN_TRANSFER = 1;
+    uint256 private constant _TOKEN_APPROVE = 2;
+    uint256 private constant _PERMITTED_CALL = 3;
 
     // ───────────────────────────── storage ─────────────────────────────
 
@@ -126,10 +167,11 @@ contract AgentWallet is
     EnumerableSet.AddressSet private _guardians;
     BitMaps.BitMap private _usedNonces;
 
-    // A token is budgeted iff its maxPerOperation is non-zero; the agent path reads this slot first and the
-    // budget charge reads it again warm.
-    mapping(address token => uint256) private _maxPerOperation;
-    mapping(address token => RateLimiter.RefillingBucket) private _buckets;
+    // A budget is two slots, settings and consumption: RateLimiter keeps three per budget here (its settings, its
+    // item and our cap), and each is a cold read on every operation. The property test checks this bucket step for
+    // step against RateLimiter itself.
+    mapping(address token => Budget) private _budgets;
+    mapping(address token => Bucket) private _buckets;
     EnumerableSet.AddressSet private _budgetedTokens; // ERC-20s only; NATIVE is always measured
 
     EnumerableSet.AddressSet private _recipients;
@@ -140,10 +182,10 @@ contract AgentWallet is
 
     /// @notice An operation passed every check and ran. `digest` joins it to the co-signer's audit record.
     event Executed(bytes32 indexed digest, address indexed sessionKey, uint256 indexed nonce, uint256 callCount);
-    /// @notice An operation's net outflow of `token` was charged to its budget (token base units; wei for NATIVE).
+    /// @notice An operation's gross outflow of `token` was charged to its budget (token base units; wei for NATIVE).
     event BudgetCharged(bytes32 indexed digest, address indexed token, uint256 amount);
-    /// @notice The owner ran calls without limits.
-    event OwnerExecuted(uint256 callCount);
+    /// @notice The owner ran one call without limits (`selector` is zero for a plain native transfer).
+    event OwnerExecuted(address indexed target, uint256 value, bytes4 selector);
     /// @notice The agent path was paused by `account` (owner or guardian).
     event Paused(address account);
     /// @notice The agent path was resumed by the owner.
@@ -179,6 +221,8 @@ contract AgentWallet is
     error NonceAlreadyUsed(uint256 nonce);
     /// @notice The operation has no calls or more than MAX_CALLS.
     error InvalidCallCount(uint256 count);
+    /// @notice The operation has more than MAX_BOUNDS bounds.
+    error InvalidBoundCount(uint256 count);
     /// @notice The agent signature is malformed (wrong length, high s, or unrecoverable).
     error InvalidAgentSignature();
     /// @notice The agent signature recovered to an address that is not a registered session key.
@@ -203,16 +247,24 @@ contract AgentWallet is
     error CallReverted(uint256 index, bytes reason);
     /// @notice A token transfer or approve returned false.
     error TokenCallFailed(uint256 index, address token);
-    /// @notice The operation's net outflow of `token` is above its per-operation cap (token base units).
+    /// @notice Too little gas is left to give call `index` exactly `callGasLimit` (gas).
+    error InsufficientGas(uint256 index, uint256 callGasLimit, uint256 gasLeft);
+    /// @notice The operation's gross outflow of `token` is above its per-operation cap (token base units).
     error PerOperationCapExceeded(address token, uint256 outflow, uint256 cap);
-    /// @notice The operation's net outflow of `token` is above what its budget has available now (token base units).
+    /// @notice The operation's gross outflow of `token` is above what its budget has available now (token base units).
     error BudgetExceeded(address token, uint256 outflow, uint256 available);
     /// @notice An allowance granted in the batch was not back to zero at its end.
     error StandingApproval(address token, address spender, uint256 allowance);
+    /// @notice After the batch, `account`'s balance of `asset` changed by `actualDelta`, less than `minDelta`.
+    error BoundViolated(address asset, address account, int256 minDelta, int256 actualDelta);
+    /// @notice The balance of `account` in `asset` cannot be read (balanceOf reverted or answered badly).
+    error BalanceUnreadable(address asset, address account);
     /// @notice The caller is neither the owner nor a guardian.
     error NotOwnerOrGuardian(address caller);
     /// @notice A budget configuration is out of range.
     error InvalidBudget(address token, uint256 limit, uint256 period, uint256 maxPerOperation);
+    /// @notice A transfer-like call permission and a budget on the same token would bypass the budget.
+    error TokenPermissionConflict(address token, bytes4 selector);
     /// @notice A session key configuration is invalid (zero key, or validUntil not in the future).
     error InvalidSessionKey(address key, uint48 validUntil);
     /// @notice The account already holds another role; owner, co-signer, guardians and session keys must differ.
@@ -232,7 +284,7 @@ contract AgentWallet is
     // ───────────────────────────── constructor / initializer ─────────────────────────────
 
     /// @dev The implementation is owned by its deployer (the factory) and can never be initialised.
-    constructor() EIP712("AgentWallet", "1") Ownable(msg.sender) {
+    constructor() EIP712("AgentWallet", "2") Ownable(msg.sender) {
         _disableInitializers();
     }
 
@@ -263,27 +315,22 @@ contract AgentWallet is
     /// @param calls The calls, run in order with CALL (never DELEGATECALL).
     /// @param nonce Unordered nonce; each value runs at most once.
     /// @param deadline Last second the operation may run (unix seconds, inclusive).
+    /// @param callGasLimit Gas every call gets, exactly (gas); the relayer must leave enough to forward it.
+    /// @param bounds Least change of each (asset, account) balance across the batch; checked after it.
     /// @param agentSignature 65-byte ECDSA signature of the session key over operationDigest.
     /// @param cosignerSignature 65-byte ECDSA signature of the co-signer over operationDigest.
     function execute(
         Call[] calldata calls,
         uint256 nonce,
         uint256 deadline,
+        uint256 callGasLimit,
+        Bound[] calldata bounds,
         bytes calldata agentSignature,
         bytes calldata cosignerSignature
     ) external nonReentrant {
-        bytes32 digest = _authorize(calls, nonce, deadline, agentSignature, cosignerSignature);
-        (address[] memory tokens, address[] memory approvals, uint256 tokenCalls) = _checkCalls(calls);
-        uint256[] memory before = _balances(tokens);
-        uint256 nativeBefore = address(this).balance;
-
-        _runCalls(calls, tokenCalls);
-
-        _checkNoStandingApprovals(approvals);
-        _chargeOutflow(digest, NATIVE, nativeBefore, address(this).balance);
-        for (uint256 i; i < tokens.length; ++i) {
-            _chargeOutflow(digest, tokens[i], before[i], IERC20(tokens[i]).balanceOf(address(this)));
-        }
+        bytes32 digest = _checkOperation(calls, nonce, deadline, callGasLimit, bounds);
+        _authorize(digest, nonce, calls.length, agentSignature, cosignerSignature);
+        _run(digest, calls, callGasLimit, bounds);
     }
 
     // ───────────────────────────── external: owner path ─────────────────────────────
@@ -291,11 +338,12 @@ contract AgentWallet is
     /// @notice Runs `calls` with no limits; works while paused so the owner can rescue funds.
     function ownerExecute(Call[] calldata calls) external onlyOwner nonReentrant {
         for (uint256 i; i < calls.length; ++i) {
-            if (!LowLevelCall.callNoReturn(calls[i].target, calls[i].value, calls[i].data)) {
+            Call calldata c = calls[i];
+            if (!LowLevelCall.callNoReturn(c.target, c.value, c.data)) {
                 revert CallReverted(i, LowLevelCall.returnData());
             }
+            emit OwnerExecuted(c.target, c.value, c.data.length < 4 ? bytes4(0) : bytes4(c.data));
         }
-        emit OwnerExecuted(calls.length);
     }
 
     /// @notice Stops the agent path (circuit breaker). Owner or guardian.
@@ -352,11 +400,10 @@ contract AgentWallet is
 
     /// @notice Removes the budget of one asset; transfers of a removed token need an explicit call permission.
     function removeBudget(address token) external onlyOwner {
-        if (_maxPerOperation[token] == 0) return;
-        RateLimiter.RefillingBucket storage bucket = _buckets[token];
-        bucket.updateSettings(0, 0);
-        bucket.reset(_BUCKET_KEY);
-        delete _maxPerOperation[token];
+        if (_budgets[token].maxPerOperation == 0) return;
+        _checkNoTokenPermission(token);
+        delete _budgets[token];
+        delete _buckets[token];
         _budgetedTokens.remove(token);
         emit BudgetRemoved(token);
     }
@@ -424,13 +471,13 @@ contract AgentWallet is
 
     /// @notice The budget of `token` (token base units; seconds); all zero when not budgeted.
     function budget(address token) external view returns (uint256 limit, uint256 period, uint256 maxPerOperation) {
-        maxPerOperation = _maxPerOperation[token];
-        if (maxPerOperation != 0) (limit, period) = _budgetSettings(token);
+        Budget memory b = _budgets[token];
+        return (b.limit, b.period, b.maxPerOperation);
     }
 
     /// @notice What `token` can still flow out now (token base units), refilled to this second.
-    function available(address token) external view returns (uint256) {
-        return _buckets[token].available(_BUCKET_KEY);
+    function available(address token) external view returns (uint256 available_) {
+        (, available_) = _bucketState(_budgets[token], _buckets[token]);
     }
 
     /// @notice The budgeted ERC-20 tokens (NATIVE is not listed; see budget(NATIVE)).
@@ -466,17 +513,38 @@ contract AgentWallet is
     // ───────────────────────────── public ─────────────────────────────
 
     /// @notice The EIP-712 digest both signatures of an operation sign.
-    /// @dev Domain {name: "AgentWallet", version: "1", chainId, verifyingContract: this wallet}.
-    function operationDigest(Call[] calldata calls, uint256 nonce, uint256 deadline) public view returns (bytes32) {
+    /// @dev Domain {name: "AgentWallet", version: "2", chainId, verifyingContract: this wallet}.
+    function operationDigest(
+        Call[] calldata calls,
+        uint256 nonce,
+        uint256 deadline,
+        uint256 callGasLimit,
+        Bound[] calldata bounds
+    ) public view returns (bytes32) {
         bytes32[] memory callHashes = new bytes32[](calls.length);
         for (uint256 i; i < calls.length; ++i) {
             callHashes[i] = keccak256(
                 abi.encode(CALL_TYPEHASH, calls[i].target, calls[i].value, keccak256(calls[i].data))
             );
         }
+        bytes32[] memory boundHashes = new bytes32[](bounds.length);
+        for (uint256 i; i < bounds.length; ++i) {
+            boundHashes[i] = keccak256(
+                abi.encode(BOUND_TYPEHASH, bounds[i].asset, bounds[i].account, bounds[i].minDelta)
+            );
+        }
         return
             _hashTypedDataV4(
-                keccak256(abi.encode(OPERATION_TYPEHASH, keccak256(abi.encodePacked(callHashes)), nonce, deadline))
+                keccak256(
+                    abi.encode(
+                        OPERATION_TYPEHASH,
+                        keccak256(abi.encodePacked(callHashes)),
+                        nonce,
+                        deadline,
+                        callGasLimit,
+                        keccak256(abi.encodePacked(boundHashes))
+                    )
+                )
             );
     }
 
@@ -491,32 +559,54 @@ contract AgentWallet is
         revert RenounceOwnershipDisabled();
     }
 
-    /// @notice Starts an ownership transfer; the new owner must not hold another role.
+    /// @notice Starts an ownership transfer; the new owner must not hold another role nor be the wallet itself.
+    /// @dev The wallet as its own owner could accept through ownerExecute and lock itself for ever.
     function transferOwnership(address newOwner) public override onlyOwner {
+        if (newOwner == address(this)) revert InvalidAddress(newOwner);
         _checkNoOtherRole(newOwner);
         super.transferOwnership(newOwner);
     }
 
     // ───────────────────────────── internal ─────────────────────────────
 
-    /// @dev Rules 1 and 2: not paused, in time, fresh nonce, both signatures; then burns the nonce.
-    function _authorize(
+    /// @dev Rule 1: not paused, in time, sizes in range, fresh nonce; returns the operation's digest.
+    function _checkOperation(
         Call[] calldata calls,
         uint256 nonce,
         uint256 deadline,
-        bytes calldata agentSignature,
-        bytes calldata cosignerSignature
-    ) internal returns (bytes32 digest) {
-        address cosigner_ = _cosigner;
+        uint256 callGasLimit,
+        Bound[] calldata bounds
+    ) internal view returns (bytes32) {
         if (_paused) revert WalletPaused();
         if (block.timestamp > deadline) revert DeadlineExpired(deadline, block.timestamp);
         if (calls.length == 0 || calls.length > MAX_CALLS) revert InvalidCallCount(calls.length);
+        if (bounds.length > MAX_BOUNDS) revert InvalidBoundCount(bounds.length);
         if (_usedNonces.get(nonce)) revert NonceAlreadyUsed(nonce);
-        digest = operationDigest(calls, nonce, deadline);
+        return operationDigest(calls, nonce, deadline, callGasLimit, bounds);
+    }
+
+    /// @dev Rule 2: both signatures; then burns the nonce.
+    function _authorize(
+        bytes32 digest,
+        uint256 nonce,
+        uint256 callCount,
+        bytes calldata agentSignature,
+        bytes calldata cosignerSignature
+    ) internal {
         address sessionKey = _checkAgentSignature(digest, agentSignature);
-        _checkCosignerSignature(digest, cosignerSignature, cosigner_);
+        _checkCosignerSignature(digest, cosignerSignature, _cosigner);
         _usedNonces.set(nonce);
-        emit Executed(digest, sessionKey, nonce, calls.length);
+        emit Executed(digest, sessionKey, nonce, callCount);
+    }
+
+    /// @dev Rules 3 to 5 for an authorized operation: check every call, run them, charge, check the bounds.
+    function _run(bytes32 digest, Call[] calldata calls, uint256 callGasLimit, Bound[] calldata bounds) internal {
+        (address[] memory assets, uint256[] memory plan) = _plan(calls);
+        uint256[] memory boundsBefore = _boundBalances(bounds);
+        uint256[] memory charged = _runCalls(calls, plan, assets, callGasLimit);
+        _checkNoStandingApprovals(calls, plan);
+        for (uint256 i; i < assets.length; ++i) if (charged[i] != 0) _charge(digest, assets[i], charged[i]);
+        _checkBounds(bounds, boundsBefore);
     }
 
     /// @dev Recovers the session key; expired, revoked and unknown keys are refused with the recovered address.
@@ -536,111 +626,202 @@ contract AgentWallet is
         if (err != ECDSA.RecoverError.NoError || signer != cosigner_) revert InvalidCosignerSignature(signer);
     }
 
-    /// @dev Applies rule 3 to every call and returns the tokens whose balances must be measured and the
-    /// (token, spender) approvals granted, packed as [token0, spender0, token1, spender1, ...].
-    function _checkCalls(
-        Call[] calldata calls
-    ) internal view returns (address[] memory tokens, address[] memory approvals, uint256 tokenCalls) {
-        tokens = new address[](calls.length);
-        approvals = new address[](calls.length * 2);
-        uint256 tokenCount;
-        uint256 approvalCount;
-        bool generic;
+    /// @dev Applies rule 3 to every call before any runs. Returns the assets whose outflow is charged (NATIVE
+    /// first; every budgeted token when a permitted call is in the batch, else only the tokens transferred or
+    /// approved) and, per call, its kind with the index of its token in `assets` above the low byte.
+    function _plan(Call[] calldata calls) internal view returns (address[] memory assets, uint256[] memory plan) {
+        plan = new uint256[](calls.length);
+        assets = new address[](calls.length + 1); // assets[0] = NATIVE
+        uint256 assetCount = 1;
+        bool permitted;
         for (uint256 i; i < calls.length; ++i) {
             address target = calls[i].target;
             bytes calldata data = calls[i].data;
             if (target == address(this)) revert SelfCallNotAllowed(i);
             if (data.length == 0) {
                 if (!_recipients.contains(target)) revert RecipientNotAllowed(target);
-                continue;
+                continue; // plan[i] = _NATIVE_TRANSFER
             }
             if (data.length < 4) revert MalformedCall(i);
             bytes4 selector = bytes4(data);
-            if ((selector == _TRANSFER || selector == _APPROVE) && target != NATIVE && _maxPerOperation[target] != 0) {
+            if ((selector == _TRANSFER || selector == _APPROVE) && target != NATIVE && _isBudgeted(target)) {
                 if (data.length != 68) revert MalformedCall(i);
                 uint256 word = uint256(bytes32(data[4:36]));
                 if (word > type(uint160).max) revert MalformedCall(i);
                 address account = address(uint160(word));
                 if (selector == _TRANSFER) {
                     if (!_recipients.contains(account)) revert RecipientNotAllowed(account);
-                } else {
-                    if (_permissionCount[account] == 0) revert SpenderNotPermitted(target, account);
-                    approvals[approvalCount++] = target;
-                    approvals[approvalCount++] = account;
-                }
-                tokenCount = _include(tokens, tokenCount, target);
-                tokenCalls |= 1 << i;
+                } else if (_permissionCount[account] == 0) revert SpenderNotPermitted(target, account);
+                uint256 index;
+                (index, assetCount) = _include(assets, assetCount, target);
+                plan[i] = (index << 8) | (selector == _TRANSFER ? _TOKEN_TRANSFER : _TOKEN_APPROVE);
             } else {
                 if (!_callPermissions.contains(_permissionKey(target, selector))) {
                     revert CallNotPermitted(target, selector);
                 }
-                generic = true;
+                plan[i] = _PERMITTED_CALL;
+                permitted = true;
             }
         }
-        // A permitted call may pull any budgeted token (e.g. through an allowance the owner granted), so a batch
-        // with one measures every budgeted token; plain transfers and approvals measure only the tokens they touch.
-        if (generic) tokens = _budgetedTokens.values();
-        else _truncate(tokens, tokenCount);
-        _truncate(approvals, approvalCount);
-    }
-
-    /// @dev Runs the calls; a transfer or approve on a budgeted token (bit i of `tokenCalls`) must not return false.
-    function _runCalls(Call[] calldata calls, uint256 tokenCalls) internal {
-        for (uint256 i; i < calls.length; ++i) {
-            Call calldata c = calls[i];
-            (bool ok, bytes32 ret, ) = LowLevelCall.callReturn64Bytes(c.target, c.value, c.data);
-            if (!ok) revert CallReverted(i, LowLevelCall.returnData());
-            if (tokenCalls & (1 << i) != 0) {
-                uint256 size = LowLevelCall.returnDataSize();
-                if (size == 0 ? c.target.code.length == 0 : (size < 32 || uint256(ret) != 1)) {
-                    revert TokenCallFailed(i, c.target);
+        _truncate(assets, assetCount);
+        if (permitted) {
+            // A permitted call may move any budgeted token (e.g. through an allowance the owner granted), so the
+            // batch measures them all around each permitted call. Re-index the token calls into the full list.
+            address[] memory tokens = _budgetedTokens.values();
+            address[] memory all = new address[](tokens.length + 1);
+            for (uint256 j; j < tokens.length; ++j) all[j + 1] = tokens[j];
+            for (uint256 i; i < calls.length; ++i) {
+                uint256 kind = plan[i] & 0xff;
+                if (kind == _TOKEN_TRANSFER || kind == _TOKEN_APPROVE) {
+                    (uint256 index, ) = _include(all, all.length, assets[plan[i] >> 8]);
+                    plan[i] = (index << 8) | kind;
                 }
             }
+            assets = all;
         }
     }
 
-    /// @dev Rule 4, second half: no allowance granted by the batch may outlive it.
-    function _checkNoStandingApprovals(address[] memory approvals) internal view {
-        for (uint256 i; i < approvals.length; i += 2) {
-            uint256 allowance = IERC20(approvals[i]).allowance(address(this), approvals[i + 1]);
-            if (allowance != 0) revert StandingApproval(approvals[i], approvals[i + 1], allowance);
+    /// @dev Runs the calls, each with exactly `callGasLimit` gas, and returns the gross outflow per asset (rule 4):
+    /// a transfer's calldata amount, every call's value, and each decrease measured around a permitted call.
+    function _runCalls(
+        Call[] calldata calls,
+        uint256[] memory plan,
+        address[] memory assets,
+        uint256 callGasLimit
+    ) internal returns (uint256[] memory charged) {
+        charged = new uint256[](assets.length);
+        for (uint256 i; i < calls.length; ++i) {
+            Call calldata c = calls[i];
+            uint256 kind = plan[i] & 0xff;
+            if (kind == _PERMITTED_CALL) {
+                uint256[] memory before = _ownBalances(assets);
+                _callExact(i, c, callGasLimit);
+                uint256[] memory afterCall = _ownBalances(assets);
+                for (uint256 j; j < assets.length; ++j) {
+                    if (afterCall[j] < before[j]) charged[j] += before[j] - afterCall[j];
+                }
+                continue;
+            }
+            charged[0] += c.value;
+            bytes32 ret = _callExact(i, c, callGasLimit);
+            if (kind == _NATIVE_TRANSFER) continue;
+            uint256 size = LowLevelCall.returnDataSize();
+            if (size == 0 ? c.target.code.length == 0 : (size < 32 || uint256(ret) != 1)) {
+                revert TokenCallFailed(i, c.target);
+            }
+            if (kind == _TOKEN_TRANSFER) charged[plan[i] >> 8] += uint256(bytes32(c.data[36:68]));
         }
     }
 
-    /// @dev Rule 4, first half: the net outflow must fit the per-operation cap and the available budget.
-    function _chargeOutflow(bytes32 digest, address token, uint256 balanceBefore, uint256 balanceAfter) internal {
-        if (balanceAfter >= balanceBefore) return;
-        uint256 outflow = balanceBefore - balanceAfter;
-        uint256 cap = _maxPerOperation[token];
-        if (outflow > cap) revert PerOperationCapExceeded(token, outflow, cap);
-        RateLimiter.RefillingBucket storage bucket = _buckets[token];
-        if (!bucket.tryConsume(_BUCKET_KEY, outflow)) {
-            revert BudgetExceeded(token, outflow, bucket.available(_BUCKET_KEY));
+    /// @dev Calls `c` with exactly `callGasLimit` gas, or reverts InsufficientGas if the relayer left too little
+    /// to forward it (EIP-150 keeps 1/64 back; CALL_RESERVE covers the CALL's own cost). Bubbles a revert.
+    function _callExact(uint256 index, Call calldata c, uint256 callGasLimit) private returns (bytes32 ret) {
+        bytes memory data = c.data;
+        address target = c.target;
+        uint256 value = c.value;
+        uint256 left = gasleft();
+        if (left < CALL_RESERVE || (left - CALL_RESERVE) - (left - CALL_RESERVE) / 64 < callGasLimit) {
+            revert InsufficientGas(index, callGasLimit, left);
         }
+        bool ok;
+        assembly ("memory-safe") {
+            ok := call(callGasLimit, target, value, add(data, 0x20), mload(data), 0x00, 0x20)
+            ret := mload(0x00)
+        }
+        if (!ok) revert CallReverted(index, LowLevelCall.returnData());
+    }
+
+    /// @dev Rule 4, last half: no allowance granted by the batch may outlive it.
+    function _checkNoStandingApprovals(Call[] calldata calls, uint256[] memory plan) internal view {
+        for (uint256 i; i < calls.length; ++i) {
+            if (plan[i] & 0xff != _TOKEN_APPROVE) continue;
+            address token = calls[i].target;
+            address spender = address(uint160(uint256(bytes32(calls[i].data[4:36]))));
+            uint256 allowance = IERC20(token).allowance(address(this), spender);
+            if (allowance != 0) revert StandingApproval(token, spender, allowance);
+        }
+    }
+
+    /// @dev Rule 4: the gross outflow of `token` must fit its per-operation cap and its available budget.
+    function _charge(bytes32 digest, address token, uint256 outflow) internal {
+        Budget memory b = _budgets[token];
+        if (outflow > b.maxPerOperation) revert PerOperationCapExceeded(token, outflow, b.maxPerOperation);
+        Bucket storage bucket = _buckets[token];
+        (uint256 used, uint256 available_) = _bucketState(b, bucket);
+        if (outflow > available_) revert BudgetExceeded(token, outflow, available_);
+        // used + outflow <= limit <= type(uint112).max: the casts cannot truncate.
+        bucket.lastUsed = uint208(used + outflow);
+        bucket.lastTimepoint = uint48(block.timestamp);
         emit BudgetCharged(digest, token, outflow);
     }
 
-    function _balances(address[] memory tokens) internal view returns (uint256[] memory balances) {
-        balances = new uint256[](tokens.length);
-        for (uint256 i; i < tokens.length; ++i) balances[i] = IERC20(tokens[i]).balanceOf(address(this));
+    /// @dev Rule 5, first half: every bound's balance before the batch.
+    function _boundBalances(Bound[] calldata bounds) internal view returns (uint256[] memory balances) {
+        balances = new uint256[](bounds.length);
+        for (uint256 i; i < bounds.length; ++i) balances[i] = _balanceOf(bounds[i].asset, bounds[i].account);
+    }
+
+    /// @dev Rule 5: after the batch, each bound's balance change (after - before) is at least its minDelta.
+    function _checkBounds(Bound[] calldata bounds, uint256[] memory before) internal view {
+        for (uint256 i; i < bounds.length; ++i) {
+            Bound calldata b = bounds[i];
+            uint256 afterBatch = _balanceOf(b.asset, b.account);
+            int256 delta = _delta(before[i], afterBatch);
+            if (delta < b.minDelta) revert BoundViolated(b.asset, b.account, b.minDelta, delta);
+        }
+    }
+
+    /// @dev The wallet's balances of `assets` (NATIVE first).
+    function _ownBalances(address[] memory assets) internal view returns (uint256[] memory balances) {
+        balances = new uint256[](assets.length);
+        balances[0] = address(this).balance;
+        for (uint256 i = 1; i < assets.length; ++i) balances[i] = _balanceOf(assets[i], address(this));
+    }
+
+    /// @dev `account`'s balance of `asset` (wei for NATIVE); reverts BalanceUnreadable rather than guess.
+    function _balanceOf(address asset, address account) internal view returns (uint256 balance) {
+        if (asset == NATIVE) return account.balance;
+        (bool ok, bytes32 word, ) = LowLevelCall.staticcallReturn64Bytes(
+            asset,
+            abi.encodeCall(IERC20.balanceOf, (account))
+        );
+        if (!ok || LowLevelCall.returnDataSize() < 32) revert BalanceUnreadable(asset, account);
+        return uint256(word);
+    }
+
+    /// @dev A budget's (used, available) now, exactly as RateLimiter.state computes them (period 0 counts as 1).
+    function _bucketState(
+        Budget memory b,
+        Bucket storage bucket
+    ) internal view returns (uint256 used, uint256 available_) {
+        uint256 lastUsed = bucket.lastUsed;
+        // elapsed < 2^48 and limit < 2^112: the product cannot overflow, and floor division is RateLimiter's mulDiv.
+        uint256 refill = ((block.timestamp - bucket.lastTimepoint) * b.limit) / (b.period == 0 ? 1 : b.period);
+        used = lastUsed > refill ? lastUsed - refill : 0;
+        available_ = b.limit > used ? b.limit - used : 0;
     }
 
     function _setBudget(BudgetConfig calldata config) internal {
         address token = config.token;
         if (
             config.limit == 0 ||
-            config.limit > type(uint208).max ||
+            config.limit > type(uint112).max ||
             config.period == 0 ||
             config.period > MAX_BUDGET_PERIOD ||
             config.maxPerOperation == 0 ||
             config.maxPerOperation > config.limit ||
             token == address(this)
         ) revert InvalidBudget(token, config.limit, config.period, config.maxPerOperation);
-        RateLimiter.RefillingBucket storage bucket = _buckets[token];
-        // Settle consumption at the old rate before the new settings apply (RateLimiter's documented caveat).
-        if (_maxPerOperation[token] != 0) bucket.sync(_BUCKET_KEY);
-        bucket.updateSettings(uint48(config.period), uint208(config.limit));
-        _maxPerOperation[token] = config.maxPerOperation;
+        _checkNoTokenPermission(token);
+        Budget memory old = _budgets[token];
+        if (old.maxPerOperation != 0) {
+            // Settle consumption at the old rate before the new settings apply (RateLimiter's sync).
+            Bucket storage bucket = _buckets[token];
+            (uint256 used, ) = _bucketState(old, bucket);
+            bucket.lastUsed = uint208(used);
+            bucket.lastTimepoint = uint48(block.timestamp);
+        }
+        _budgets[token] = Budget(uint112(config.maxPerOperation), uint112(config.limit), uint32(config.period));
         if (token != NATIVE) _budgetedTokens.add(token);
         emit BudgetSet(token, config.limit, config.period, config.maxPerOperation);
     }
@@ -675,11 +856,24 @@ contract AgentWallet is
 
     function _setCallPermission(address target, bytes4 selector, bool allowed) internal {
         if (target == address(this) || target == address(0)) revert InvalidAddress(target);
+        if (allowed && _isTransferLike(selector) && _isBudgeted(target)) revert TokenPermissionConflict(target, selector);
         bytes32 key = _permissionKey(target, selector);
         if (allowed ? _callPermissions.add(key) : _callPermissions.remove(key)) {
             if (allowed) ++_permissionCount[target];
             else --_permissionCount[target];
             emit CallPermissionSet(target, selector, allowed);
+        }
+    }
+
+    /// @dev A budget must never sit beside a permission that moves the token outside it: such a permission is
+    /// ignored while the budget exists and would become unlimited once it is removed.
+    function _checkNoTokenPermission(address token) internal view {
+        if (_permissionCount[token] == 0) return;
+        bytes4[5] memory selectors = [_TRANSFER, _TRANSFER_FROM, _APPROVE, _INCREASE_ALLOWANCE, _PERMIT];
+        for (uint256 i; i < selectors.length; ++i) {
+            if (_callPermissions.contains(_permissionKey(token, selectors[i]))) {
+                revert TokenPermissionConflict(token, selectors[i]);
+            }
         }
     }
 
@@ -698,22 +892,41 @@ contract AgentWallet is
         if (msg.sender != owner() && !_guardians.contains(msg.sender)) revert NotOwnerOrGuardian(msg.sender);
     }
 
+    function _isBudgeted(address token) internal view returns (bool) {
+        return _budgets[token].maxPerOperation != 0;
+    }
+
     // ───────────────────────────── private ─────────────────────────────
 
-    function _budgetSettings(address token) private view returns (uint256 limit, uint256 period) {
-        // RateLimiter exposes no getter for its shared settings; read them without writing.
-        RateLimiter.RefillingBucket storage bucket = _buckets[token];
-        return (bucket._capacity, bucket._window);
+    function _isTransferLike(bytes4 selector) private pure returns (bool) {
+        return
+            selector == _TRANSFER ||
+            selector == _TRANSFER_FROM ||
+            selector == _APPROVE ||
+            selector == _INCREASE_ALLOWANCE ||
+            selector == _PERMIT;
     }
 
     function _permissionKey(address target, bytes4 selector) private pure returns (bytes32) {
         return bytes32((uint256(uint160(target)) << 96) | uint256(uint32(selector)));
     }
 
-    function _include(address[] memory list, uint256 count, address item) private pure returns (uint256) {
-        for (uint256 i; i < count; ++i) if (list[i] == item) return count;
+    /// @dev Index of `item` in list[0:count], appending it when absent; returns the index and the new count.
+    function _include(address[] memory list, uint256 count, address item) private pure returns (uint256, uint256) {
+        for (uint256 i = 1; i < count; ++i) if (list[i] == item) return (i, count);
         list[count] = item;
-        return count + 1;
+        return (count, count + 1);
+    }
+
+    /// @dev after - before as a signed number, saturating at the int256 range.
+    function _delta(uint256 before, uint256 afterBatch) private pure returns (int256) {
+        uint256 maxInt = uint256(type(int256).max);
+        if (afterBatch >= before) {
+            uint256 up = afterBatch - before;
+            return up > maxInt ? type(int256).max : int256(up);
+        }
+        uint256 down = before - afterBatch;
+        return down > maxInt ? type(int256).min : -int256(down);
     }
 
     function _truncate(address[] memory list, uint256 length) private pure {

@@ -17,12 +17,17 @@ contract AgentWalletFactory {
         implementation = new AgentWallet();
     }
 
-    /// @notice Deploys and initialises a wallet.
-    /// @dev The CREATE2 salt commits to the whole configuration, so nobody can take the address with another owner.
+    /// @notice Deploys and initialises a wallet, or returns the one this configuration and salt already deployed.
+    /// @dev The CREATE2 salt commits to the whole configuration, so nobody can take the address with another owner;
+    /// and since an existing wallet is returned rather than reverting, nobody can fail the owner's deployment by
+    /// deploying the same configuration first.
     /// @param config Owner, co-signer, guardians, session keys, budgets and allowlists.
     /// @param salt Caller-chosen salt for a fresh address.
     function createWallet(AgentWallet.InitConfig calldata config, bytes32 salt) external returns (AgentWallet wallet) {
-        wallet = AgentWallet(payable(Clones.cloneDeterministic(address(implementation), _salt(config, salt))));
+        bytes32 fullSalt = _salt(config, salt);
+        address predicted = Clones.predictDeterministicAddress(address(implementation), fullSalt);
+        if (predicted.code.length != 0) return AgentWallet(payable(predicted));
+        wallet = AgentWallet(payable(Clones.cloneDeterministic(address(implementation), fullSalt)));
         wallet.initialize(config);
         emit WalletCreated(address(wallet), config.owner, salt);
     }

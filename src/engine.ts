@@ -247,6 +247,8 @@ export class CosignerEngine {
           calls: req.calls,
           nonce: req.nonce,
           deadline: req.deadline,
+          callGasLimit: req.callGasLimit,
+          bounds: req.bounds,
           agentSignature: req.agentSignature,
           cosignerSignature: cosignature,
           watch,

@@ -88,6 +88,24 @@ export const callIntentSchema = z.strictObject({
 export const intentSchema = z.discriminatedUnion("kind", [transferIntentSchema, swapIntentSchema, callIntentSchema]);
 export type Intent = z.infer<typeof intentSchema>;
 
+export const MAX_BOUNDS = 32;
+const INT256_MIN = -(2n ** 255n);
+const INT256_MAX = 2n ** 255n - 1n;
+/** Largest callGasLimit accepted (gas): more than any block holds. */
+export const MAX_CALL_GAS_LIMIT = 1_000_000_000n;
+
+/** Says what to send when a version-2 field is missing (a version-1 client). */
+const required = (what: string) => ({
+  error: (issue: { input?: unknown }) => (issue.input === undefined ? `required (operation version 2): ${what}` : undefined),
+});
+
+/** One outcome bound: after the batch, `account`'s balance of `asset` (zero address = native) changed by >= minDelta. */
+export const boundSchema = z.strictObject({
+  asset: addressSchema,
+  account: addressSchema,
+  minDelta: int256Schema.refine((n) => n >= INT256_MIN && n <= INT256_MAX, "must be within the int256 range"),
+});
+
 /** POST /v1/operations body. */
 export const operationRequestSchema = z.strictObject({
   chainId: z.number().int().positive(),
@@ -95,6 +113,13 @@ export const operationRequestSchema = z.strictObject({
   calls: z.array(callSchema).min(1, "must hold at least one call").max(MAX_CALLS, `must hold at most ${MAX_CALLS} calls`),
   nonce: uint256Schema,
   deadline: uint256Schema,
+  callGasLimit: z
+    .string(required('the gas every call gets, a decimal string such as "1000000" (the SDK fills it)'))
+    .pipe(uint256Schema)
+    .refine((n) => n > 0n && n <= MAX_CALL_GAS_LIMIT, `must be between 1 and ${MAX_CALL_GAS_LIMIT}`),
+  bounds: z
+    .array(boundSchema, required("the outcome bounds derived from the intent (deriveBounds in src/intent/bounds.ts; the SDK fills them), [] only for a plain transfer"))
+    .max(MAX_BOUNDS, `must hold at most ${MAX_BOUNDS} bounds`),
   agentSignature: signatureSchema,
   intent: intentSchema,
   idempotencyKey: z

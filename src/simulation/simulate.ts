@@ -13,7 +13,7 @@ import {
   type Hex,
 } from "viem";
 import { loadArtifact } from "../chain/artifacts";
-import type { Call } from "../eip712";
+import type { Bound, Call } from "../eip712";
 import { CountersignError } from "../errors";
 import { BalanceWatch, EIP1967_SLOTS, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
 import type { BlockEnv, Fork } from "./fork";
@@ -36,6 +36,10 @@ export interface SimulationInput {
   calls: readonly Call[];
   nonce: bigint;
   deadline: bigint;
+  /** Gas every call gets, exactly (gas). */
+  callGasLimit: bigint;
+  /** Outcome bounds the wallet checks after the batch. */
+  bounds: readonly Bound[];
   agentSignature: Hex;
   cosignerSignature: Hex;
   /** Extra (asset, account) balances to read, e.g. the intent's recipient. */
@@ -75,7 +79,15 @@ export function encodeExecute(input: Omit<SimulationInput, "wallet" | "watch">):
   return encodeFunctionData({
     abi: abis().walletAbi,
     functionName: "execute",
-    args: [input.calls, input.nonce, input.deadline, input.agentSignature, input.cosignerSignature],
+    args: [
+      input.calls,
+      input.nonce,
+      input.deadline,
+      input.callGasLimit,
+      input.bounds.map((b) => ({ ...b })),
+      input.agentSignature,
+      input.cosignerSignature,
+    ],
   });
 }
 

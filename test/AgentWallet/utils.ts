@@ -1,8 +1,8 @@
 import hre, { ethers } from "hardhat";
 import type { Signer, BaseContract } from "ethers";
 import { deployWalletFixture } from "../fixtures";
-import { DAY, type TestOperation } from "../helpers";
-import { operationTypes } from "../../src/eip712";
+import { DAY, ethersOperationTypes, operationMessage, type TestOperation } from "../helpers";
+import { OPERATION_VERSION } from "../../src/eip712";
 import type { AgentWallet } from "../../typechain-types";
 
 /** Order of the secp256k1 group: s and n - s are the two halves of a malleable signature. */
@@ -63,17 +63,15 @@ export async function domainOf(wallet: BaseContract, overrides: { chainId?: bigi
   const { chainId } = await ethers.provider.getNetwork();
   return {
     name: "AgentWallet",
-    version: "1",
+    version: OPERATION_VERSION,
     chainId: overrides.chainId ?? chainId,
     verifyingContract: overrides.verifyingContract ?? (await wallet.getAddress()),
   };
 }
 
-export const operationTypesMutable = { Operation: [...operationTypes.Operation], Call: [...operationTypes.Call] };
+export const operationTypesMutable = ethersOperationTypes;
 
-function message(op: TestOperation) {
-  return { calls: op.calls, nonce: op.nonce, deadline: op.deadline };
-}
+const message = operationMessage;
 
 /** Signs `op` for `wallet` under a domain that may differ from the wallet's own (replay tests). */
 export async function signWithDomain(
@@ -145,6 +143,11 @@ export function walletError(wallet: AgentWallet, name: string, args: unknown[] =
 }
 
 /** Builds an operation with an explicit deadline (timing tests control every second). */
-export function opAt(calls: TestOperation["calls"], nonce: bigint, deadline: bigint): TestOperation {
-  return { calls, nonce, deadline };
+export function opAt(
+  calls: TestOperation["calls"],
+  nonce: bigint,
+  deadline: bigint,
+  extra: Pick<TestOperation, "callGasLimit" | "bounds"> = {},
+): TestOperation {
+  return { calls, nonce, deadline, ...extra };
 }
