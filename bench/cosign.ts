@@ -5,7 +5,8 @@
  *   npm run bench:cosign        (= hardhat compile, then ts-node bench/cosign.ts: no Hardhat runtime beyond what src uses)
  *
  * Upstream: a local Hardhat node in a child process (startLocalNode) with the demo deployment (deployDemo).
- * The operation: an ERC-20 transfer of 1 base unit of USDC from the demo wallet to alice, with a transfer intent;
+ * The operation: an ERC-20 transfer of 1 base unit of USDC from the demo wallet to alice, with a transfer intent,
+ * callGasLimit 1 000 000 and no bounds (a plain transfer of a budgeted token, as the SDK signs it);
  * every request has a fresh (sequential) nonce and is signed by the session key before the clock starts. Decisions
  * are only simulated, so the wallet's budget is never consumed.
  *
@@ -56,6 +57,8 @@ const QUICK = process.env.BENCH_QUICK === "1"; // a smoke run of the benchmark i
 const scale = (n: number) => (QUICK ? Math.max(5, Math.ceil(n / 10)) : n);
 const P = {
   amount: 1n, // 1 base unit of USDC: far below the demo budget (1000 USDC/day, 500 per operation)
+  /** Gas every call of the operation gets (the SDK's default). */
+  callGasLimit: 1_000_000n,
   localWarmup: scale(50),
   localRuns: scale(300),
   naiveWarmup: scale(10),
@@ -144,7 +147,9 @@ class Requests {
     const nonce = this.nonce++;
     const deadline = BigInt(Math.floor(Date.now() / 1000)) + P.ttlSeconds;
     const calls = [this.call];
-    const digest = operationDigest(this.d.chainId, this.d.wallet, { calls, nonce, deadline });
+    // A plain transfer of a budgeted token: no bounds (what the SDK signs for it), the SDK's default callGasLimit.
+    const op = { calls, nonce, deadline, callGasLimit: P.callGasLimit, bounds: [] };
+    const digest = operationDigest(this.d.chainId, this.d.wallet, op);
     const agentSignature = this.sessionKey.sign(digest);
     const body = {
       chainId: this.d.chainId,
@@ -152,10 +157,12 @@ class Requests {
       calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
       nonce: nonce.toString(),
       deadline: deadline.toString(),
+      callGasLimit: P.callGasLimit.toString(),
+      bounds: [],
       agentSignature,
       intent: { kind: "transfer", asset: this.d.tokens.USDC, to: this.d.recipients.alice, amount: P.amount.toString() },
     };
-    const execute = encodeExecute({ calls, nonce, deadline, agentSignature, cosignerSignature: this.cosignerKey.sign(digest) });
+    const execute = encodeExecute({ ...op, agentSignature, cosignerSignature: this.cosignerKey.sign(digest) });
     return { body, execute };
   }
 
@@ -600,7 +607,7 @@ async function main() {
       caveat:
         "measured on a shared 2-core machine while other work may run: p50s are robust to that, p99s and throughput less so",
       operation: `execute([USDC.transfer(alice, ${P.amount})]) on the demo wallet, transfer intent, fresh sequential nonces`,
-      parameters: { ...P, amount: P.amount.toString(), ttlSeconds: P.ttlSeconds.toString() },
+      parameters: { ...P, amount: P.amount.toString(), callGasLimit: P.callGasLimit.toString(), ttlSeconds: P.ttlSeconds.toString() },
       figures,
       goals,
       gasUsed: { localExec: localRun.gasUsed.toString(), naiveFork: naiveRun.gasUsed.toString(), decision: probeDecision.simulation?.gasUsed },

@@ -134,17 +134,17 @@ contract AgentWallet is
     /// @notice EIP-712 type hash of Bound.
     bytes32 public constant BOUND_TYPEHASH = keccak256("Bound(address asset,address account,int256 minDelta)");
     /// @notice EIP-712 type hash of Operation (referenced types sorted by name, as EIP-712 requires).
-    bytes32 public constant OPERATION_TYPEHASH =
-        keccak256(
-            "Operation(Call[] calls,uint256 nonce,uint256 deadline,uint256 callGasLimit,Bound[] bounds)"
-            "Bound(address asset,address account,int256 minDelta)"
-            "Call(address target,uint256 value,bytes data)"
-        );
+    bytes32 public constant OPERATION_TYPEHASH = keccak256(
+        "Operation(Call[] calls,uint256 nonce,uint256 deadline,uint256 callGasLimit,Bound[] bounds)"
+        "Bound(address asset,address account,int256 minDelta)"
+        "Call(address target,uint256 value,bytes data)"
+    );
     /// @notice EIP-712 type hash wrapping an ERC-1271 hash so an owner signature is bound to this wallet.
     bytes32 public constant WALLET_MESSAGE_TYPEHASH = keccak256("WalletMessage(bytes32 hash)");
 
-    bytes32 private constant _DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant _DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
     bytes32 private constant _HASHED_NAME = keccak256("AgentWallet");
     bytes32 private constant _HASHED_VERSION = keccak256("2");
 
@@ -186,9 +186,12 @@ contract AgentWallet is
     // ───────────────────────────── events ─────────────────────────────
 
     /// @notice An operation passed every check and ran. `digest` joins it to the co-signer's audit record.
-    event Executed(bytes32 indexed digest, address indexed sessionKey, uint256 indexed nonce, uint256 callCount);
-    /// @notice An operation's gross outflow of `token` was charged to its budget (token base units; wei for NATIVE).
-    event BudgetCharged(bytes32 indexed digest, address indexed token, uint256 amount);
+    event Executed(bytes32 indexed digest, address indexed sessionKey, uint256 indexed nonce);
+    /// @notice The operation whose Executed event precedes this one in the same transaction had its gross outflow of
+    /// `token` charged to its budget (token base units; wei for NATIVE).
+    /// @dev No digest: it would cost every operation 375 gas, and execute is nonReentrant, so a wallet's
+    /// BudgetCharged events always follow their own Executed event.
+    event BudgetCharged(address indexed token, uint256 amount);
     /// @notice The owner ran one call without limits (`selector` is zero for a plain native transfer).
     event OwnerExecuted(address indexed target, uint256 value, bytes4 selector);
     /// @notice The agent path was paused by `account` (owner or guardian).
@@ -335,8 +338,8 @@ contract AgentWallet is
         bytes calldata cosignerSignature
     ) external nonReentrant {
         bytes32 digest = _checkOperation(calls, nonce, deadline, callGasLimit, bounds);
-        _authorize(digest, nonce, calls.length, agentSignature, cosignerSignature);
-        _run(digest, calls, callGasLimit, bounds);
+        _authorize(digest, nonce, agentSignature, cosignerSignature);
+        _run(calls, callGasLimit, bounds);
     }
 
     // ───────────────────────────── external: owner path ─────────────────────────────
@@ -585,14 +588,13 @@ contract AgentWallet is
     function _authorize(
         bytes32 digest,
         uint256 nonce,
-        uint256 callCount,
         bytes calldata agentSignature,
         bytes calldata cosignerSignature
     ) internal {
         address sessionKey = _checkAgentSignature(digest, agentSignature);
         _checkCosignerSignature(digest, cosignerSignature, _cosigner);
         _usedNonces.set(nonce);
-        emit Executed(digest, sessionKey, nonce, callCount);
+        emit Executed(digest, sessionKey, nonce);
     }
 
     /// @dev OpenZeppelin's EIP712 rebuilds the domain separator with abi.encode on every call in a clone (its cache
@@ -633,14 +635,14 @@ contract AgentWallet is
     }
 
     /// @dev Rules 3 to 5 for an authorized operation: check every call, run them, charge, check the bounds.
-    function _run(bytes32 digest, Call[] calldata calls, uint256 callGasLimit, Bound[] calldata bounds) internal {
-        if (calls.length == 1 && bounds.length == 0 && _runPlainTransfer(digest, calls, callGasLimit)) return;
+    function _run(Call[] calldata calls, uint256 callGasLimit, Bound[] calldata bounds) internal {
+        if (calls.length == 1 && bounds.length == 0 && _runPlainTransfer(calls, callGasLimit)) return;
         (address[] memory assets, uint256 plan) = _plan(calls);
         uint256[] memory boundsBefore = _boundBalances(bounds);
         uint256[] memory charged = _runCalls(calls, plan, assets, callGasLimit);
         _checkNoStandingApprovals(calls, plan);
         for (uint256 i; i < assets.length; ++i) {
-            if (charged[i] != 0) _charge(digest, assets[i], charged[i], _budgets[assets[i]]);
+            if (charged[i] != 0) _charge(assets[i], charged[i], _budgets[assets[i]]);
         }
         _checkBounds(bounds, boundsBefore);
     }
@@ -649,10 +651,10 @@ contract AgentWallet is
     /// transfer, or a budgeted token's transfer(to, amount), to an allowlisted recipient, charged its value and
     /// calldata amount. The same rules as _plan and _runCalls (the tests run both paths); returns false, having
     /// done nothing, for any other call.
-    function _runPlainTransfer(bytes32 digest, Call[] calldata calls, uint256 callGasLimit) internal returns (bool) {
+    function _runPlainTransfer(Call[] calldata calls, uint256 callGasLimit) internal returns (bool) {
         (address target, uint256 value, bytes calldata data) = _callAt(calls, 0);
         if (data.length == 0) {
-            if (target == address(this)) revert SelfCallNotAllowed(0);
+            if (target.code.length != 0) return false; // a recipient with code: measured on the general path
             if (!_recipients.contains(target)) revert RecipientNotAllowed(target);
             _callExact(0, target, value, data, callGasLimit);
         } else {
@@ -664,10 +666,12 @@ contract AgentWallet is
             if (!_recipients.contains(address(uint160(word)))) revert RecipientNotAllowed(address(uint160(word)));
             bytes32 ret = _callExact(0, target, value, data, callGasLimit);
             uint256 size = LowLevelCall.returnDataSize();
-            if (size == 0 ? target.code.length == 0 : (size < 32 || uint256(ret) != 1)) revert TokenCallFailed(0, target);
-            _charge(digest, target, uint256(bytes32(data[36:68])), b);
+            if (size == 0 ? target.code.length == 0 : (size < 32 || uint256(ret) != 1))
+                revert TokenCallFailed(0, target);
+            uint256 amount = uint256(bytes32(data[36:68]));
+            if (amount != 0) _charge(target, amount, b); // like RateLimiter.tryConsume(0): nothing written
         }
-        if (value != 0) _charge(digest, NATIVE, value, _budgets[NATIVE]);
+        if (value != 0) _charge(NATIVE, value, _budgets[NATIVE]);
         return true;
     }
 
@@ -684,6 +688,12 @@ contract AgentWallet is
             if (target == address(this)) revert SelfCallNotAllowed(i);
             if (data.length == 0) {
                 if (!_recipients.contains(target)) revert RecipientNotAllowed(target);
+                // A recipient with code runs it (with callGasLimit gas) and could have a permitted spender pull a
+                // budgeted token: measure around it like a permitted call.
+                if (target.code.length != 0) {
+                    plan |= _PERMITTED_CALL << (16 * i);
+                    permitted = true;
+                }
                 continue; // kind _NATIVE_TRANSFER
             }
             if (data.length < 4) revert MalformedCall(i);
@@ -708,22 +718,29 @@ contract AgentWallet is
             }
         }
         _truncate(assets, assetCount);
-        if (permitted) {
-            // A permitted call may move any budgeted token (e.g. through an allowance the owner granted), so the
-            // batch measures them all around each permitted call. Re-index the token calls into the full list.
-            address[] memory tokens = _budgetedTokens.values();
-            address[] memory all = new address[](tokens.length + 1);
-            for (uint256 j; j < tokens.length; ++j) all[j + 1] = tokens[j];
-            for (uint256 i; i < calls.length; ++i) {
-                uint256 step = (plan >> (16 * i)) & 0xffff;
-                uint256 kind = step & 3;
-                if (kind == _TOKEN_TRANSFER || kind == _TOKEN_APPROVE) {
-                    (uint256 index, ) = _include(all, all.length, assets[step >> 2]);
-                    plan = (plan & ~(uint256(0xffff) << (16 * i))) | (((index << 2) | kind) << (16 * i));
-                }
+        // A permitted call may move any budgeted token (e.g. through an allowance the owner granted), so the batch
+        // then measures them all around each permitted call.
+        if (permitted) (assets, plan) = _allBudgetedAssets(calls.length, assets, plan);
+    }
+
+    /// @dev [NATIVE, every budgeted token], with the plan's token calls re-indexed from `assets` into it.
+    function _allBudgetedAssets(
+        uint256 callCount,
+        address[] memory assets,
+        uint256 plan
+    ) internal view returns (address[] memory all, uint256) {
+        address[] memory tokens = _budgetedTokens.values();
+        all = new address[](tokens.length + 1);
+        for (uint256 j; j < tokens.length; ++j) all[j + 1] = tokens[j];
+        for (uint256 i; i < callCount; ++i) {
+            uint256 step = (plan >> (16 * i)) & 0xffff;
+            uint256 kind = step & 3;
+            if (kind == _TOKEN_TRANSFER || kind == _TOKEN_APPROVE) {
+                (uint256 index, ) = _include(all, all.length, assets[step >> 2]);
+                plan = (plan & ~(uint256(0xffff) << (16 * i))) | (((index << 2) | kind) << (16 * i));
             }
-            assets = all;
         }
+        return (all, plan);
     }
 
     /// @dev Runs the calls, each with exactly `callGasLimit` gas, and returns the gross outflow per asset (rule 4):
@@ -769,15 +786,19 @@ contract AgentWallet is
         bytes calldata data,
         uint256 callGasLimit
     ) private returns (bytes32 ret) {
-        uint256 left = gasleft();
+        uint256 left;
+        assembly ("memory-safe") {
+            // The calldata goes to temporary memory past the free pointer; gas is measured after the copy has paid
+            // for its memory, so only the CALL's own cost lies between the check and the call.
+            calldatacopy(mload(0x40), data.offset, data.length)
+            left := gas()
+        }
         if (left < CALL_RESERVE || (left - CALL_RESERVE) - (left - CALL_RESERVE) / 64 < callGasLimit) {
             revert InsufficientGas(index, callGasLimit, left);
         }
         bool ok;
         assembly ("memory-safe") {
-            let m := mload(0x40) // the calldata is copied to temporary memory past the free pointer
-            calldatacopy(m, data.offset, data.length)
-            ok := call(callGasLimit, target, value, m, data.length, 0x00, 0x20)
+            ok := call(callGasLimit, target, value, mload(0x40), data.length, 0x00, 0x20)
             ret := mload(0x00)
         }
         if (!ok) revert CallReverted(index, LowLevelCall.returnData());
@@ -794,8 +815,9 @@ contract AgentWallet is
         }
     }
 
-    /// @dev Rule 4: the gross outflow of `token` (whose budget `b` the caller read) must fit its per-operation cap and its available budget.
-    function _charge(bytes32 digest, address token, uint256 outflow, Budget memory b) internal {
+    /// @dev Rule 4: the gross outflow of `token` (whose budget `b` the caller read) must fit its per-operation cap
+    /// and its available budget.
+    function _charge(address token, uint256 outflow, Budget memory b) internal {
         if (outflow > b.maxPerOperation) revert PerOperationCapExceeded(token, outflow, b.maxPerOperation);
         Bucket storage bucket = _buckets[token];
         (uint256 used, uint256 available_) = _bucketState(b, bucket);
@@ -803,7 +825,7 @@ contract AgentWallet is
         // used + outflow <= limit <= type(uint112).max: the casts cannot truncate.
         bucket.lastUsed = uint208(used + outflow);
         bucket.lastTimepoint = uint48(block.timestamp);
-        emit BudgetCharged(digest, token, outflow);
+        emit BudgetCharged(token, outflow);
     }
 
     /// @dev Rule 5, first half: every bound's balance before the batch.
@@ -907,7 +929,8 @@ contract AgentWallet is
 
     function _setCallPermission(address target, bytes4 selector, bool allowed) internal {
         if (target == address(this) || target == address(0)) revert InvalidAddress(target);
-        if (allowed && _isTransferLike(selector) && _isBudgeted(target)) revert TokenPermissionConflict(target, selector);
+        if (allowed && _isTransferLike(selector) && _isBudgeted(target))
+            revert TokenPermissionConflict(target, selector);
         bytes32 key = _permissionKey(target, selector);
         if (allowed ? _callPermissions.add(key) : _callPermissions.remove(key)) {
             if (allowed) ++_permissionCount[target];
@@ -964,7 +987,8 @@ contract AgentWallet is
             data.length := calldataload(d)
             data.offset := add(d, 0x20)
         }
-        if (word > type(uint160).max || data.length > type(uint32).max) revert MalformedCall(i);
+        // (A length past the calldata cannot get here: _hashCalls copied it first and ran out of gas.)
+        if (word > type(uint160).max) revert MalformedCall(i);
         target = address(uint160(word));
     }
 

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const record = await deployFromPolicy({ publicClient, walletClient, policy, network, log: (line) => console.log(`  ${line}`) });
   const path = writeRecord(record);
   console.log(`factory ${record.factory}`);
-  console.log(`wallet  ${record.wallet}`);
+  console.log(`wallet  ${record.wallet} (${record.walletOrigin === "created" ? "created" : "already deployed with this policy and salt; verified"})`);
   console.log(formatWalletStatus(await readWalletStatus(publicClient, record.wallet), record.tokens).join("\n"));
   console.log(`recorded ${path}`);
 }

@@ -6,7 +6,9 @@ import type { Logger } from "pino";
 import { getAddress, type Address, type Hex } from "viem";
 import { operationDigest } from "./eip712";
 import { CountersignError, type Reason } from "./errors";
+import { boundsProblem, unboundedTransferProblem } from "./intent/bounds";
 import { parseOperationRequest, type OperationRequest } from "./intent/schema";
+import { callGasReasons } from "./policy/call-gas";
 import { compareWithIntent } from "./policy/compare";
 import { decide, payees, type DecisionStatus, type ReviewPolicy } from "./policy/decide";
 import { describeRevert } from "./policy/revert-reasons";
@@ -95,6 +97,9 @@ export class CosignerEngine {
     // only to the session key that proposed it.
     const signer = recoverSessionKey(digest, req.agentSignature);
     options.admit?.(signer);
+    // The outcome the wallet will enforce must be the one the intent derives: nothing else is worth simulating.
+    const problem = boundsProblem(req.bounds, req.intent, req.wallet, req.calls);
+    if (problem) throw new CountersignError("BOUNDS_MISMATCH", problem);
     if (req.idempotencyKey) {
       const prior = store.findByIdempotencyKey(req.idempotencyKey);
       if (prior && prior.requestHash === bodyHash && prior.sessionKey === signer) return toDecision(prior);
@@ -121,7 +126,7 @@ export class CosignerEngine {
       // Signed now, outside the fork's lock; used by the simulation and returned only if the decision is "approved".
       const cosignature = key.sign(digest);
       const sim = await this.simulate(req, signer, cosignature, auth);
-      const reasons = compareWithIntent(req.intent, req.wallet, sim);
+      const reasons = judge(req, sim);
       const recipients = payees(req.intent, req.wallet, sim.changes);
       const outcome = decide(
         {
@@ -129,6 +134,7 @@ export class CosignerEngine {
           intent: req.intent,
           wallet: req.wallet,
           changes: sim.changes,
+          grossOutflow: sim.grossOutflow,
           newRecipients: recipients.filter((r) => !store.isRecipientKnown(req.chainId, req.wallet, r)),
           anomaly: store.activeAnomaly(req.chainId, req.wallet),
         },
@@ -163,7 +169,7 @@ export class CosignerEngine {
       const sessionKey = recoverSessionKey(digest, req.agentSignature);
       const cosignature = this.options.key.sign(digest);
       const sim = await this.simulate(req, sessionKey, cosignature);
-      reasons = compareWithIntent(req.intent, req.wallet, sim);
+      reasons = judge(req, sim);
       simulation = toSimulationView(sim);
       if (reasons.length === 0) {
         status = "approved";
@@ -254,7 +260,7 @@ export class CosignerEngine {
           watch,
         },
         key.address,
-        (auth) => checkAuth(auth, sessionKey, req.nonce, env.timestamp, key.address, verified),
+        (auth) => checkAuth(auth, req, sessionKey, env.timestamp, key.address, verified),
       );
     });
   }
@@ -311,6 +317,8 @@ export class CosignerEngine {
       memo: req.intent.memo ?? null,
       calls: req.calls,
       deadline: req.deadline,
+      callGasLimit: req.callGasLimit,
+      bounds: req.bounds,
       simulation,
       reasons,
     };
@@ -366,11 +374,19 @@ function recoverSessionKey(digest: Hex, signature: Hex): Address {
   return signer;
 }
 
-/** Refuses when the wallet, read on the fork, does not let this session key use this nonce now. */
+/** Every reason the simulated operation cannot be signed as it is: the intent's, and its calls' gas headroom. */
+function judge(req: OperationRequest, sim: SimulationResult): Reason[] {
+  return [...compareWithIntent(req.intent, req.wallet, sim), ...callGasReasons(sim, req.callGasLimit)];
+}
+
+/**
+ * Refuses when the wallet, read on the fork, does not let this session key use this nonce now, or when the
+ * operation claims the plain-transfer exemption from bounds for a token the wallet does not budget.
+ */
 function checkAuth(
   auth: AuthState,
+  req: OperationRequest,
   sessionKey: Address,
-  nonce: bigint,
   timestamp: bigint,
   self: Address,
   verified: { verified: boolean },
@@ -386,8 +402,10 @@ function checkAuth(
   if (auth.owner === self || auth.selfIsGuardian || auth.selfIsSessionKey) {
     throw new CountersignError("COSIGNER_MISMATCH", `this co-signer (${self}) also holds another role on the wallet; it will not sign`);
   }
-  if (auth.nonceUsed) throw new CountersignError("NONCE_USED", `nonce ${nonce} was already used on chain`);
+  if (auth.nonceUsed) throw new CountersignError("NONCE_USED", `nonce ${req.nonce} was already used on chain`);
   if (auth.paused) throw new CountersignError("WALLET_PAUSED", "the wallet is paused");
+  const unbounded = unboundedTransferProblem(req.bounds, req.intent, req.wallet, req.calls, auth.budgetedTokens);
+  if (unbounded) throw new CountersignError("BOUNDS_MISMATCH", unbounded);
 }
 
 /** The implementation an EIP-1167 minimal proxy delegates to, or undefined for any other code. */

@@ -2,13 +2,15 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import fc from "fast-check";
-import { bytesToHex, getAddress, type Address, type Hex } from "viem";
+import { bytesToHex, getAddress, zeroAddress, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { operationDigest, operationTypedData, type Call, type Operation } from "../src/eip712";
+import { executeArgs, operationDigest, operationTypedData, type Bound, type Call, type Operation } from "../src/eip712";
 import { deployWalletFixture } from "./fixtures";
-import { erc20Transfer } from "./helpers";
+import { CALL_GAS, erc20Transfer } from "./helpers";
 
 const MAX_UINT256 = 2n ** 256n - 1n;
+const MAX_INT256 = 2n ** 255n - 1n;
+const MIN_INT256 = -(2n ** 255n);
 
 // Hardhat's default accounts 1 (session key) and 2 (co-signer) of the standard wallet fixture. Public test keys.
 const SESSION_KEY_PK = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
@@ -40,20 +42,38 @@ const data = fc.oneof(
   ),
 ).map((bytes) => bytesToHex(bytes));
 const call: fc.Arbitrary<Call> = fc.record({ target: address, value: word, data });
+// int256 over its whole range, with the edges and the small deltas bounds really carry.
+const int256 = fc.oneof(
+  fc.bigInt({ min: MIN_INT256, max: MAX_INT256 }),
+  fc.constantFrom(MIN_INT256, MIN_INT256 + 1n, -1n, 0n, 1n, MAX_INT256 - 1n, MAX_INT256),
+  fc.bigInt({ min: -(10n ** 24n), max: 10n ** 24n }),
+);
+const bound: fc.Arbitrary<Bound> = fc.record({
+  asset: fc.oneof(address, fc.constant(zeroAddress as Address)),
+  account: address,
+  minDelta: int256,
+});
 const op: fc.Arbitrary<Operation> = fc.record({
   calls: fc.array(call, { minLength: 0, maxLength: 16, size: "max" }),
   nonce: word,
   deadline: word,
+  callGasLimit: word,
+  bounds: fc.array(bound, { minLength: 0, maxLength: 32, size: "max" }),
 });
+
+/** The on-chain operationDigest() arguments of `o`. */
+function digestArgs(o: Operation): [Call[], bigint, bigint, bigint, Bound[]] {
+  return [[...o.calls], o.nonce, o.deadline, o.callGasLimit, [...o.bounds]];
+}
 
 describe("src/eip712", function () {
   describe("operationDigest", function () {
-    it("equals AgentWallet.operationDigest for random operations (0 to 16 calls, any uint256, any data)", async function () {
+    it("equals AgentWallet.operationDigest for random operations (0 to 16 calls, 0 to 32 bounds, any uint256/int256, any data)", async function () {
       const { wallet, chainId } = await loadFixture(twoWalletsFixture);
       const walletAddress = (await wallet.getAddress()) as Address;
       await fc.assert(
         fc.asyncProperty(op, async (o) => {
-          const onChain = await wallet.operationDigest([...o.calls], o.nonce, o.deadline);
+          const onChain = await wallet.operationDigest(...digestArgs(o));
           expect(operationDigest(chainId, walletAddress, o)).to.equal(onChain);
         }),
         { numRuns: 150 },
@@ -66,8 +86,8 @@ describe("src/eip712", function () {
       await fc.assert(
         fc.asyncProperty(op, async (o) => {
           const [onA, onB] = await Promise.all([
-            wallet.operationDigest([...o.calls], o.nonce, o.deadline),
-            otherWallet.operationDigest([...o.calls], o.nonce, o.deadline),
+            wallet.operationDigest(...digestArgs(o)),
+            otherWallet.operationDigest(...digestArgs(o)),
           ]);
           expect(operationDigest(chainId, b, o)).to.equal(onB);
           expect(onB).to.not.equal(onA);
@@ -83,12 +103,39 @@ describe("src/eip712", function () {
       const otherAddress = address.filter((a) => a.toLowerCase() !== walletAddress.toLowerCase());
       await fc.assert(
         fc.asyncProperty(op, otherChainId, otherAddress, async (o, id, other) => {
-          const onChain = await wallet.operationDigest([...o.calls], o.nonce, o.deadline);
+          const onChain = await wallet.operationDigest(...digestArgs(o));
           expect(operationDigest(id, walletAddress, o)).to.not.equal(onChain);
           expect(operationDigest(chainId, other, o)).to.not.equal(onChain);
         }),
         { numRuns: 50 },
       );
+    });
+  });
+
+  describe("operationDigest's v2 fields", function () {
+    it("changes on chain and off chain alike when callGasLimit or any bound changes", async function () {
+      const { wallet, chainId } = await loadFixture(twoWalletsFixture);
+      const walletAddress = (await wallet.getAddress()) as Address;
+      const withBound = op.filter((o) => o.bounds.length > 0);
+      await fc.assert(
+        fc.asyncProperty(withBound, fc.nat(), fc.bigInt({ min: 1n, max: 2n ** 64n }), async (o, pick, bump) => {
+          const i = pick % o.bounds.length;
+          const bounds = o.bounds.map((b, j) => (j === i ? { ...b, minDelta: b.minDelta === MAX_INT256 ? b.minDelta - bump : b.minDelta + 1n } : b));
+          const variants: Operation[] = [{ ...o, callGasLimit: o.callGasLimit === MAX_UINT256 ? 0n : o.callGasLimit + 1n }, { ...o, bounds }];
+          const original = await wallet.operationDigest(...digestArgs(o));
+          for (const v of variants) {
+            const onChain = await wallet.operationDigest(...digestArgs(v));
+            expect(onChain).to.equal(operationDigest(chainId, walletAddress, v));
+            expect(onChain).to.not.equal(original);
+          }
+        }),
+        { numRuns: 40 },
+      );
+    });
+
+    it("signs domain version 2", async function () {
+      const { wallet } = await loadFixture(twoWalletsFixture);
+      expect((await wallet.eip712Domain()).version).to.equal("2");
     });
   });
 
@@ -106,15 +153,20 @@ describe("src/eip712", function () {
         calls: [{ target: transfer.target as Address, value: 0n, data: transfer.data as Hex }],
         nonce: 7n,
         deadline: BigInt(await time.latest()) + 300n,
+        callGasLimit: CALL_GAS,
+        bounds: [
+          { asset: (await usdc.getAddress()) as Address, account: walletAddress, minDelta: -amount },
+          { asset: (await usdc.getAddress()) as Address, account: alice.address as Address, minDelta: amount },
+        ],
       };
       const typed = operationTypedData(chainId, walletAddress, o);
       const agentSignature = await agent.signTypedData(typed);
       const cosignerSignature = await cosign.signTypedData(typed);
 
-      const tx = wallet.connect(relayer).execute([...o.calls], o.nonce, o.deadline, agentSignature, cosignerSignature);
+      const tx = wallet.connect(relayer).execute(...executeArgs(o, agentSignature, cosignerSignature));
       await expect(tx)
         .to.emit(wallet, "Executed")
-        .withArgs(operationDigest(chainId, walletAddress, o), sessionKey.address, o.nonce, 1n);
+        .withArgs(operationDigest(chainId, walletAddress, o), sessionKey.address, o.nonce);
       await expect(tx).to.changeTokenBalances(usdc, [walletAddress, alice.address], [-amount, amount]);
       expect(await wallet.isNonceUsed(o.nonce)).to.equal(true);
     });
@@ -129,12 +181,14 @@ describe("src/eip712", function () {
         calls: [{ target: transfer.target as Address, value: 0n, data: transfer.data as Hex }],
         nonce: 8n,
         deadline: BigInt(await time.latest()) + 300n,
+        callGasLimit: CALL_GAS,
+        bounds: [],
       };
       const typed = operationTypedData(chainId + 1n, walletAddress, o);
       await expect(
         wallet
           .connect(relayer)
-          .execute([...o.calls], o.nonce, o.deadline, await agent.signTypedData(typed), await cosign.signTypedData(typed)),
+          .execute(...executeArgs(o, await agent.signTypedData(typed), await cosign.signTypedData(typed))),
       ).to.be.revertedWithCustomError(wallet, "UnknownSessionKey");
     });
   });

@@ -19,6 +19,7 @@ const SOURCES: Record<string, string> = {
   ReturnFalseToken: "contracts/mocks/ReturnFalseToken.sol",
   MockERC721: "contracts/mocks/MockERC721.sol",
   CallbackTarget: "contracts/mocks/CallbackTarget.sol",
+  FickleSwap: "contracts/mocks/FickleSwap.sol",
   StateReader: "contracts/simulation/StateReader.sol",
 };
 

@@ -25,8 +25,9 @@ import {
   type WalletClient,
 } from "viem";
 import { loadArtifact } from "../chain/artifacts";
-import { operationDigest, operationTypedData, type Call } from "../eip712";
+import { executeArgs, operationDigest, operationTypedData, type Bound, type Call, type Operation } from "../eip712";
 import type { Decision } from "../engine";
+import { boundsJson, deriveBounds, isPlainTransfer } from "../intent/bounds";
 import type { Intent } from "../intent/schema";
 import { swapCalls, transferCalls, type Asset, type SwapParams, type TransferParams } from "./calls";
 import { CosignerRejectedError, CosignerRequestError, ExecutionRevertedError } from "./errors";
@@ -51,7 +52,16 @@ export interface CosignerClientOptions {
   ttlSeconds?: number;
   /** Timeout of one HTTP request to the co-signer (ms, default 30 000). */
   requestTimeoutMs?: number;
+  /**
+   * Gas every call of an operation gets, exactly (default 1 000 000; per operation: `OperationOptions.callGasLimit`).
+   * The wallet forwards exactly this much to each call and reverts `InsufficientGas` when the transaction leaves too
+   * little; the co-signer simulates with the same value and refuses calls that use close to all of it.
+   */
+  callGasLimit?: bigint;
 }
+
+/** The client's default `callGasLimit` (gas per call). */
+export const DEFAULT_CALL_GAS_LIMIT = 1_000_000n;
 
 /** Per-operation options. */
 export interface OperationOptions {
@@ -65,6 +75,13 @@ export interface OperationOptions {
   execute?: boolean;
   /** Gas limit of `execute`. When set, the transaction is sent without estimating, so a revert is mined. */
   gas?: bigint;
+  /** Gas every call of this operation gets, exactly (default: the client's `callGasLimit`, 1 000 000). */
+  callGasLimit?: bigint;
+  /**
+   * Outcome bounds to sign instead of the derived ones (see `CosignerClient.boundsFor`). The co-signer refuses
+   * anything but the bounds derived from the intent (BOUNDS_MISMATCH): this exists to test that, not to use.
+   */
+  bounds?: Bound[];
 }
 
 /** A signed operation, exactly as proposed: what `execute` needs besides the co-signature. */
@@ -74,6 +91,10 @@ export interface Proposal {
   calls: Call[];
   nonce: bigint;
   deadline: bigint;
+  /** Gas every call gets, exactly (gas). */
+  callGasLimit: bigint;
+  /** Outcome bounds the wallet checks after the batch (empty for a plain transfer of ETH or a budgeted token). */
+  bounds: Bound[];
   intent: Intent;
   agentSignature: Hex;
   /** The EIP-712 digest both signatures sign (the join key with the co-signer's audit log). */
@@ -114,6 +135,9 @@ export class CosignerClient {
   private readonly nonces: NonceSource;
   private chainIdValue?: number;
   private readonly walletAbi: Abi;
+  private readonly callGasLimit: bigint;
+  /** Whether a token is budgeted on the wallet, read once per token (`budget(token)`). */
+  private readonly budgeted = new Map<Address, Promise<boolean>>();
 
   constructor(options: CosignerClientOptions) {
     if (!options.publicClient && !options.rpcUrl) throw new TypeError("CosignerClient needs publicClient or rpcUrl");
@@ -127,6 +151,8 @@ export class CosignerClient {
     this.ttl = BigInt(options.ttlSeconds ?? 120);
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.chainIdValue = options.chainId;
+    this.callGasLimit = options.callGasLimit ?? DEFAULT_CALL_GAS_LIMIT;
+    if (this.callGasLimit <= 0n) throw new RangeError("callGasLimit must be greater than zero");
     this.walletAbi = loadArtifact("AgentWallet").abi;
     this.nonces = new NonceSource((nonce) => this.isNonceUsed(nonce));
   }
@@ -200,13 +226,18 @@ export class CosignerClient {
       calls: proposal.calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
       nonce: proposal.nonce.toString(),
       deadline: proposal.deadline.toString(),
+      callGasLimit: proposal.callGasLimit.toString(),
+      bounds: boundsJson(proposal.bounds),
       agentSignature: proposal.agentSignature,
       intent: intentJson(proposal.intent),
       ...(proposal.idempotencyKey ? { idempotencyKey: proposal.idempotencyKey } : {}),
     };
     const { status, json } = await this.request("POST", "/v1/operations", body);
     if ((status === 200 || status === 202 || status === 422) && isDecisionBody(json)) {
-      return { decision: parseDecision(json), proposal };
+      const decision = parseDecision(json);
+      // The owner may have set or removed a budget since it was read: read it again next time.
+      if (decision.reasons.some((r) => (r.code as string) === "BOUNDS_MISMATCH")) this.budgeted.clear();
+      return { decision, proposal };
     }
     throw requestError(status, json);
   }
@@ -215,11 +246,18 @@ export class CosignerClient {
    * Builds and signs an operation with the session key (EIP-712, src/eip712.ts) without sending it anywhere.
    * @example const proposal = await client.sign(calls, intent)
    */
-  async sign(calls: Call[], intent: Intent, options: Pick<OperationOptions, "nonce" | "deadline" | "idempotencyKey"> = {}): Promise<Proposal> {
+  async sign(
+    calls: Call[],
+    intent: Intent,
+    options: Pick<OperationOptions, "nonce" | "deadline" | "idempotencyKey" | "callGasLimit" | "bounds"> = {},
+  ): Promise<Proposal> {
     const chainId = await this.chainId();
+    const callGasLimit = options.callGasLimit ?? this.callGasLimit;
+    if (callGasLimit <= 0n) throw new RangeError("callGasLimit must be greater than zero");
+    const bounds = options.bounds ?? (await this.boundsFor(calls, intent));
     const nonce = options.nonce ?? (await this.nonces.next());
     const deadline = options.deadline ?? BigInt(Math.floor(Date.now() / 1000)) + this.ttl;
-    const op = { calls, nonce, deadline };
+    const op: Operation = { calls, nonce, deadline, callGasLimit, bounds };
     const agentSignature = await this.sessionKey.signTypedData(operationTypedData(chainId, this.wallet, op));
     return {
       chainId,
@@ -227,6 +265,8 @@ export class CosignerClient {
       calls,
       nonce,
       deadline,
+      callGasLimit,
+      bounds,
       intent,
       agentSignature,
       digest: operationDigest(chainId, this.wallet, op),
@@ -235,9 +275,36 @@ export class CosignerClient {
   }
 
   /**
+   * The outcome bounds an operation carries: none for a plain transfer (`transfer` intent, calls that are a native
+   * transfer or an ERC-20 `transfer`) of ETH or of a token budgeted on the wallet, whose calldata already fixes
+   * what the wallet charges; otherwise exactly `deriveBounds(intent, wallet)` (src/intent/bounds.ts), the ones the
+   * co-signer derives too. Whether a token is budgeted is read once from the wallet's `budget(token)` and cached.
+   * @example await client.boundsFor(transferCalls({ asset: usdc, to: alice, amount: 1n }), intent) // [] when USDC is budgeted
+   */
+  async boundsFor(calls: readonly Call[], intent: Intent): Promise<Bound[]> {
+    if (intent.kind === "transfer" && isPlainTransfer(calls) && (intent.asset === "native" || (await this.isBudgeted(intent.asset)))) return [];
+    return deriveBounds(intent, this.wallet);
+  }
+
+  /** Whether `token` has a budget on the wallet (read once, then cached). */
+  private isBudgeted(token: Address): Promise<boolean> {
+    const key = getAddress(token);
+    let known = this.budgeted.get(key);
+    if (!known) {
+      known = this.publicClient
+        .readContract({ address: this.wallet, abi: this.walletAbi, functionName: "budget", args: [key] })
+        .then((b) => (b as readonly [bigint, bigint, bigint])[2] !== 0n);
+      known.catch(() => this.budgeted.delete(key));
+      this.budgeted.set(key, known);
+    }
+    return known;
+  }
+
+  /**
    * Sends `execute` for a co-signed proposal from the submitter account and waits for the receipt.
-   * Without `gas` the call is estimated first, and a revert is reported before anything is sent; with `gas`, the
-   * transaction is sent as is and a revert is mined. Either way it throws ExecutionRevertedError with the
+   * Without `gas` the call is estimated first (plus 20%), and a revert is reported before anything is sent; with
+   * `gas`, the transaction is sent as is and a revert is mined. The wallet forwards exactly `callGasLimit` to each
+   * call, so `gas` must leave about callGasLimit × 64/63 + 40 000 before every call, else it reverts `InsufficientGas`. Either way it throws ExecutionRevertedError with the
    * wallet's decoded custom error.
    * @example const { txHash } = await client.execute(proposal, decision)
    */
@@ -251,7 +318,7 @@ export class CosignerClient {
     const data = encodeFunctionData({
       abi: this.walletAbi,
       functionName: "execute",
-      args: [proposal.calls.map((c) => ({ ...c })), proposal.nonce, proposal.deadline, proposal.agentSignature, cosignerSignature],
+      args: executeArgs(proposal, proposal.agentSignature, cosignerSignature),
     });
     const account = this.submitter.account as Account;
     let gas = options.gas;
@@ -374,8 +441,23 @@ export class CosignerClient {
     return txHash;
   }
 
-  /** Re-runs a mined, reverted `execute` on the state before its block to read the revert data. */
+  /**
+   * The revert data of a mined, reverted `execute`: from the transaction's own trace where the node offers one
+   * (development and archive nodes), which is exact; else by re-running it on the state before its block, which
+   * misses a revert that depends on the block itself (its timestamp, say: an outcome bound that held a block earlier).
+   */
   private async replayRevert(from: Address, to: Address, data: Hex, gas: bigint, receipt: TransactionReceipt): Promise<Hex | undefined> {
+    try {
+      const trace = (await this.publicClient.request({
+        method: "debug_traceTransaction",
+        params: [receipt.transactionHash, { disableStorage: true, disableMemory: true, disableStack: true }],
+      } as never)) as { failed?: boolean; returnValue?: string } | undefined;
+      const value = trace?.failed ? trace.returnValue : undefined;
+      const hex = typeof value === "string" ? (value.startsWith("0x") ? value : `0x${value}`) : undefined;
+      if (hex && isHex(hex) && hex.length >= 10) return hex;
+    } catch {
+      // no debug namespace on this node: replay below
+    }
     try {
       await this.publicClient.call({ account: from, to, data, gas, blockNumber: receipt.blockNumber - 1n });
       return undefined;

@@ -3,9 +3,10 @@
  * @example
  * import { CosignerClient, CosignerRejectedError } from "./src/client";
  */
-export { CosignerClient, revertData, type CallParams, type CosignerClientOptions, type OperationOptions, type OperationResult, type Proposal } from "./client";
+export { CosignerClient, DEFAULT_CALL_GAS_LIMIT, revertData, type CallParams, type CosignerClientOptions, type OperationOptions, type OperationResult, type Proposal } from "./client";
 export { mockDexAbi, swapCalls, transferCalls, type Asset, type SwapParams, type TransferParams } from "./calls";
 export { CosignerClientError, CosignerRejectedError, CosignerRequestError, ExecutionRevertedError } from "./errors";
 export { NonceSource } from "./nonces";
 export { parseDecision, type WalletBudget, type WalletInfo } from "./wire";
 export type { Decision } from "../engine";
+export type { Bound, Call } from "../eip712";

@@ -15,6 +15,8 @@ import {
   http,
   parseAbi,
   parseEventLogs,
+  toFunctionSelector,
+  toHex,
   zeroAddress,
   type Address,
   type Hex,
@@ -68,7 +70,13 @@ class Unexpected extends Error {}
 const erc20 = parseAbi(["function balanceOf(address) view returns (uint256)", "function decimals() view returns (uint8)"]);
 
 /**
- * Runs the five scenarios in order and returns how each ended (never throws for a scenario's failure).
+ * A fixed gas limit for `execute` sends the transaction without a pre-flight estimate, so the chain itself refuses
+ * it. Enough for every call to get the SDK's default callGasLimit (1 000 000) with the wallet's 63/64 reserve.
+ */
+const FIXED_GAS = 2_000_000n;
+
+/**
+ * Runs the six scenarios in order and returns how each ended (never throws for a scenario's failure).
  * @example const results = await runDemo({ target, approverToken }); process.exitCode = results.every((r) => r.ok) ? 0 : 1
  */
 export async function runDemo(options: DemoOptions): Promise<ScenarioResult[]> {
@@ -79,7 +87,8 @@ export async function runDemo(options: DemoOptions): Promise<ScenarioResult[]> {
     ["b", "the injected payment refused", () => demo.injectedPayment()],
     ["c", "calldata that does not match its intent refused by simulation", () => demo.intentMismatch()],
     ["d", "over budget: refused on chain even with both signatures", () => demo.overBudgetOnChain()],
-    ["e", "the breaker: paused, refused, unpaused, working again", () => demo.breaker()],
+    ["e", "a swap that stops paying after the simulation: its signed bounds refused on chain", () => demo.boundViolated()],
+    ["f", "the breaker: paused, refused, unpaused, working again", () => demo.breaker()],
   ];
   await demo.setup();
   for (const [id, title, run] of scenarios) {
@@ -291,7 +300,7 @@ class Demo {
     this.say(`budget   USDC available now ${this.fmt(await this.chainAvailable())} (read on chain) < A's ${this.fmt(a)}`);
     try {
       // A fixed gas limit sends the transaction without a pre-flight estimate, so the chain itself refuses it.
-      const r = await this.client.execute(A.proposal, A.decision, { gas: 1_000_000n });
+      const r = await this.client.execute(A.proposal, A.decision, { gas: FIXED_GAS });
       throw new Unexpected(`A executed on chain in ${r.txHash}`);
     } catch (err) {
       if (!(err instanceof ExecutionRevertedError)) throw err;
@@ -308,6 +317,63 @@ class Demo {
   }
 
   // ───────────── (e) ─────────────
+  async boundViolated(): Promise<string> {
+    const t = this.options.target;
+    const owner = devAccount(LOCAL_ROLES.owner);
+    const ownerClient = createWalletClient({ account: owner, transport: http(t.rpcUrl) });
+    const fickle = loadArtifact("FickleSwap");
+    const deployed = await this.pub.waitForTransactionReceipt({
+      hash: await ownerClient.deployContract({ abi: fickle.abi, bytecode: fickle.bytecode, chain: null }),
+    });
+    const pool = getAddress(deployed.contractAddress!);
+    this.names.set(pool, "pool");
+    const out = this.units("40");
+    const mint = parseAbi(["function mint(address to, uint256 amount)"]);
+    await this.pub.waitForTransactionReceipt({
+      hash: await ownerClient.writeContract({ address: this.usdc, abi: mint, functionName: "mint", args: [pool, out], chain: null }),
+    });
+    const selector = toFunctionSelector("swapUntil(address,uint256,uint256)");
+    await this.ownerSend("setCallPermission", [pool, selector, true]);
+    await this.waitFor(async () => (await this.client.getWallet()).callPermissions.some((p) => p.target === pool), "the co-signer's fork to see the permission");
+    this.say(`setup    the owner permits pool.swapUntil on ${pool}: a "swap" that pays 40 USDC for 0.01 ETH until a moment, nothing after`);
+    this.say(`         (the same shape as a sandwiched pool, an oracle update or an upgrade between simulation and inclusion)`);
+    try {
+      const sell = 10n ** 16n;
+      // The chain's clock may run ahead of the wall clock (automine gives every block its own second).
+      const chainNow = (await this.pub.getBlock()).timestamp;
+      const wallNow = BigInt(Math.floor(Date.now() / 1000));
+      const until = (chainNow > wallNow ? chainNow : wallNow) + 10n;
+      const calls = [{ target: pool, value: sell, data: encodeFunctionData({ abi: fickle.abi, functionName: "swapUntil", args: [this.usdc, out, until] }) }];
+      const intent = { kind: "swap" as const, sell: { asset: "native" as const, maxAmount: sell }, buy: { asset: this.usdc, minAmount: out } };
+      this.say(`intent   swap at most 0.01 ETH for at least 40 USDC on the pool`);
+      const S = await this.settle(this.client.operate(calls, intent, { execute: false }));
+      this.showDecision(S.decision);
+      expect(S.decision.status === "approved", `expected the swap approved, got ${S.decision.status}`);
+      this.say(`bounds   signed by both: ${S.proposal.bounds.map((b) => `${this.name(b.account)} ${b.asset === zeroAddress ? "ETH" : this.name(b.asset)} >= ${b.minDelta}`).join(", ")}`);
+      // Local chain only: the next block is after `until`, as if the agent had sent the swap a few seconds later.
+      const latest = (await this.pub.getBlock()).timestamp;
+      const next = latest + 1n > until + 1n ? latest + 1n : until + 1n;
+      await this.pub.request({ method: "evm_setNextBlockTimestamp" as never, params: [toHex(next)] as never });
+      this.say(`time     the pool stops paying after ${until}; the agent sends the co-signed swap in a block at ${next}`);
+      const ethBefore = await this.pub.getBalance({ address: t.wallet });
+      try {
+        const r = await this.client.execute(S.proposal, S.decision, { gas: FIXED_GAS });
+        throw new Unexpected(`the swap executed on chain in ${r.txHash}`);
+      } catch (err) {
+        if (!(err instanceof ExecutionRevertedError)) throw err;
+        this.say(`chain    tx ${err.txHash} mined and reverted: ${err.text}`);
+        expect(err.errorName === "BoundViolated", `expected BoundViolated, got ${err.text}`);
+        expect(err.stage === "mined" && err.receipt?.status === "reverted", "expected a mined, reverted transaction");
+      }
+      expect((await this.pub.getBalance({ address: t.wallet })) === ethBefore, "the wallet's ETH balance changed");
+      this.say(`layer    the wallet on chain: the outcome the co-signer accepted is part of what both keys signed; the wallet lost nothing`);
+      return "the co-signed swap paid on the fork and not on chain; the wallet reverted it with BoundViolated and kept its ETH";
+    } finally {
+      await this.ownerSend("setCallPermission", [pool, selector, false]);
+    }
+  }
+
+  // ───────────── (f) ─────────────
   async breaker(): Promise<string> {
     const t = this.options.target;
     const alice = getAddress(t.recipients.alice!);
@@ -352,7 +418,7 @@ class Demo {
       }
     }
     try {
-      await this.client.execute(P.proposal, P.decision, { gas: 1_000_000n });
+      await this.client.execute(P.proposal, P.decision, { gas: FIXED_GAS });
       throw new Unexpected("P executed while paused");
     } catch (err) {
       if (!(err instanceof ExecutionRevertedError)) throw err;

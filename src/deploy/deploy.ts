@@ -7,9 +7,9 @@ import {
   encodeFunctionData,
   getAddress,
   keccak256,
+  parseEventLogs,
   toBytes,
   zeroAddress,
-  type Abi,
   type Account,
   type Address,
   type Hex,
@@ -17,6 +17,7 @@ import {
   type WalletClient,
 } from "viem";
 import { loadArtifact } from "../chain/artifacts";
+import { readWalletStatus, type WalletStatus } from "./owner";
 import { resolveAsset, type Policy } from "./policy";
 import type { DeploymentRecord } from "./record";
 
@@ -34,6 +35,8 @@ export interface DeployOptions {
 /**
  * Deploys the factory (unless the policy names one), mock tokens the policy asks for, and a wallet initialised
  * with the policy's roles, budgets and allowlists; funds it; verifies it on chain; returns the record.
+ * Idempotent for a wallet: when one with this policy and salt is already deployed (an earlier run, or anyone who
+ * front-ran this one), it is verified against the policy instead of created, and the deployment goes on.
  * @example const record = await deployFromPolicy({ publicClient, walletClient, policy, network: "sepolia" })
  */
 export async function deployFromPolicy(options: DeployOptions): Promise<DeploymentRecord> {
@@ -102,26 +105,44 @@ export async function deployFromPolicy(options: DeployOptions): Promise<Deployme
   };
   const factoryAbi = loadArtifact("AgentWalletFactory").abi;
   const salt = keccak256(toBytes(policy.salt));
-  const wallet = (await publicClient.readContract({ address: factory, abi: factoryAbi, functionName: "predictWallet", args: [config, salt] })) as Address;
+  const wallet = getAddress(
+    (await publicClient.readContract({ address: factory, abi: factoryAbi, functionName: "predictWallet", args: [config, salt] })) as Address,
+  );
+  // The address commits to the whole configuration and the salt, so a wallet already there was created with exactly
+  // this policy: by an earlier run, or by anyone who front-ran this one (createWallet is open and returns the existing
+  // wallet). Its state may have changed since (the owner's tasks): check it matches the policy before going on.
   const existing = await publicClient.getCode({ address: wallet });
+  let created: WalletOrigin;
   if (existing && existing !== "0x") {
-    throw new Error(`a wallet with this policy and salt "${policy.salt}" already exists at ${wallet}; change "salt" for another`);
+    log(`wallet: already deployed at ${wallet} with this policy and salt; verifying it`);
+    await verifyWallet(publicClient, wallet, config, `a wallet with this policy and salt "${policy.salt}" already exists at ${wallet}`);
+    created = "existing";
+  } else {
+    const receipt = await send("create wallet", factory, encodeFunctionData({ abi: factoryAbi, functionName: "createWallet", args: [config, salt] }));
+    const events = parseEventLogs({ abi: factoryAbi, logs: receipt.logs, eventName: "WalletCreated" }) as unknown as { args: { wallet: Address } }[];
+    created = events.some((e) => getAddress(e.args.wallet) === wallet) ? "created" : "existing";
+    if (created === "existing") log(`wallet: created by another transaction just before ours at ${wallet}; verifying it`);
   }
-  await send("create wallet", factory, encodeFunctionData({ abi: factoryAbi, functionName: "createWallet", args: [config, salt] }));
 
   const erc20 = loadArtifact("MockERC20").abi;
   for (const m of mints) {
     await send(`mint to wallet`, m.token, encodeFunctionData({ abi: erc20, functionName: "mint", args: [wallet, m.amount] }));
   }
-  if (policy.fundNative && policy.fundNative > 0n) await send("fund wallet (native)", wallet, "0x", policy.fundNative);
+  if (policy.fundNative && policy.fundNative > 0n) {
+    // Up to fundNative, not by it: running the deployment again does not fund the wallet twice.
+    const balance = await publicClient.getBalance({ address: wallet });
+    if (balance < policy.fundNative) await send("fund wallet (native)", wallet, "0x", policy.fundNative - balance);
+    else log(`fund wallet (native): already holds ${balance} wei >= ${policy.fundNative}`);
+  }
 
-  await verifyWallet(publicClient, wallet, config);
+  await verifyWallet(publicClient, wallet, config, `verification of ${wallet}`);
   const symbolOf = (token: Address) => (token === zeroAddress ? "native" : (Object.entries(tokens).find(([, a]) => a === token)?.[0] ?? token));
   return {
     network,
     chainId,
     factory,
     wallet,
+    walletOrigin: created,
     salt,
     deployer,
     roles: { owner, cosigner: policy.cosigner, guardians: policy.guardians, sessionKeys: config.sessionKeys },
@@ -141,25 +162,61 @@ export async function deployFromPolicy(options: DeployOptions): Promise<Deployme
   };
 }
 
-/** Reads the new wallet back and throws if any role or budget differs from the policy. */
-async function verifyWallet(
-  publicClient: PublicClient,
-  wallet: Address,
-  config: { owner: Address; cosigner: Address; budgets: { token: Address; limit: bigint; period: bigint; maxPerOperation: bigint }[]; recipients: Address[] },
-): Promise<void> {
-  const abi: Abi = loadArtifact("AgentWallet").abi;
-  const read = (functionName: string, args: readonly unknown[] = []) => publicClient.readContract({ address: wallet, abi, functionName, args });
-  const owner = (await read("owner")) as Address;
-  const cosigner = (await read("cosigner")) as Address;
-  if (owner !== config.owner) throw new Error(`verification: owner is ${owner}, expected ${config.owner}`);
-  if (cosigner !== config.cosigner) throw new Error(`verification: co-signer is ${cosigner}, expected ${config.cosigner}`);
-  for (const b of config.budgets) {
-    const [limit, period, max] = (await read("budget", [b.token])) as readonly [bigint, bigint, bigint];
-    if (limit !== b.limit || period !== b.period || max !== b.maxPerOperation) {
-      throw new Error(`verification: budget of ${b.token} is (${limit}, ${period}, ${max}), expected (${b.limit}, ${b.period}, ${b.maxPerOperation})`);
-    }
+/** How the recorded wallet came to be: created by this run, or found already deployed with the same policy. */
+export type WalletOrigin = "created" | "existing";
+
+/** The configuration createWallet was given (InitConfig). */
+interface WalletConfig {
+  owner: Address;
+  cosigner: Address;
+  guardians: Address[];
+  sessionKeys: { key: Address; validUntil: number }[];
+  budgets: { token: Address; limit: bigint; period: bigint; maxPerOperation: bigint }[];
+  recipients: Address[];
+  callPermissions: { target: Address; selector: Hex }[];
+}
+
+/**
+ * Reads the wallet back and throws, naming every difference, unless its roles, session keys, budgets, recipients
+ * and call permissions are exactly the configuration's (nothing missing, nothing more).
+ * @example await verifyWallet(publicClient, wallet, config, "verification")
+ */
+export async function verifyWallet(publicClient: PublicClient, wallet: Address, config: WalletConfig, context: string): Promise<void> {
+  const status = await readWalletStatus(publicClient, wallet);
+  const problems = walletDifferences(status, config);
+  if (problems.length) {
+    throw new Error(`${context}, but it differs from the policy: ${problems.join("; ")}. Use another "salt" for a new wallet, or make the policy match.`);
   }
-  for (const r of config.recipients) {
-    if (!((await read("isRecipientAllowed", [r])) as boolean)) throw new Error(`verification: ${r} is not allowlisted`);
-  }
+}
+
+/** Every way `status` (read on chain) differs from `config`; empty when they match. */
+export function walletDifferences(status: WalletStatus, config: WalletConfig): string[] {
+  const problems: string[] = [];
+  const same = (a: string, b: string) => getAddress(a) === getAddress(b);
+  const sets = (what: string, actual: readonly string[], expected: readonly string[]) => {
+    const missing = expected.filter((e) => !actual.some((a) => a.toLowerCase() === e.toLowerCase()));
+    const extra = actual.filter((a) => !expected.some((e) => a.toLowerCase() === e.toLowerCase()));
+    if (missing.length) problems.push(`${what} ${missing.join(", ")} missing`);
+    if (extra.length) problems.push(`${what} ${extra.join(", ")} not in the policy`);
+  };
+  if (!same(status.owner, config.owner)) problems.push(`owner is ${status.owner}, expected ${config.owner}`);
+  if (!same(status.cosigner, config.cosigner)) problems.push(`co-signer is ${status.cosigner}, expected ${config.cosigner}`);
+  sets("guardian", status.guardians, config.guardians);
+  sets(
+    "session key",
+    status.sessionKeys.map((k) => `${getAddress(k.key)} until ${k.validUntil}`),
+    config.sessionKeys.map((k) => `${getAddress(k.key)} until ${k.validUntil}`),
+  );
+  sets(
+    "budget",
+    status.budgets.map((b) => `${getAddress(b.token)} (${b.limit}, ${b.period} s, ${b.maxPerOperation})`),
+    config.budgets.map((b) => `${getAddress(b.token)} (${b.limit}, ${b.period} s, ${b.maxPerOperation})`),
+  );
+  sets("recipient", status.recipients, config.recipients);
+  sets(
+    "call permission",
+    status.callPermissions.map((p) => `${getAddress(p.target)}.${p.selector.toLowerCase()}`),
+    config.callPermissions.map((p) => `${getAddress(p.target)}.${p.selector.toLowerCase()}`),
+  );
+  return problems;
 }

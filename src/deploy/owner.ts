@@ -15,6 +15,16 @@ import {
   type WalletClient,
 } from "viem";
 import { loadArtifact } from "../chain/artifacts";
+import { revertData } from "../client/client";
+import { describeRevert } from "../policy/revert-reasons";
+
+/** What to do about the wallet's refusals an owner meets. */
+const HINTS: Record<string, string> = {
+  TokenPermissionConflict:
+    " (a transfer-like permission beside a budget would bypass it: budgeted tokens move only by transfer to an allowlisted recipient or approve to a permitted spender; remove the permission before changing the budget)",
+  RoleConflict: " (owner, co-signer, guardians and session keys must be distinct accounts)",
+  InvalidSessionKey: " (validUntil must be in the future)",
+};
 
 /** Everything the wallet says about itself (token base units; unix seconds). */
 export interface WalletStatus {
@@ -126,7 +136,16 @@ export async function sendOwnerAction(publicClient: PublicClient, walletClient: 
   if (!isOwner && !(guardianMay && (await read<boolean>("isGuardian", [account.address])))) {
     throw new Error(`${account.address} may not ${action.kind} on ${wallet}: the owner is ${owner}${guardianMay ? " (or a guardian)" : ""}`);
   }
-  const hash = await walletClient.sendTransaction({ account, chain: null, to: wallet, data: encodeAction(action) } as never);
+  const data = encodeAction(action);
+  // Run it first, so that a refusal reads as the wallet's own error (e.g. TokenPermissionConflict) and costs nothing.
+  try {
+    await publicClient.call({ account: account.address, to: wallet, data });
+  } catch (err) {
+    const revert = revertData(err);
+    if (revert === undefined) throw err;
+    throw new Error(`${action.kind} on ${wallet} would revert: ${describeRevert(revert).text}${HINTS[describeRevert(revert).name] ?? ""}`);
+  }
+  const hash = await walletClient.sendTransaction({ account, chain: null, to: wallet, data } as never);
   const receipt = await publicClient.waitForTransactionReceipt({ hash });
   if (receipt.status !== "success") throw new Error(`${action.kind}: transaction ${hash} reverted`);
   return hash;

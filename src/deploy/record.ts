@@ -15,6 +15,8 @@ export interface DeploymentRecord {
   chainId: number;
   factory: Address;
   wallet: Address;
+  /** "created" by this deployment, or "existing": found already deployed with this policy and salt, and verified. */
+  walletOrigin: "created" | "existing";
   salt: Hex;
   deployer: Address;
   roles: { owner: Address; cosigner: Address; guardians: Address[]; sessionKeys: { key: Address; validUntil: number }[] };

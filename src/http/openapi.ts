@@ -12,6 +12,7 @@ import {
   deploymentSchema,
   errorBodySchema,
   healthSchema,
+  operationRequestDocs,
   pauseRequestSchema,
   pauseResultSchema,
   walletViewSchema,
@@ -22,6 +23,23 @@ type JsonSchema = Record<string, unknown>;
 function schema(s: z.ZodType, io: "input" | "output"): JsonSchema {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as JsonSchema;
   return rest;
+}
+
+/** The operation request's JSON schema with each field described (operationRequestDocs) and callGasLimit's pattern. */
+function operationRequest(): JsonSchema {
+  const request = schema(operationRequestSchema, "input");
+  const properties = request.properties as Record<string, JsonSchema>;
+  for (const [field, description] of Object.entries(operationRequestDocs)) {
+    const [name, sub] = field.split("[].");
+    const property = properties[name!];
+    if (!property) throw new Error(`openapi: the operation request has no field ${name}`);
+    const target = sub ? ((property.items as JsonSchema).properties as Record<string, JsonSchema>)[sub] : property;
+    if (!target) throw new Error(`openapi: the operation request has no field ${field}`);
+    target.description = description;
+  }
+  // The schema pipes a string into uint256Schema; its input form shows only the string.
+  properties.callGasLimit = { ...properties.callGasLimit, pattern: "^[1-9][0-9]{0,9}$", examples: ["1000000"] };
+  return request;
 }
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -37,7 +55,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
   const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
   const addressParam = { name: "address", in: "path", required: true, schema: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" } };
   const common = {
-    "400": error("Invalid request: details.issues names each field and the reason"),
+    "400": error("Invalid request: details.issues names each field and the reason (a missing callGasLimit or bounds says what to send)"),
     "413": error("The body is larger than 64 KiB"),
     "429": error("Rate limited (per agent signer, or per client IP); see Retry-After"),
   };
@@ -48,13 +66,14 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
       version: "1",
       description:
         "Co-signs an agent's AgentWallet operation only after simulating it on a fork and matching the changes to the declared intent. " +
-        "Amounts are decimal strings in base units; addresses are 0x-hex. Every 4xx/5xx body is {error: {code, message, details?}}.",
+        "Amounts are decimal strings in base units; addresses are 0x-hex. Every 4xx/5xx body is {error: {code, message, details?}}. " +
+        "Operations are AgentWallet version 2: they carry callGasLimit and outcome bounds, both signed; a request without them is a 400 that says what to send.",
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     components: {
       securitySchemes: { approverToken: { type: "http", scheme: "bearer", description: "APPROVER_TOKEN (approvals and the breaker)" } },
       schemas: {
-        OperationRequest: schema(operationRequestSchema, "input"),
+        OperationRequest: operationRequest(),
         ApprovalRequest: schema(approvalRequestSchema, "input"),
         PauseRequest: schema(pauseRequestSchema, "input"),
         Decision: schema(decisionSchema, "output"),
@@ -77,7 +96,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
             "200": { description: "approved: carries cosignerSignature", ...json("Decision") },
             "202": { description: "pending_approval: a person decides (POST …/approve or …/reject)", ...json("Decision") },
             "422": {
-              description: "rejected (a Decision with reasons), or refused before simulation (an Error: DEADLINE_PASSED, DEADLINE_TOO_FAR, COSIGNER_MISMATCH)",
+              description: "rejected (a Decision with reasons, e.g. INTENT_MISMATCH, BOUNDS_MISMATCH, CALL_GAS_TOO_TIGHT), or refused before simulation (an Error: DEADLINE_PASSED, DEADLINE_TOO_FAR, COSIGNER_MISMATCH)",
               content: { "application/json": { schema: { oneOf: [ref("Decision"), ref("Error")] } } },
             },
             ...common,

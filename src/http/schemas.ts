@@ -15,6 +15,33 @@ const name = z.string().regex(/^[A-Za-z0-9 _.@:+-]{1,64}$/, "must be 1-64 charac
 
 // ---- requests ----
 
+/**
+ * What the OpenAPI document says about the fields of POST /v1/operations (src/intent/schema.ts parses them; these
+ * are the words for people and generated clients). Version 2 of the operation added callGasLimit and bounds.
+ */
+export const operationRequestDocs = {
+  chainId: "Chain id of the wallet's chain (the co-signer serves one)",
+  wallet: "The AgentWallet",
+  calls: "The batch, in order: CALL target with value wei and data (0x = a native transfer)",
+  nonce: "Unordered nonce (decimal string; each used once)",
+  deadline: "Last second the operation may run (unix seconds, inclusive; decimal string)",
+  callGasLimit:
+    "Gas every call gets, exactly (decimal string, 1 to 1000000000; the SDK's default is 1000000). Signed: the wallet forwards " +
+    "exactly this gas to each call and reverts InsufficientGas if the relayer left too little; the co-signer simulates with it " +
+    "and refuses calls that use close to all of it (CALL_GAS_TOO_TIGHT)",
+  bounds:
+    "Outcome bounds, signed, checked by the wallet after the batch (BoundViolated otherwise): exactly deriveBounds(intent, wallet) " +
+    "of src/intent/bounds.ts, in its order (transfer: wallet >= -amount, recipient >= +amount; swap: wallet >= -sell.maxAmount of " +
+    "the sold asset, >= +buy.minAmount of the bought one; call: wallet >= each declared delta), or [] for a plain transfer of " +
+    "native ETH or of a budgeted token. Anything else is rejected with BOUNDS_MISMATCH",
+  "bounds[].asset": "Token address, or 0x0000000000000000000000000000000000000000 for native ETH",
+  "bounds[].account": "Whose balance is bounded (the wallet, or a transfer's recipient)",
+  "bounds[].minDelta": "Smallest allowed change of the balance, after minus before (signed decimal string in base units; negative = outflow)",
+  agentSignature: "EIP-712 signature of Operation(calls, nonce, deadline, callGasLimit, bounds) by a session key (domain AgentWallet, version 2)",
+  intent: "What the agent means to do; the fork's balance changes must match it",
+  idempotencyKey: "A retried request with the same key answers the first decision",
+} as const;
+
 /** POST /v1/operations/:id/approve and /reject body (optional). */
 export const approvalRequestSchema = z.strictObject({
   approver: name.optional().describe("Who decides (recorded in the audit log); defaults to \"approver\""),
@@ -90,8 +117,8 @@ export const walletViewSchema = z.object({
       token: z.union([z.literal("native"), address]),
       limit: decimal.describe("Bucket capacity (base units)"),
       period: decimal.describe("Seconds to refill from empty to limit"),
-      maxPerOperation: decimal.describe("Per-operation cap on net outflow (base units)"),
-      available: decimal.describe("Net outflow allowed now (base units)"),
+      maxPerOperation: decimal.describe("Per-operation cap on gross outflow (base units)"),
+      available: decimal.describe("Gross outflow allowed now (base units)"),
     }),
   ),
   recipients: z.array(address).describe("Allowlisted recipients of native and budgeted-token transfers"),

@@ -72,6 +72,28 @@ export function boundsProblem(bounds: readonly Bound[], intent: Intent, wallet: 
   return `bounds must be exactly those derived from the intent${isPlainTransfer(calls) ? " (or none, for a plain transfer)" : ""}: ${describeBounds(derived)}; got ${describeBounds(bounds)}`;
 }
 
+/**
+ * Why an operation that relies on the plain-transfer exemption (no bounds where the intent derives some) may not,
+ * once the wallet's budgeted tokens are known, or undefined: an ERC-20 `transfer` on a token that is not budgeted is
+ * a generic permitted call to the wallet, with no calldata-charged outcome, so it must carry the derived bounds.
+ * @example unboundedTransferProblem(request.bounds, request.intent, request.wallet, request.calls, auth.budgetedTokens)
+ */
+export function unboundedTransferProblem(
+  bounds: readonly Bound[],
+  intent: Intent,
+  wallet: Address,
+  calls: readonly Call[],
+  budgetedTokens: readonly Address[],
+): string | undefined {
+  if (bounds.length > 0) return undefined;
+  const derived = deriveBounds(intent, wallet);
+  if (derived.length === 0) return undefined;
+  const budgeted = new Set(budgetedTokens.map((t) => getAddress(t)));
+  const unbudgeted = calls.filter((c) => c.data !== "0x" && !budgeted.has(getAddress(c.target)));
+  if (unbudgeted.length === 0) return undefined;
+  return `only a plain transfer of a budgeted token or of ETH may carry no bounds; ${[...new Set(unbudgeted.map((c) => c.target))].join(", ")} is not budgeted on this wallet: send the bounds derived from the intent ${describeBounds(derived)}`;
+}
+
 /** "[asset account >= minDelta, …]" for messages. */
 export function describeBounds(bounds: readonly Bound[]): string {
   return `[${bounds.map((b) => `${b.asset === zeroAddress ? "native" : b.asset} ${b.account} >= ${b.minDelta}`).join(", ")}]`;

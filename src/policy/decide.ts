@@ -22,6 +22,11 @@ export interface DecideInput {
   intent: Intent;
   wallet: Address;
   changes: readonly AssetChange[];
+  /**
+   * The wallet's gross outflow per asset (simulation.grossOutflow): what leaves it, not netted against what comes in,
+   * so an inflow in the same batch (a borrow, a withdrawal) cannot hide a payment from the review threshold.
+   */
+  grossOutflow?: ReadonlyMap<string, bigint>;
   /** Accounts this operation pays that this wallet never paid through the co-signer. */
   newRecipients: readonly Address[];
   /** An active anomaly flag on the wallet or the session key, if any. */
@@ -46,11 +51,16 @@ export function payees(intent: Intent, wallet: Address, changes: readonly AssetC
 export function decide(input: DecideInput, policy: ReviewPolicy): { status: DecisionStatus; reasons: Reason[] } {
   if (input.reasons.length > 0) return { status: "rejected", reasons: input.reasons };
   const review: Reason[] = [];
+  // Per asset, the larger of the gross outflow and the net decrease (NFTs have only the latter).
+  const outflow = new Map(input.grossOutflow ?? []);
   for (const c of input.changes) {
     if (c.account !== input.wallet || c.delta >= 0n) continue;
-    const threshold = policy.thresholds.get(c.asset);
-    if (threshold !== undefined && -c.delta > threshold) {
-      review.push({ code: "ABOVE_REVIEW_THRESHOLD", message: `outflow ${-c.delta} of ${c.asset} is above the review threshold ${threshold}` });
+    if (-c.delta > (outflow.get(c.asset) ?? 0n)) outflow.set(c.asset, -c.delta);
+  }
+  for (const [asset, amount] of outflow) {
+    const threshold = policy.thresholds.get(asset);
+    if (threshold !== undefined && amount > threshold) {
+      review.push({ code: "ABOVE_REVIEW_THRESHOLD", message: `gross outflow ${amount} of ${asset} is above the review threshold ${threshold}` });
     }
   }
   if (policy.reviewNewRecipients) {

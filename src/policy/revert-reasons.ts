@@ -25,6 +25,11 @@ const WALLET_ERRORS: Record<string, ReasonCode> = {
   BudgetExceeded: "OVER_BUDGET",
   StandingApproval: "STANDING_APPROVAL",
   InvalidCallCount: "MALFORMED_CALL",
+  // The request schema caps bounds at MAX_BOUNDS already; a wallet that still refuses the count is malformed input.
+  InvalidBoundCount: "MALFORMED_CALL",
+  BoundViolated: "BOUND_VIOLATED",
+  InsufficientGas: "INSUFFICIENT_GAS",
+  BalanceUnreadable: "UNREADABLE_BALANCE",
 };
 
 const STANDARD_ERRORS: Abi = [

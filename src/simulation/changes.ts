@@ -185,3 +185,35 @@ export class BalanceWatch {
     return this;
   }
 }
+
+const BUDGET_CHARGED = toEventSelector("BudgetCharged(address,uint256)");
+
+/**
+ * The wallet's gross outflow per asset ("native" or a token address): what leaves it, never netted against what
+ * comes in. For native ETH the sum of the calls' values (the agent path sends ETH in no other way); for a token the
+ * sum of its Transfer logs from the wallet; and for every budgeted asset at least what the wallet itself charged
+ * (its BudgetCharged events), which is exactly what the chain will charge for this execution.
+ * @example grossOutflows(wallet, calls, receipt.logs) // Map { "0xA0b8…" => 5000000000n }
+ */
+export function grossOutflows(wallet: Address, calls: readonly { value: bigint }[], logs: readonly RawLog[]): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  const add = (asset: string, amount: bigint) => out.set(asset, (out.get(asset) ?? 0n) + amount);
+  const atLeast = (asset: string, amount: bigint) => {
+    if (amount > (out.get(asset) ?? 0n)) out.set(asset, amount);
+  };
+  for (const c of calls) if (c.value > 0n) add("native", c.value);
+  const charged = new Map<string, bigint>();
+  for (const log of logs) {
+    const [topic0, t1, t2, t3] = log.topics;
+    const contract = getAddress(log.address);
+    if (topic0 === T.transfer && t1 && t2 && t3 === undefined && topicAddress(t1) === wallet) add(contract, word(log.data, 0));
+    if (topic0 === BUDGET_CHARGED && contract === wallet && t1) {
+      const token = topicAddress(t1);
+      const asset = token === ZERO ? "native" : token;
+      charged.set(asset, (charged.get(asset) ?? 0n) + word(log.data, 0));
+    }
+  }
+  for (const [asset, amount] of charged) atLeast(asset, amount);
+  for (const [asset, amount] of [...out]) if (amount === 0n) out.delete(asset);
+  return out;
+}

@@ -15,7 +15,8 @@ import {
 import { loadArtifact } from "../chain/artifacts";
 import type { Bound, Call } from "../eip712";
 import { CountersignError } from "../errors";
-import { BalanceWatch, EIP1967_SLOTS, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
+import { measureCallGas, type CallGasUse } from "./call-gas";
+import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
 import type { BlockEnv, Fork } from "./fork";
 
 /** The wallet's answers to "may this signer use this nonce now?" read on the fork. */
@@ -55,6 +56,14 @@ export interface SimulationResult {
   gasUsed: bigint;
   /** Net balance changes of every watched account, from balances before and after (non-zero only). */
   changes: AssetChange[];
+  /**
+   * The wallet's gross outflow per asset ("native" or a token), never netted against inflows: for budgeted assets
+   * at least what the wallet charged (BudgetCharged), for tokens the sum of Transfer logs from the wallet, for
+   * native the calls' values. Empty when the simulation reverted.
+   */
+  grossOutflow: Map<string, bigint>;
+  /** The heaviest call's gas against callGasLimit (exact from a trace when the receipt bound is not enough). */
+  callGas: CallGasUse;
   /** Where the ERC-20 logs and the balances disagree (fee-on-transfer, rebasing): "token:account" → balance − logs. */
   logBalanceGaps: Map<string, bigint>;
   /** Balances that could not be read before or after (balanceOf reverted or answered badly). */
@@ -229,6 +238,13 @@ export async function simulateOperation(
     [stateBefore, before] = [control, observation];
     budgetedTokensOf(fork).set(input.wallet, auth.budgetedTokens);
     checkAuth(auth);
+    if (input.callGasLimit > env.gasLimit) {
+      throw new CountersignError(
+        "INSUFFICIENT_GAS",
+        `callGasLimit ${input.callGasLimit} is above the block gas limit ${env.gasLimit}: no relayer could ever give a call that much`,
+        { callGasLimit: input.callGasLimit.toString(), blockGasLimit: env.gasLimit.toString() },
+      );
+    }
   } catch (err) {
     // Nothing ran: drop the snapshot (the refusal stands whatever happens to it).
     await revertTo(fork, rpc, snapshot).catch(() => undefined);
@@ -240,6 +256,7 @@ export async function simulateOperation(
   let success = true;
   let revertData: Hex | undefined;
   let gasUsed = 0n;
+  let callGas: CallGasUse = { used: 0n, exact: false };
   let logs: RawLog[] = [];
   let stateAfter: readonly Hex[];
   let after: Observation;
@@ -272,6 +289,8 @@ export async function simulateOperation(
       gasUsed = BigInt(receipt.gasUsed);
       logs = receipt.logs;
       success = receipt.status === "0x1";
+      // Traced only if the receipt's bound cannot clear the calls, and only while the transaction is on the fork.
+      if (success) callGas = await measureCallGas(rpc, hash!, input.callGasLimit, gasUsed);
     }
     parsed = parseLogs(logs);
     for (const [token, accounts] of parsed.erc20Accounts) for (const a of accounts) watch.add(token, a);
@@ -340,6 +359,8 @@ export async function simulateOperation(
     revertData,
     gasUsed,
     changes: netChanges([...balanceChanges, ...parsed!.nftChanges]),
+    grossOutflow: success ? grossOutflows(input.wallet, input.calls, logs) : new Map(),
+    callGas,
     logBalanceGaps,
     unreadable,
     approvals: parsed!.approvals.map((a) => ({

@@ -3,11 +3,11 @@ import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { DAY, NATIVE, erc20Approve, erc20Transfer, nativeTransfer, operation, signed, type TestOperation } from "../helpers";
 import { ETH_LIMIT, ETH_MAX_PER_OP, USDC_LIMIT, USDC_MAX_PER_OP, WETH_LIMIT } from "../fixtures";
-import { FEE_LIMIT, SLOW_LIMIT, SLOW_PERIOD, TRANSFER, call, opAt, walletWithMocksFixture } from "./utils";
+import { FEE_LIMIT, SLOW_LIMIT, SLOW_PERIOD, TRANSFER, call, opAt, walletWithMocksFixture, digestArgs } from "./utils";
 
 const USDC = (n: bigint) => n * 10n ** 6n;
 const ETH = (n: bigint) => n * 10n ** 18n;
-const MAX_UINT208 = 2n ** 208n - 1n;
+const MAX_UINT112 = 2n ** 112n - 1n;
 const MAX_BUDGET_PERIOD = 365n * DAY;
 
 type Fixture = Awaited<ReturnType<typeof walletWithMocksFixture>>;
@@ -42,7 +42,7 @@ describe("AgentWallet budgets", function () {
         ["period is 0", { limit: 1_000n, period: 0n, maxPerOperation: 1_000n }],
         ["period is MAX_BUDGET_PERIOD + 1", { limit: 1_000n, period: MAX_BUDGET_PERIOD + 1n, maxPerOperation: 1_000n }],
         ["limit is 0", { limit: 0n, period: DAY, maxPerOperation: 0n }],
-        ["limit is type(uint208).max + 1", { limit: MAX_UINT208 + 1n, period: DAY, maxPerOperation: 1n }],
+        ["limit is type(uint112).max + 1", { limit: MAX_UINT112 + 1n, period: DAY, maxPerOperation: 1n }],
         ["limit is type(uint256).max", { limit: ethers.MaxUint256, period: DAY, maxPerOperation: 1n }],
         ["maxPerOperation is 0", { limit: 1_000n, period: DAY, maxPerOperation: 0n }],
         ["maxPerOperation is above the limit", { limit: 1_000n, period: DAY, maxPerOperation: 1_001n }],
@@ -67,11 +67,29 @@ describe("AgentWallet budgets", function () {
     });
 
     describe("at the edges of the range", function () {
-      it("accepts period == MAX_BUDGET_PERIOD and limit == maxPerOperation == type(uint208).max", async function () {
+      it("accepts period == MAX_BUDGET_PERIOD and limit == maxPerOperation == type(uint112).max", async function () {
         const f = await loadFixture(walletWithMocksFixture);
         const token = await f.loose.getAddress();
-        await f.wallet.connect(f.owner).setBudget({ token, limit: MAX_UINT208, period: MAX_BUDGET_PERIOD, maxPerOperation: MAX_UINT208 });
-        expect([...(await f.wallet.budget(token))]).to.deep.equal([MAX_UINT208, MAX_BUDGET_PERIOD, MAX_UINT208]);
+        await f.wallet.connect(f.owner).setBudget({ token, limit: MAX_UINT112, period: MAX_BUDGET_PERIOD, maxPerOperation: MAX_UINT112 });
+        expect([...(await f.wallet.budget(token))]).to.deep.equal([MAX_UINT112, MAX_BUDGET_PERIOD, MAX_UINT112]);
+      });
+
+      it("starts a type(uint112).max budget with all of it available", async function () {
+        const f = await loadFixture(walletWithMocksFixture);
+        const token = await f.loose.getAddress();
+        await f.wallet.connect(f.owner).setBudget({ token, limit: MAX_UINT112, period: MAX_BUDGET_PERIOD, maxPerOperation: MAX_UINT112 });
+        expect(await f.wallet.available(token)).to.equal(MAX_UINT112);
+      });
+
+      it("spends and refills a type(uint112).max budget without overflow (refill over a whole period)", async function () {
+        const f = await loadFixture(walletWithMocksFixture);
+        const token = await f.loose.getAddress();
+        await f.wallet.connect(f.owner).setBudget({ token, limit: MAX_UINT112, period: 1n, maxPerOperation: MAX_UINT112 });
+        await f.loose.mint(f.wallet, MAX_UINT112);
+        await run(f, await operation([erc20Transfer(token, f.alice.address, MAX_UINT112)], 1n));
+        expect(await f.wallet.available(token)).to.equal(0n);
+        await time.increase(MAX_BUDGET_PERIOD);
+        expect(await f.wallet.available(token)).to.equal(MAX_UINT112);
       });
 
       it("accepts period 1 and limit 1", async function () {
@@ -196,24 +214,22 @@ describe("AgentWallet budgets", function () {
   });
 
   describe("charging an operation", function () {
-    it("emits BudgetCharged(digest, token, outflow)", async function () {
+    it("emits BudgetCharged(token, outflow)", async function () {
       const f = await loadFixture(walletWithMocksFixture);
       const usdc = await f.usdc.getAddress();
       const op = await operation([erc20Transfer(usdc, f.alice.address, USDC(100n))], 1n);
-      const digest = await f.wallet.operationDigest(op.calls, op.nonce, op.deadline);
-      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(digest, usdc, USDC(100n));
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(usdc, USDC(100n));
     });
 
     it("charges each token of a batch that transfers two budgeted tokens", async function () {
       const f = await loadFixture(walletWithMocksFixture);
       const [usdc, weth] = [await f.usdc.getAddress(), await f.weth.getAddress()];
       const op = await operation([erc20Transfer(usdc, f.alice.address, USDC(1n)), erc20Transfer(weth, f.bob.address, ETH(1n))], 1n);
-      const digest = await f.wallet.operationDigest(op.calls, op.nonce, op.deadline);
       await expect(run(f, op))
         .to.emit(f.wallet, "BudgetCharged")
-        .withArgs(digest, usdc, USDC(1n))
+        .withArgs(usdc, USDC(1n))
         .and.to.emit(f.wallet, "BudgetCharged")
-        .withArgs(digest, weth, ETH(1n));
+        .withArgs(weth, ETH(1n));
     });
 
     it("passes at exactly maxPerOperation", async function () {
@@ -246,8 +262,7 @@ describe("AgentWallet budgets", function () {
     it("charges native ETH sent by a plain transfer", async function () {
       const f = await loadFixture(walletWithMocksFixture);
       const op = await operation([nativeTransfer(f.alice.address, ETH(1n) / 2n)], 1n);
-      const digest = await f.wallet.operationDigest(op.calls, op.nonce, op.deadline);
-      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(digest, NATIVE, ETH(1n) / 2n);
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(NATIVE, ETH(1n) / 2n);
     });
 
     it("charges native ETH sent as the value of a permitted call", async function () {
@@ -255,8 +270,7 @@ describe("AgentWallet budgets", function () {
       const cb = await f.callback.getAddress();
       const data = f.callback.interface.encodeFunctionData("callBack", [f.alice.address, "0x"]);
       const op = await operation([call(cb, data, ETH(1n) / 4n)], 1n);
-      const digest = await f.wallet.operationDigest(op.calls, op.nonce, op.deadline);
-      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(digest, NATIVE, ETH(1n) / 4n);
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(NATIVE, ETH(1n) / 4n);
     });
 
     it("reverts with PerOperationCapExceeded(NATIVE, outflow, cap) above the native cap", async function () {
@@ -280,8 +294,7 @@ describe("AgentWallet budgets", function () {
       const [usdc, weth, dex] = [await f.usdc.getAddress(), await f.weth.getAddress(), await f.dex.getAddress()];
       const swap = f.dex.interface.encodeFunctionData("swap", [usdc, weth, USDC(400n), 0n]);
       const op = await operation([erc20Approve(usdc, dex, USDC(400n)), call(dex, swap)], 1n);
-      const digest = await f.wallet.operationDigest(op.calls, op.nonce, op.deadline);
-      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(digest, usdc, USDC(400n));
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(usdc, USDC(400n));
     });
 
     it("charges a fee-on-transfer token the wallet's actual balance decrease", async function () {
@@ -320,8 +333,120 @@ describe("AgentWallet budgets", function () {
       const pull = f.usdc.interface.encodeFunctionData("transferFrom", [walletAddr, f.mallory.address, USDC(100n)]);
       const viaCallback = f.callback.interface.encodeFunctionData("callBack", [usdc, pull]);
       const op = await operation([erc20Approve(usdc, cb, USDC(100n)), call(cb, viaCallback)], 1n);
-      const digest = await f.wallet.operationDigest(op.calls, op.nonce, op.deadline);
-      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(digest, usdc, USDC(100n));
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(usdc, USDC(100n));
+    });
+  });
+
+  describe("gross outflow", function () {
+    async function withPool(f: Fixture) {
+      const pool = await ethers.deployContract("MockLendingPool");
+      await f.wallet.connect(f.owner).setCallPermission(pool, pool.interface.getFunction("borrow")!.selector, true);
+      await f.wallet.connect(f.owner).setCallPermission(pool, pool.interface.getFunction("repay")!.selector, true);
+      await f.usdc.mint(pool, USDC(100_000n));
+      return pool;
+    }
+
+    it("charges a budgeted transfer its calldata amount", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const usdc = await f.usdc.getAddress();
+      const op = await operation([erc20Transfer(usdc, f.alice.address, USDC(123n))], 1n);
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(usdc, USDC(123n));
+    });
+
+    it("never credits an inflow: a borrow alone charges nothing and adds nothing to available()", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const pool = await withPool(f);
+      const usdc = await f.usdc.getAddress();
+      await run(f, await operation([erc20Transfer(usdc, f.alice.address, USDC(100n))], 1n));
+      const availableBefore = await f.wallet.available(usdc);
+      const borrow = pool.interface.encodeFunctionData("borrow", [usdc, USDC(400n)]);
+      await expect(run(f, await operation([call(await pool.getAddress(), borrow)], 2n))).to.not.emit(f.wallet, "BudgetCharged");
+      expect(await f.wallet.available(usdc)).to.be.greaterThanOrEqual(availableBefore).and.lessThan(USDC_LIMIT);
+    });
+
+    it("charges a transfer after a borrow in full: [borrow 400, transfer 400] is charged 400", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const pool = await withPool(f);
+      const usdc = await f.usdc.getAddress();
+      const borrow = pool.interface.encodeFunctionData("borrow", [usdc, USDC(400n)]);
+      const op = await operation([call(await pool.getAddress(), borrow), erc20Transfer(usdc, f.alice.address, USDC(400n))], 1n);
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(usdc, USDC(400n));
+    });
+
+    it("reverts with PerOperationCapExceeded(usdc, 600e6, 500e6) for [borrow 300, transfer 300, transfer 300]", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const pool = await withPool(f);
+      const usdc = await f.usdc.getAddress();
+      const borrow = pool.interface.encodeFunctionData("borrow", [usdc, USDC(300n)]);
+      const op = await operation(
+        [call(await pool.getAddress(), borrow), erc20Transfer(usdc, f.alice.address, USDC(300n)), erc20Transfer(usdc, f.bob.address, USDC(300n))],
+        1n,
+      );
+      await expect(run(f, op))
+        .to.be.revertedWithCustomError(f.wallet, "PerOperationCapExceeded")
+        .withArgs(usdc, USDC(600n), USDC_MAX_PER_OP);
+    });
+
+    it("charges each decrease around a permitted call: [borrow 200, repay 200] is charged 200 (the repay)", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const pool = await withPool(f);
+      const [usdc, poolAddr] = [await f.usdc.getAddress(), await pool.getAddress()];
+      const borrow = pool.interface.encodeFunctionData("borrow", [usdc, USDC(200n)]);
+      const repay = pool.interface.encodeFunctionData("repay", [usdc, USDC(200n)]);
+      const op = await operation([call(poolAddr, borrow), erc20Approve(usdc, poolAddr, USDC(200n)), call(poolAddr, repay)], 1n);
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(usdc, USDC(200n));
+    });
+
+    it("charges every call's value to NATIVE: a native transfer and a permitted call's value add up", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const cb = await f.callback.getAddress();
+      const data = f.callback.interface.encodeFunctionData("callBack", [f.alice.address, "0x"]);
+      const op = await operation([nativeTransfer(f.alice.address, ETH(1n) / 10n), call(cb, data, ETH(1n) / 5n)], 1n);
+      await expect(run(f, op))
+        .to.emit(f.wallet, "BudgetCharged")
+        .withArgs(NATIVE, (ETH(1n) * 3n) / 10n);
+    });
+
+    it("reverts with PerOperationCapExceeded(NATIVE, value, 0) for a permitted call's value when ETH has no budget", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      await f.wallet.connect(f.owner).removeBudget(NATIVE);
+      const data = f.callback.interface.encodeFunctionData("callBack", [f.alice.address, "0x"]);
+      await expect(run(f, await operation([call(await f.callback.getAddress(), data, 7n)], 1n)))
+        .to.be.revertedWithCustomError(f.wallet, "PerOperationCapExceeded")
+        .withArgs(NATIVE, 7n, 0n);
+    });
+
+    it("charges what an allowlisted contract recipient pulls while it is paid ETH (no unmeasured code runs)", async function () {
+      // A native transfer to a recipient with code runs that code: with an approval granted earlier in the batch
+      // (or one the owner left standing), it can have a permitted spender pull a budgeted token. That outflow
+      // must be charged like any other, or it leaves beyond the cap and the budget.
+      const f = await loadFixture(walletWithMocksFixture);
+      const [usdc, dex] = [await f.usdc.getAddress(), await f.dex.getAddress()];
+      const receiver = await ethers.deployContract("PullOnReceive", [dex, usdc, USDC(600n)]);
+      await f.wallet.connect(f.owner).setRecipient(receiver, true);
+      const op = await operation([erc20Approve(usdc, dex, USDC(600n)), nativeTransfer(await receiver.getAddress(), 1n)], 1n);
+      await expect(run(f, op))
+        .to.be.revertedWithCustomError(f.wallet, "PerOperationCapExceeded")
+        .withArgs(usdc, USDC(600n), USDC_MAX_PER_OP);
+    });
+
+    it("charges what an allowlisted contract recipient pulls with an allowance the owner left standing (single transfer)", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const [usdc, dex] = [await f.usdc.getAddress(), await f.dex.getAddress()];
+      const receiver = await ethers.deployContract("PullOnReceive", [dex, usdc, USDC(600n)]);
+      await f.wallet.connect(f.owner).setRecipient(receiver, true);
+      await f.wallet.connect(f.owner).ownerExecute([erc20Approve(usdc, dex, ethers.MaxUint256)]);
+      await expect(run(f, await operation([nativeTransfer(await receiver.getAddress(), 1n)], 1n)))
+        .to.be.revertedWithCustomError(f.wallet, "PerOperationCapExceeded")
+        .withArgs(usdc, USDC(600n), USDC_MAX_PER_OP);
+    });
+
+    it("charges a native transfer to a contract recipient its value (measured)", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const cb = await f.callback.getAddress();
+      await f.wallet.connect(f.owner).setRecipient(cb, true);
+      const op = await operation([nativeTransfer(cb, 1234n)], 1n);
+      await expect(run(f, op)).to.emit(f.wallet, "BudgetCharged").withArgs(NATIVE, 1234n);
     });
   });
 
@@ -341,8 +466,7 @@ describe("AgentWallet budgets", function () {
       const t0 = BigInt(await time.latest()) + 10n;
       const deadline = await drainSlowAt(f, t0);
       const { op, tx } = await spendSlowAt(f, 100n, 2n, deadline, t0 + 100n);
-      const digest = await f.wallet.operationDigest(op.calls, op.nonce, op.deadline);
-      await expect(tx).to.emit(f.wallet, "BudgetCharged").withArgs(digest, await f.slow.getAddress(), 100n);
+      await expect(tx).to.emit(f.wallet, "BudgetCharged").withArgs(await f.slow.getAddress(), 100n);
     });
 
     it("cannot be spent twice across a boundary: half a period later only half the limit is available", async function () {
@@ -369,6 +493,22 @@ describe("AgentWallet budgets", function () {
       await drainSlowAt(f, t0);
       await time.increaseTo(t0 + 3n * SLOW_PERIOD);
       expect(await f.wallet.available(f.slow)).to.equal(SLOW_LIMIT);
+    });
+
+    it("is not touched by a zero transfer: no BudgetCharged, and the refill keeps its remainder (RateLimiter's tryConsume(0))", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const slow = await f.slow.getAddress();
+      await f.wallet.connect(f.owner).setBudget({ token: slow, limit: 10n, period: 3n, maxPerOperation: 10n });
+      const t0 = BigInt(await time.latest()) + 10n;
+      const deadline = t0 + DAY;
+      const drain = await signed(f.wallet, opAt([erc20Transfer(slow, f.alice.address, 10n)], 1n, deadline), f.sessionKey, f.cosigner);
+      await time.setNextBlockTimestamp(t0);
+      await f.wallet.connect(f.relayer).execute(...drain);
+      const { tx } = await spendSlowAt(f, 0n, 2n, deadline, t0 + 1n);
+      await expect(tx).to.not.emit(f.wallet, "BudgetCharged");
+      // floor(3 * 10 / 3) = 10 refilled since t0; re-anchoring at t0 + 1 would give 3 + floor(2 * 10 / 3) = 9.
+      await time.increaseTo(t0 + 3n);
+      expect(await f.wallet.available(slow)).to.equal(10n);
     });
 
     it("rounds the refill down when the rate is not whole (limit 10 per 3 seconds)", async function () {

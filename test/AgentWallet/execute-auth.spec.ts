@@ -2,9 +2,9 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { deployWalletFixture } from "../fixtures";
-import { erc20Transfer, nativeTransfer, operation, signOperation, signed } from "../helpers";
+import { CALL_GAS, erc20Transfer, executeArgs, nativeTransfer, operation, signOperation, signed } from "../helpers";
 import { operationDigest as viemOperationDigest } from "../../src/eip712";
-import { digestOf, ecrecoverPrecompile, opAt, recoveredBy, signWithDomain, toCompact, toHighS } from "./utils";
+import { digestOf, ecrecoverPrecompile, opAt, recoveredBy, signWithDomain, toCompact, toHighS, digestArgs } from "./utils";
 
 const AMOUNT = 10_000_000n; // 10 USDC
 
@@ -25,16 +25,16 @@ describe("AgentWallet execute: authorisation", function () {
 
     it("emits Executed with the operation digest, the session key, the nonce and the call count", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp(42n);
-      const digest = await wallet.operationDigest(op.calls, op.nonce, op.deadline);
+      const digest = await wallet.operationDigest(...digestArgs(op));
       const args = await signed(wallet, op, sessionKey, cosigner);
       await expect(wallet.connect(relayer).execute(...args))
         .to.emit(wallet, "Executed")
-        .withArgs(digest, sessionKey.address, 42n, 1n);
+        .withArgs(digest, sessionKey.address, 42n);
     });
 
     it("hashes operations exactly as ethers' EIP-712 encoder does", async function () {
       const { wallet, op } = await transferOp();
-      expect(await wallet.operationDigest(op.calls, op.nonce, op.deadline)).to.equal(await digestOf(wallet, op));
+      expect(await wallet.operationDigest(...digestArgs(op))).to.equal(await digestOf(wallet, op));
     });
 
     it("hashes operations exactly as the shared src/eip712.ts definition does", async function () {
@@ -44,8 +44,10 @@ describe("AgentWallet execute: authorisation", function () {
         calls: op.calls.map((c) => ({ target: c.target as `0x${string}`, value: c.value, data: c.data as `0x${string}` })),
         nonce: op.nonce,
         deadline: op.deadline,
+        callGasLimit: CALL_GAS,
+        bounds: [],
       });
-      expect(await wallet.operationDigest(op.calls, op.nonce, op.deadline)).to.equal(offChain);
+      expect(await wallet.operationDigest(...digestArgs(op))).to.equal(offChain);
     });
 
     it("marks the nonce used", async function () {
@@ -150,7 +152,7 @@ describe("AgentWallet execute: authorisation", function () {
       const cosignerSig = await signWithDomain(cosigner, wallet, op, { chainId: 1n });
       const recovered = await recoveredBy(wallet, op, agentSig);
       expect(recovered).to.not.equal(sessionKey.address);
-      await expect(wallet.connect(relayer).execute(op.calls, op.nonce, op.deadline, agentSig, cosignerSig))
+      await expect(wallet.connect(relayer).execute(op.calls, op.nonce, op.deadline, CALL_GAS, [], agentSig, cosignerSig))
         .to.be.revertedWithCustomError(wallet, "UnknownSessionKey")
         .withArgs(recovered);
     });
@@ -160,28 +162,28 @@ describe("AgentWallet execute: authorisation", function () {
       const otherAddress = await factory.predictWallet(config, ethers.id("another-salt"));
       await factory.createWallet(config, ethers.id("another-salt"));
       const walletB = await ethers.getContractAt("AgentWallet", otherAddress);
-      const [calls, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       const recovered = await recoveredBy(walletB, op, agentSig);
-      await expect(walletB.connect(relayer).execute(calls, nonce, deadline, agentSig, cosignerSig))
+      await expect(walletB.connect(relayer).execute(calls, nonce, deadline, gas, bounds, agentSig, cosignerSig))
         .to.be.revertedWithCustomError(walletB, "UnknownSessionKey")
         .withArgs(recovered);
     });
 
     it("refuses an operation whose calls the relayer changed after signing", async function () {
       const { wallet, op, usdc, alice, sessionKey, cosigner, relayer } = await transferOp();
-      const [, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [, nonce, deadline, , , agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       const tampered = opAt([erc20Transfer(await usdc.getAddress(), alice.address, AMOUNT * 50n)], nonce, deadline);
       const recovered = await recoveredBy(wallet, tampered, agentSig);
-      await expect(wallet.connect(relayer).execute(tampered.calls, nonce, deadline, agentSig, cosignerSig))
+      await expect(wallet.connect(relayer).execute(...executeArgs(tampered, agentSig, cosignerSig)))
         .to.be.revertedWithCustomError(wallet, "UnknownSessionKey")
         .withArgs(recovered);
     });
 
     it("refuses an operation whose deadline the relayer extended after signing", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       const recovered = await recoveredBy(wallet, { calls, nonce, deadline: deadline + 3600n }, agentSig);
-      await expect(wallet.connect(relayer).execute(calls, nonce, deadline + 3600n, agentSig, cosignerSig))
+      await expect(wallet.connect(relayer).execute(calls, nonce, deadline + 3600n, gas, bounds, agentSig, cosignerSig))
         .to.be.revertedWithCustomError(wallet, "UnknownSessionKey")
         .withArgs(recovered);
     });
@@ -249,7 +251,7 @@ describe("AgentWallet execute: authorisation", function () {
     it("reverts with InvalidCosignerSignature(0) when the co-signature is missing", async function () {
       const { wallet, op, sessionKey, relayer } = await transferOp();
       const agentSig = await signOperation(sessionKey, wallet, op);
-      await expect(wallet.connect(relayer).execute(op.calls, op.nonce, op.deadline, agentSig, "0x"))
+      await expect(wallet.connect(relayer).execute(op.calls, op.nonce, op.deadline, CALL_GAS, [], agentSig, "0x"))
         .to.be.revertedWithCustomError(wallet, "InvalidCosignerSignature")
         .withArgs(ethers.ZeroAddress);
     });
@@ -257,15 +259,15 @@ describe("AgentWallet execute: authorisation", function () {
     it("reverts with InvalidCosignerSignature(sessionKey) when the agent signs both parts", async function () {
       const { wallet, op, sessionKey, relayer } = await transferOp();
       const agentSig = await signOperation(sessionKey, wallet, op);
-      await expect(wallet.connect(relayer).execute(op.calls, op.nonce, op.deadline, agentSig, agentSig))
+      await expect(wallet.connect(relayer).execute(op.calls, op.nonce, op.deadline, CALL_GAS, [], agentSig, agentSig))
         .to.be.revertedWithCustomError(wallet, "InvalidCosignerSignature")
         .withArgs(sessionKey.address);
     });
 
     it("reverts with UnknownSessionKey(cosigner) when the two signatures are swapped", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
-      await expect(wallet.connect(relayer).execute(calls, nonce, deadline, cosignerSig, agentSig))
+      const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      await expect(wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, cosignerSig, agentSig))
         .to.be.revertedWithCustomError(wallet, "UnknownSessionKey")
         .withArgs(cosigner.address);
     });
@@ -283,53 +285,53 @@ describe("AgentWallet execute: authorisation", function () {
   describe("malformed signatures", function () {
     it("reverts with InvalidAgentSignature for a high-s agent signature", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       // The flipped signature still recovers to the session key with a bare ecrecover: only the s check stops it.
-      const digest = await wallet.operationDigest(calls, nonce, deadline);
+      const digest = await wallet.operationDigest(calls, nonce, deadline, gas, bounds);
       expect(await ecrecoverPrecompile(digest, toHighS(agentSig))).to.equal(sessionKey.address);
       await expect(
-        wallet.connect(relayer).execute(calls, nonce, deadline, toHighS(agentSig), cosignerSig),
+        wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, toHighS(agentSig), cosignerSig),
       ).to.be.revertedWithCustomError(wallet, "InvalidAgentSignature");
     });
 
     it("reverts with InvalidCosignerSignature(0) for a high-s co-signature", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
-      await expect(wallet.connect(relayer).execute(calls, nonce, deadline, agentSig, toHighS(cosignerSig)))
+      const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      await expect(wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, agentSig, toHighS(cosignerSig)))
         .to.be.revertedWithCustomError(wallet, "InvalidCosignerSignature")
         .withArgs(ethers.ZeroAddress);
     });
 
     it("reverts with InvalidAgentSignature for a 64-byte EIP-2098 agent signature", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       expect(ethers.dataLength(toCompact(agentSig))).to.equal(64);
       await expect(
-        wallet.connect(relayer).execute(calls, nonce, deadline, toCompact(agentSig), cosignerSig),
+        wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, toCompact(agentSig), cosignerSig),
       ).to.be.revertedWithCustomError(wallet, "InvalidAgentSignature");
     });
 
     it("reverts with InvalidCosignerSignature(0) for a 64-byte EIP-2098 co-signature", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
-      await expect(wallet.connect(relayer).execute(calls, nonce, deadline, agentSig, toCompact(cosignerSig)))
+      const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      await expect(wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, agentSig, toCompact(cosignerSig)))
         .to.be.revertedWithCustomError(wallet, "InvalidCosignerSignature")
         .withArgs(ethers.ZeroAddress);
     });
 
     it("reverts with InvalidAgentSignature for 65 zero bytes (ecrecover returns zero)", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, , cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [calls, nonce, deadline, gas, bounds, , cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       await expect(
-        wallet.connect(relayer).execute(calls, nonce, deadline, ethers.ZeroHash + "00", cosignerSig),
+        wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, ethers.ZeroHash + "00", cosignerSig),
       ).to.be.revertedWithCustomError(wallet, "InvalidAgentSignature");
     });
 
     it("reverts with InvalidCosignerSignature(0) for 65 zero bytes as co-signature", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, agentSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [calls, nonce, deadline, gas, bounds, agentSig] = await signed(wallet, op, sessionKey, cosigner);
       await expect(
-        wallet.connect(relayer).execute(calls, nonce, deadline, agentSig, ethers.concat([new Uint8Array(65)])),
+        wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, agentSig, ethers.concat([new Uint8Array(65)])),
       )
         .to.be.revertedWithCustomError(wallet, "InvalidCosignerSignature")
         .withArgs(ethers.ZeroAddress);
@@ -337,19 +339,19 @@ describe("AgentWallet execute: authorisation", function () {
 
     it("reverts with InvalidAgentSignature for a signature whose v is neither 27 nor 28", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       const bytes = ethers.getBytes(agentSig);
       bytes[64] = bytes[64] - 27; // v = 0 or 1
       await expect(
-        wallet.connect(relayer).execute(calls, nonce, deadline, ethers.hexlify(bytes), cosignerSig),
+        wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, ethers.hexlify(bytes), cosignerSig),
       ).to.be.revertedWithCustomError(wallet, "InvalidAgentSignature");
     });
 
     it("reverts with InvalidAgentSignature for an empty agent signature", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
-      const [calls, nonce, deadline, , cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
+      const [calls, nonce, deadline, gas, bounds, , cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       await expect(
-        wallet.connect(relayer).execute(calls, nonce, deadline, "0x", cosignerSig),
+        wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, "0x", cosignerSig),
       ).to.be.revertedWithCustomError(wallet, "InvalidAgentSignature");
     });
   });

@@ -16,9 +16,12 @@ import {
   opAt,
   walletError,
   walletWithMocksFixture,
+  digestArgs,
 } from "./utils";
 
 const USDC = (n: bigint) => n * 10n ** 6n;
+
+type Fixture = Awaited<ReturnType<typeof walletWithMocksFixture>>;
 
 /** Rule 3 (what each call may be) and rule 4's standing-approval half, attack by attack. */
 describe("AgentWallet execute: calls", function () {
@@ -212,30 +215,8 @@ describe("AgentWallet execute: calls", function () {
     });
   });
 
-  describe("when the relayer chooses the gas limit", function () {
-    // KNOWN LIMITATION (docs/threat-model.md, "gas griefing"): the signed Operation binds calls, nonce and deadline
-    // but no gas (DESIGN.md fixes the type). A permitted target that swallows an inner failure (try/catch, multicall
-    // allowFailure) can be made to take its failure path by a relayer choosing a low gas limit: execute() succeeds
-    // and the nonce is burnt. Budgets and allowlists still hold, so it is griefing, not theft. This test pins the
-    // behaviour so that a fix (a signed minimum gas per call) shows up here.
-    it("lets a relayer make a failure-swallowing permitted call take its out-of-gas path (known limitation)", async function () {
-      const f = await loadFixture(walletWithMocksFixture);
-      const target = await ethers.deployContract("GasSensitiveTarget");
-      await f.wallet.connect(f.owner).setCallPermission(target, target.interface.getFunction("work")!.selector, true);
-      const op = await operation([call(await target.getAddress(), target.interface.encodeFunctionData("work"))], 1n);
-      const args = await signed(f.wallet, op, f.sessionKey, f.cosigner);
-      const estimate = await f.wallet.connect(f.relayer).execute.estimateGas(...args);
-      let griefed = false;
-      for (let gasLimit = estimate; gasLimit > estimate / 2n && !griefed; gasLimit -= 25_000n) {
-        const snapshot = await ethers.provider.send("evm_snapshot", []);
-        const tx = await f.wallet.connect(f.relayer).execute(...args, { gasLimit }).catch(() => undefined);
-        const receipt = tx ? await ethers.provider.getTransactionReceipt(tx.hash) : null;
-        griefed = receipt?.status === 1 && (await target.done()) === 0n;
-        await ethers.provider.send("evm_revert", [snapshot]);
-      }
-      expect(griefed).to.equal(true);
-    });
-  });
+  // "When the relayer chooses the gas limit" (v1's known limitation, gas griefing) is closed by v2's signed
+  // callGasLimit: see call-gas.spec.ts.
 
   describe("ERC-721 transferFrom (same selector as ERC-20 transferFrom)", function () {
     it("reverts with CallNotPermitted(nft, 0x23b872dd) even to an allowlisted recipient", async function () {
@@ -385,10 +366,9 @@ describe("AgentWallet execute: calls", function () {
       const [usdc, dex] = [await f.usdc.getAddress(), await f.dex.getAddress()];
       const pull = f.dex.interface.encodeFunctionData("pull", [usdc, await f.wallet.getAddress(), USDC(100n)]);
       const op = await operation([erc20Approve(usdc, dex, USDC(100n)), call(dex, pull)], 1n);
-      const digest = await f.wallet.operationDigest(op.calls, op.nonce, op.deadline);
       await expect(run(f.wallet, op, f.sessionKey, f.cosigner, f.relayer))
         .to.emit(f.wallet, "BudgetCharged")
-        .withArgs(digest, usdc, USDC(100n));
+        .withArgs(usdc, USDC(100n));
     });
   });
 
@@ -489,6 +469,118 @@ describe("AgentWallet execute: calls", function () {
       const op = await operation([call(slow, mint)], 1n);
       await run(f.wallet, op, f.sessionKey, f.cosigner, f.relayer);
       expect(await f.slow.balanceOf(f.alice.address)).to.equal(7n);
+    });
+  });
+
+  // A single transfer without bounds runs on a fast path; the same rules must hold on the general path (a bound or
+  // a second call), so each is pinned on both.
+  describe("the same rules on the general path (a bound forces it)", function () {
+    async function runBounded(f: Fixture, calls: TestOperation["calls"]) {
+      const walletAddr = await f.wallet.getAddress();
+      const op = await operation(calls, 1n, 300n, { bounds: [{ asset: ethers.ZeroAddress, account: walletAddr, minDelta: -(10n ** 30n) }] });
+      return f.wallet.connect(f.relayer).execute(...(await signed(f.wallet, op, f.sessionKey, f.cosigner)));
+    }
+
+    it("reverts with RecipientNotAllowed for a native transfer to a stranger", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      await expect(runBounded(f, [nativeTransfer(f.mallory.address, 1n)]))
+        .to.be.revertedWithCustomError(f.wallet, "RecipientNotAllowed")
+        .withArgs(f.mallory.address);
+    });
+
+    it("reverts with RecipientNotAllowed for a budgeted transfer to a stranger", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      await expect(runBounded(f, [erc20Transfer(await f.usdc.getAddress(), f.mallory.address, 1n)]))
+        .to.be.revertedWithCustomError(f.wallet, "RecipientNotAllowed")
+        .withArgs(f.mallory.address);
+    });
+
+    it("reverts with TokenCallFailed when a budgeted transfer returns false", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      await f.falseToken.setFail(true);
+      const token = await f.falseToken.getAddress();
+      await expect(runBounded(f, [erc20Transfer(token, f.alice.address, 1n)]))
+        .to.be.revertedWithCustomError(f.wallet, "TokenCallFailed")
+        .withArgs(0n, token);
+    });
+
+    it("accepts a budgeted transfer that returns nothing (USDT-style)", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      await f.modeToken.setMode(1);
+      await runBounded(f, [erc20Transfer(await f.modeToken.getAddress(), f.alice.address, 5n)]);
+      expect(await f.modeToken.balanceOf(f.alice.address)).to.equal(5n);
+    });
+
+    it("reverts with TokenCallFailed for a budgeted 'token' with no code (an EOA answers nothing)", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      await f.wallet.connect(f.owner).setBudget({ token: f.bob.address, limit: 10n, period: 60n, maxPerOperation: 10n });
+      await expect(runBounded(f, [erc20Transfer(f.bob.address, f.alice.address, 1n)]))
+        .to.be.revertedWithCustomError(f.wallet, "TokenCallFailed")
+        .withArgs(0n, f.bob.address);
+    });
+  });
+
+  describe("the fast path (one transfer, no bounds)", function () {
+    it("reverts with MalformedCall(0) when the recipient word has dirty upper bits", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const op = await operation([dirtyTransfer(await f.usdc.getAddress(), f.alice.address, 1n)], 1n);
+      await expect(run(f.wallet, op, f.sessionKey, f.cosigner, f.relayer)).to.be.revertedWithCustomError(f.wallet, "MalformedCall").withArgs(0n);
+    });
+
+    it("reverts with TokenCallFailed for a budgeted 'token' with no code (an EOA answers nothing)", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      await f.wallet.connect(f.owner).setBudget({ token: f.bob.address, limit: 10n, period: 60n, maxPerOperation: 10n });
+      const op = await operation([erc20Transfer(f.bob.address, f.alice.address, 1n)], 1n);
+      await expect(run(f.wallet, op, f.sessionKey, f.cosigner, f.relayer))
+        .to.be.revertedWithCustomError(f.wallet, "TokenCallFailed")
+        .withArgs(0n, f.bob.address);
+    });
+
+    it("reverts with RecipientNotAllowed for a native transfer to a contract that is not allowlisted", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const op = await operation([nativeTransfer(await f.dex.getAddress(), 1n)], 1n);
+      await expect(run(f.wallet, op, f.sessionKey, f.cosigner, f.relayer))
+        .to.be.revertedWithCustomError(f.wallet, "RecipientNotAllowed")
+        .withArgs(await f.dex.getAddress());
+    });
+  });
+
+  describe("a call whose target word has dirty upper bits", function () {
+    it("reverts with MalformedCall(index), though the signature over the clean target verifies", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const usdc = await f.usdc.getAddress();
+      const op = await operation([nativeTransfer(f.alice.address, 1n), erc20Transfer(usdc, f.bob.address, 1n)], 1n);
+      const args = await signed(f.wallet, op, f.sessionKey, f.cosigner);
+      const data = f.wallet.interface.encodeFunctionData("execute", args);
+      const word = ethers.zeroPadValue(usdc, 32).slice(2).toLowerCase();
+      expect(data.split(word).length - 1, "the target word appears once").to.equal(1);
+      const dirty = data.replace(word, "ff".repeat(12) + word.slice(24));
+      await expect(f.relayer.sendTransaction({ to: await f.wallet.getAddress(), data: dirty }))
+        .to.be.revertedWithCustomError(f.wallet, "MalformedCall")
+        .withArgs(1n);
+    });
+  });
+
+  describe("a relayer leaving less than CALL_RESERVE", function () {
+    it("reverts with InsufficientGas(index, 0, gasLeft < CALL_RESERVE) even when callGasLimit is 0", async function () {
+      const f = await loadFixture(walletWithMocksFixture);
+      const op = await operation([nativeTransfer(f.alice.address, 1n)], 1n, 300n, { callGasLimit: 0n });
+      const args = await signed(f.wallet, op, f.sessionKey, f.cosigner);
+      const estimate = await f.wallet.connect(f.relayer).execute.estimateGas(...args);
+      let gasLeft: bigint | undefined;
+      for (let gasLimit = estimate; gasLimit > estimate - 80_000n && gasLeft === undefined; gasLimit -= 500n) {
+        const err = await f.wallet
+          .connect(f.relayer)
+          .execute.staticCall(...args, { gasLimit })
+          .then(() => undefined)
+          .catch((e: { data?: string }) => e);
+        const decoded = err && typeof err.data === "string" ? f.wallet.interface.parseError(err.data) : null;
+        if (decoded?.name === "InsufficientGas") {
+          expect([decoded.args[0], decoded.args[1]]).to.deep.equal([0n, 0n]);
+          gasLeft = decoded.args[2] as bigint;
+        }
+      }
+      expect(gasLeft !== undefined && gasLeft < 40_000n, `gasLeft ${gasLeft}`).to.equal(true);
     });
   });
 });

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { deployWalletFixture } from "../fixtures";
+import { erc20Transfer, operation, signed } from "../helpers";
 
 const SALT = ethers.id("factory-spec");
 
@@ -68,9 +69,42 @@ describe("AgentWalletFactory", function () {
       expect(await factory.predictWallet(widened, SALT)).to.not.equal(await factory.predictWallet(config, SALT));
     });
 
-    it("reverts with FailedDeployment for the same configuration and salt twice", async function () {
-      const { factory, config, salt } = await loadFixture(deployWalletFixture);
-      await expect(factory.createWallet(config, salt)).to.be.revertedWithCustomError(factory, "FailedDeployment");
+    describe("when the configuration and salt are already deployed", function () {
+      it("returns the existing wallet's address", async function () {
+        const { factory, wallet, config, salt } = await loadFixture(deployWalletFixture);
+        expect(await factory.createWallet.staticCall(config, salt)).to.equal(await wallet.getAddress());
+      });
+
+      it("does not revert, and emits no second WalletCreated", async function () {
+        const { factory, config, salt } = await loadFixture(deployWalletFixture);
+        await expect(factory.createWallet(config, salt)).to.not.emit(factory, "WalletCreated");
+      });
+
+      it("leaves the existing wallet's state untouched (a used nonce and a later recipient stay)", async function () {
+        const { factory, wallet, config, salt, usdc, alice, mallory, owner, sessionKey, cosigner, relayer } = await loadFixture(deployWalletFixture);
+        const op = await operation([erc20Transfer(await usdc.getAddress(), alice.address, 100n)], 1n);
+        await wallet.connect(relayer).execute(...(await signed(wallet, op, sessionKey, cosigner)));
+        await wallet.connect(owner).setRecipient(mallory.address, true);
+        await factory.createWallet(config, salt);
+        expect([await wallet.isNonceUsed(1n), await wallet.isRecipientAllowed(mallory.address)]).to.deep.equal([true, true]);
+      });
+
+      it("lets the owner's deployment go on when a stranger front-ran it with the same configuration", async function () {
+        const { factory, config, owner, mallory } = await loadFixture(deployWalletFixture);
+        const predicted = await factory.predictWallet(config, SALT);
+        await expect(factory.connect(mallory).createWallet(config, SALT))
+          .to.emit(factory, "WalletCreated")
+          .withArgs(predicted, owner.address, SALT);
+        expect(await factory.connect(owner).createWallet.staticCall(config, SALT)).to.equal(predicted);
+        await expect(factory.connect(owner).createWallet(config, SALT)).to.not.emit(factory, "WalletCreated");
+      });
+
+      it("gives the front-run wallet to the configured owner, not to the stranger who deployed it", async function () {
+        const { factory, config, owner, mallory } = await loadFixture(deployWalletFixture);
+        await factory.connect(mallory).createWallet(config, SALT);
+        const wallet = await ethers.getContractAt("AgentWallet", await factory.predictWallet(config, SALT));
+        expect([await wallet.owner(), await wallet.cosigner()]).to.deep.equal([owner.address, config.cosigner]);
+      });
     });
 
     it("reverts with InvalidAddress(0) for a configuration without owner", async function () {
@@ -128,7 +162,7 @@ describe("AgentWalletFactory", function () {
     it("each use their own address in the EIP-712 domain", async function () {
       const { wallet } = await loadFixture(deployWalletFixture);
       const domain = await wallet.eip712Domain();
-      expect([domain.name, domain.version, domain.verifyingContract]).to.deep.equal(["AgentWallet", "1", await wallet.getAddress()]);
+      expect([domain.name, domain.version, domain.verifyingContract]).to.deep.equal(["AgentWallet", "2", await wallet.getAddress()]);
     });
   });
 });

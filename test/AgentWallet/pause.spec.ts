@@ -2,8 +2,8 @@ import { expect } from "chai";
 import { ethers, network } from "hardhat";
 import { loadFixture, mine } from "@nomicfoundation/hardhat-network-helpers";
 import { deployWalletFixture } from "../fixtures";
-import { erc20Transfer, nativeTransfer, operation, signed } from "../helpers";
-import { walletError, walletWithMocksFixture } from "./utils";
+import { erc20Approve, erc20Transfer, nativeTransfer, operation, signed } from "../helpers";
+import { APPROVE, TRANSFER, walletError, walletWithMocksFixture } from "./utils";
 
 const USDC = (n: bigint) => n * 10n ** 6n;
 const GWEI = 10n ** 9n;
@@ -140,14 +140,34 @@ describe("AgentWallet pause", function () {
       await expect(f.wallet.connect(f.owner).ownerExecute([nativeTransfer(f.owner.address, all)])).to.changeEtherBalance(f.wallet, -all);
     });
 
-    it("emits OwnerExecuted(callCount) on the owner path", async function () {
+    it("emits OwnerExecuted(target, value, selector) for each call on the owner path", async function () {
       const f = await paused();
       const usdc = await f.usdc.getAddress();
-      await expect(
-        f.wallet.connect(f.owner).ownerExecute([erc20Transfer(usdc, f.owner.address, 1n), erc20Transfer(usdc, f.owner.address, 2n)]),
-      )
+      const tx = f.wallet
+        .connect(f.owner)
+        .ownerExecute([erc20Transfer(usdc, f.owner.address, 1n), nativeTransfer(f.alice.address, 3n), erc20Approve(usdc, f.bob.address, 2n)]);
+      const receipt = await (await tx).wait();
+      const emitted = receipt!.logs
+        .map((log) => f.wallet.interface.parseLog(log))
+        .filter((parsed) => parsed?.name === "OwnerExecuted")
+        .map((parsed) => [...parsed!.args]);
+      expect(emitted).to.deep.equal([
+        [usdc, 0n, TRANSFER],
+        [f.alice.address, 3n, "0x00000000"],
+        [usdc, 0n, APPROVE],
+      ]);
+    });
+
+    it("emits OwnerExecuted with selector 0 for calldata shorter than a selector", async function () {
+      const f = await paused();
+      await expect(f.wallet.connect(f.owner).ownerExecute([{ target: f.alice.address, value: 1n, data: "0xa9059c" }]))
         .to.emit(f.wallet, "OwnerExecuted")
-        .withArgs(2n);
+        .withArgs(f.alice.address, 1n, "0x00000000");
+    });
+
+    it("emits no OwnerExecuted for an empty batch", async function () {
+      const f = await paused();
+      await expect(f.wallet.connect(f.owner).ownerExecute([])).to.not.emit(f.wallet, "OwnerExecuted");
     });
 
     it("does not let a guardian unpause (OwnableUnauthorizedAccount)", async function () {

@@ -29,6 +29,11 @@ describe("AgentWallet roles and administration", function () {
         expect([await wallet.sessionKeys(), await wallet.sessionKeyValidUntil(sessionKey.address)]).to.deep.equal([[], 0n]);
       });
 
+      it("emits nothing for an address that is not a session key", async function () {
+        const { wallet, guardian, mallory } = await loadFixture(deployWalletFixture);
+        await expect(wallet.connect(guardian).revokeSessionKey(mallory.address)).to.not.emit(wallet, "SessionKeyRevoked");
+      });
+
       it("emits SessionKeyRevoked(key, owner) when the owner revokes", async function () {
         const { wallet, owner, sessionKey } = await loadFixture(deployWalletFixture);
         await expect(wallet.connect(owner).revokeSessionKey(sessionKey.address))
@@ -363,7 +368,149 @@ describe("AgentWallet roles and administration", function () {
     });
   });
 
+  describe("transfer-like permissions on budgeted tokens (TokenPermissionConflict)", function () {
+    const TRANSFER_LIKE: [string, string][] = [
+      ["transfer", "0xa9059cbb"],
+      ["transferFrom", "0x23b872dd"],
+      ["approve", "0x095ea7b3"],
+      ["increaseAllowance", ethers.id("increaseAllowance(address,uint256)").slice(0, 10)],
+      ["permit", ethers.id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)").slice(0, 10)],
+    ];
+
+    describe("setCallPermission on a budgeted token", function () {
+      for (const [name, selector] of TRANSFER_LIKE) {
+        it(`reverts with TokenPermissionConflict(token, ${name})`, async function () {
+          const { wallet, owner, usdc } = await loadFixture(deployWalletFixture);
+          await expect(wallet.connect(owner).setCallPermission(usdc, selector, true))
+            .to.be.revertedWithCustomError(wallet, "TokenPermissionConflict")
+            .withArgs(await usdc.getAddress(), selector);
+        });
+      }
+
+      it("accepts a selector that is not transfer-like (mint)", async function () {
+        const { wallet, owner, usdc } = await loadFixture(deployWalletFixture);
+        const mint = usdc.interface.getFunction("mint")!.selector;
+        await wallet.connect(owner).setCallPermission(usdc, mint, true);
+        expect(await wallet.isCallPermitted(usdc, mint)).to.equal(true);
+      });
+
+      it("accepts withdrawing a transfer-like permission that does not exist (no conflict, no event)", async function () {
+        const { wallet, owner, usdc } = await loadFixture(deployWalletFixture);
+        await expect(wallet.connect(owner).setCallPermission(usdc, TRANSFER_LIKE[0][1], false)).to.not.emit(wallet, "CallPermissionSet");
+      });
+    });
+
+    describe("setCallPermission on a token without a budget", function () {
+      it("accepts a transfer permission", async function () {
+        const { wallet, owner, weth } = await loadFixture(deployWalletFixture);
+        const loose = await ethers.deployContract("MockERC20", ["Loose", "LOOSE", 18]);
+        await wallet.connect(owner).setCallPermission(loose, TRANSFER_LIKE[0][1], true);
+        expect([await wallet.isCallPermitted(loose, TRANSFER_LIKE[0][1]), await wallet.isCallPermitted(weth, TRANSFER_LIKE[0][1])]).to.deep.equal([
+          true,
+          false,
+        ]);
+      });
+    });
+
+    describe("setBudget on a token with a transfer-like permission", function () {
+      for (const [name, selector] of TRANSFER_LIKE) {
+        it(`reverts with TokenPermissionConflict(token, ${name})`, async function () {
+          const { wallet, owner } = await loadFixture(deployWalletFixture);
+          const loose = await ethers.deployContract("MockERC20", ["Loose", "LOOSE", 18]);
+          await wallet.connect(owner).setCallPermission(loose, selector, true);
+          await expect(wallet.connect(owner).setBudget({ token: loose, limit: 100n, period: DAY, maxPerOperation: 10n }))
+            .to.be.revertedWithCustomError(wallet, "TokenPermissionConflict")
+            .withArgs(await loose.getAddress(), selector);
+        });
+      }
+
+      it("names the first conflicting selector in the order transfer, transferFrom, approve, increaseAllowance, permit", async function () {
+        const { wallet, owner } = await loadFixture(deployWalletFixture);
+        const loose = await ethers.deployContract("MockERC20", ["Loose", "LOOSE", 18]);
+        await wallet.connect(owner).setCallPermission(loose, TRANSFER_LIKE[4][1], true);
+        await wallet.connect(owner).setCallPermission(loose, TRANSFER_LIKE[2][1], true);
+        await expect(wallet.connect(owner).setBudget({ token: loose, limit: 100n, period: DAY, maxPerOperation: 10n }))
+          .to.be.revertedWithCustomError(wallet, "TokenPermissionConflict")
+          .withArgs(await loose.getAddress(), TRANSFER_LIKE[2][1]);
+      });
+
+      it("accepts the budget once the permission is withdrawn", async function () {
+        const { wallet, owner } = await loadFixture(deployWalletFixture);
+        const loose = await ethers.deployContract("MockERC20", ["Loose", "LOOSE", 18]);
+        await wallet.connect(owner).setCallPermission(loose, TRANSFER_LIKE[0][1], true);
+        await wallet.connect(owner).setCallPermission(loose, TRANSFER_LIKE[0][1], false);
+        await expect(wallet.connect(owner).setBudget({ token: loose, limit: 100n, period: DAY, maxPerOperation: 10n }))
+          .to.emit(wallet, "BudgetSet")
+          .withArgs(await loose.getAddress(), 100n, DAY, 10n);
+      });
+
+      it("accepts the budget beside a permission that is not transfer-like", async function () {
+        const { wallet, owner } = await loadFixture(deployWalletFixture);
+        const loose = await ethers.deployContract("MockERC20", ["Loose", "LOOSE", 18]);
+        await wallet.connect(owner).setCallPermission(loose, loose.interface.getFunction("mint")!.selector, true);
+        await wallet.connect(owner).setBudget({ token: loose, limit: 100n, period: DAY, maxPerOperation: 10n });
+        expect(await wallet.available(loose)).to.equal(100n);
+      });
+    });
+
+    describe("in the factory's configuration", function () {
+      it("reverts with TokenPermissionConflict when a budgeted token also gets a transfer permission", async function () {
+        const { factory, wallet, config } = await loadFixture(deployWalletFixture);
+        const usdc = config.budgets[0].token;
+        const bad = { ...config, callPermissions: [...config.callPermissions, { target: usdc, selector: TRANSFER_LIKE[0][1] }] };
+        await expect(factory.createWallet(bad, ethers.id("conflict")))
+          .to.be.revertedWithCustomError(wallet, "TokenPermissionConflict")
+          .withArgs(usdc, TRANSFER_LIKE[0][1]);
+      });
+    });
+
+    describe("removeBudget", function () {
+      // The conflicting state cannot be reached (both setters refuse it), so removeBudget's own check can only be
+      // seen passing: beside a permission that is not transfer-like, and with none at all.
+      it("removes a budget beside a permission that is not transfer-like", async function () {
+        const { wallet, owner, usdc } = await loadFixture(deployWalletFixture);
+        await wallet.connect(owner).setCallPermission(usdc, usdc.interface.getFunction("mint")!.selector, true);
+        await expect(wallet.connect(owner).removeBudget(usdc)).to.emit(wallet, "BudgetRemoved").withArgs(await usdc.getAddress());
+      });
+
+      it("leaves no transfer permission behind: a transfer needs a new, explicit permission afterwards", async function () {
+        const { wallet, owner, usdc } = await loadFixture(deployWalletFixture);
+        await wallet.connect(owner).removeBudget(usdc);
+        expect(await wallet.isCallPermitted(usdc, TRANSFER_LIKE[0][1])).to.equal(false);
+      });
+
+      it("emits nothing for a token without a budget", async function () {
+        const { wallet, owner } = await loadFixture(deployWalletFixture);
+        const loose = await ethers.deployContract("MockERC20", ["Loose", "LOOSE", 18]);
+        await wallet.connect(owner).setCallPermission(loose, TRANSFER_LIKE[0][1], true);
+        await expect(wallet.connect(owner).removeBudget(loose)).to.not.emit(wallet, "BudgetRemoved");
+      });
+    });
+  });
+
   describe("ownership (two-step)", function () {
+    it("reverts with InvalidAddress(wallet) when the new owner is the wallet itself", async function () {
+      const { wallet, owner } = await loadFixture(deployWalletFixture);
+      await expect(wallet.connect(owner).transferOwnership(wallet))
+        .to.be.revertedWithCustomError(wallet, "InvalidAddress")
+        .withArgs(await wallet.getAddress());
+    });
+
+    it("keeps the wallet recoverable: no pending owner after the refused self-transfer", async function () {
+      const { wallet, owner } = await loadFixture(deployWalletFixture);
+      await expect(wallet.connect(owner).transferOwnership(wallet)).to.be.reverted;
+      expect([await wallet.owner(), await wallet.pendingOwner()]).to.deep.equal([owner.address, ethers.ZeroAddress]);
+    });
+
+    it("cannot start a transfer to itself through ownerExecute either (the wallet is not its own owner)", async function () {
+      const { wallet, owner } = await loadFixture(deployWalletFixture);
+      const walletAddr = await wallet.getAddress();
+      const data = wallet.interface.encodeFunctionData("transferOwnership", [walletAddr]);
+      await expect(wallet.connect(owner).ownerExecute([{ target: walletAddr, value: 0n, data }]))
+        .to.be.revertedWithCustomError(wallet, "CallReverted")
+        .withArgs(0n, wallet.interface.encodeErrorResult("OwnableUnauthorizedAccount", [walletAddr]));
+    });
+
     it("emits OwnershipTransferStarted(owner, pendingOwner)", async function () {
       const { wallet, owner, bob } = await loadFixture(deployWalletFixture);
       await expect(wallet.connect(owner).transferOwnership(bob.address))

@@ -1,7 +1,7 @@
 import hre, { ethers } from "hardhat";
 import type { Signer, BaseContract } from "ethers";
 import { deployWalletFixture } from "../fixtures";
-import { DAY, ethersOperationTypes, operationMessage, type TestOperation } from "../helpers";
+import { DAY, ethersOperationTypes, operationMessage, type TestBound, type TestOperation } from "../helpers";
 import { OPERATION_VERSION } from "../../src/eip712";
 import type { AgentWallet } from "../../typechain-types";
 
@@ -150,4 +150,10 @@ export function opAt(
   extra: Pick<TestOperation, "callGasLimit" | "bounds"> = {},
 ): TestOperation {
   return { calls, nonce, deadline, ...extra };
+}
+
+/** The operationDigest() arguments of `op`, defaults filled in: (calls, nonce, deadline, callGasLimit, bounds). */
+export function digestArgs(op: TestOperation): [TestOperation["calls"], bigint, bigint, bigint, TestBound[]] {
+  const m = operationMessage(op);
+  return [m.calls, m.nonce, m.deadline, m.callGasLimit, m.bounds];
 }

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { DAY, NATIVE, erc20Transfer, operation, signed } from "../helpers";
+import { DAY, NATIVE, erc20Transfer, ethersOperationTypes, operation, signed } from "../helpers";
 import {
   ETH_LIMIT,
   ETH_MAX_PER_OP,
@@ -15,22 +15,39 @@ import {
 /** The read side the co-signer and the monitor rely on. */
 describe("AgentWallet views", function () {
   describe("constants", function () {
-    it("exposes NATIVE, MAX_BUDGET_PERIOD and MAX_CALLS", async function () {
+    it("exposes NATIVE, MAX_BUDGET_PERIOD, MAX_CALLS, MAX_BOUNDS and CALL_RESERVE", async function () {
       const { wallet } = await loadFixture(deployWalletFixture);
-      expect([await wallet.NATIVE(), await wallet.MAX_BUDGET_PERIOD(), await wallet.MAX_CALLS()]).to.deep.equal([
-        ethers.ZeroAddress,
-        365n * DAY,
-        16n,
+      expect([
+        await wallet.NATIVE(),
+        await wallet.MAX_BUDGET_PERIOD(),
+        await wallet.MAX_CALLS(),
+        await wallet.MAX_BOUNDS(),
+        await wallet.CALL_RESERVE(),
+      ]).to.deep.equal([ethers.ZeroAddress, 365n * DAY, 16n, 32n, 40_000n]);
+    });
+
+    it("exposes the EIP-712 type hashes of Call, Bound, Operation and WalletMessage", async function () {
+      const { wallet } = await loadFixture(deployWalletFixture);
+      expect([
+        await wallet.CALL_TYPEHASH(),
+        await wallet.BOUND_TYPEHASH(),
+        await wallet.OPERATION_TYPEHASH(),
+        await wallet.WALLET_MESSAGE_TYPEHASH(),
+      ]).to.deep.equal([
+        ethers.id("Call(address target,uint256 value,bytes data)"),
+        ethers.id("Bound(address asset,address account,int256 minDelta)"),
+        ethers.id(
+          "Operation(Call[] calls,uint256 nonce,uint256 deadline,uint256 callGasLimit,Bound[] bounds)" +
+            "Bound(address asset,address account,int256 minDelta)Call(address target,uint256 value,bytes data)",
+        ),
+        ethers.id("WalletMessage(bytes32 hash)"),
       ]);
     });
 
-    it("exposes the EIP-712 type hashes of Call, Operation and WalletMessage", async function () {
+    it("uses the type hash ethers derives from the shared EIP-712 types (src/eip712.ts)", async function () {
       const { wallet } = await loadFixture(deployWalletFixture);
-      expect([await wallet.CALL_TYPEHASH(), await wallet.OPERATION_TYPEHASH(), await wallet.WALLET_MESSAGE_TYPEHASH()]).to.deep.equal([
-        ethers.id("Call(address target,uint256 value,bytes data)"),
-        ethers.id("Operation(Call[] calls,uint256 nonce,uint256 deadline)Call(address target,uint256 value,bytes data)"),
-        ethers.id("WalletMessage(bytes32 hash)"),
-      ]);
+      const encoder = ethers.TypedDataEncoder.from(ethersOperationTypes);
+      expect(await wallet.OPERATION_TYPEHASH()).to.equal(ethers.id(encoder.encodeType("Operation")));
     });
   });
 

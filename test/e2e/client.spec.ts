@@ -2,10 +2,13 @@ import { expect } from "chai";
 import {
   createPublicClient,
   createWalletClient,
+  custom,
+  getAddress,
   http,
   parseAbi,
   parseEther,
   parseEventLogs,
+  toFunctionSelector,
   type Address,
   type PublicClient,
 } from "viem";
@@ -91,10 +94,16 @@ describe("agent SDK: CosignerClient against the service over HTTP (end to end)",
       expect(stored).to.deep.include({ id: result.decision.id, status: "approved", digest: result.decision.digest });
     });
 
-    it("pays native ETH with an empty-calldata call", async function () {
+    it("signs callGasLimit 1 000 000 and no bounds for a plain transfer of a budgeted token", async function () {
+      expect(result.proposal.callGasLimit).to.equal(1_000_000n);
+      expect(result.proposal.bounds).to.deep.equal([]);
+    });
+
+    it("pays native ETH with an empty-calldata call, signed with no bounds", async function () {
       const before = await pub.getBalance({ address: bob });
       const r = await client.transfer({ asset: "native", to: bob, amount: parseEther("0.01") });
       expect(r.proposal.calls).to.deep.equal([{ target: bob, value: parseEther("0.01"), data: "0x" }]);
+      expect(r.proposal.bounds).to.deep.equal([]);
       expect(r.receipt?.status).to.equal("success");
       expect((await pub.getBalance({ address: bob })) - before).to.equal(parseEther("0.01"));
     });
@@ -112,6 +121,10 @@ describe("agent SDK: CosignerClient against the service over HTTP (end to end)",
       });
       expect(r.decision.status).to.equal("approved");
       expect(r.proposal.calls).to.have.length(2);
+      expect(r.proposal.bounds).to.deep.equal([
+        { asset: usdcToken, account: h.deployment.wallet, minDelta: -usdc(40) },
+        { asset: weth, account: h.deployment.wallet, minDelta: parseEther("0.009") },
+      ]);
       expect(r.receipt?.status).to.equal("success");
       expect((await balanceOf(h, weth, h.deployment.wallet)) - wethBefore).to.equal(parseEther("0.01"));
       expect(await pub.readContract({ address: usdcToken, abi: erc20, functionName: "allowance", args: [h.deployment.wallet, h.deployment.dex] })).to.equal(0n);
@@ -123,7 +136,72 @@ describe("agent SDK: CosignerClient against the service over HTTP (end to end)",
       const calls = [...transferCalls({ asset: usdcToken, to: alice, amount: usdc(3) }), ...transferCalls({ asset: usdcToken, to: bob, amount: usdc(2) })];
       const r = await client.call({ calls, expect: [{ asset: usdcToken, delta: -usdc(5) }], memo: "two payees" });
       expect(r.decision.status).to.equal("approved");
+      expect(r.proposal.bounds).to.deep.equal([{ asset: usdcToken, account: h.deployment.wallet, minDelta: -usdc(5) }]);
       expect(r.receipt?.status).to.equal("success");
+    });
+  });
+
+  describe("callGasLimit and bounds", function () {
+    it("signs and sends a per-operation callGasLimit: the co-signer's digest is the proposal's and the wallet runs it", async function () {
+      const r = await client.transfer({ asset: usdcToken, to: alice, amount: usdc(1) }, { callGasLimit: 200_000n });
+      expect(r.proposal.callGasLimit).to.equal(200_000n);
+      expect(r.decision.digest).to.equal(r.proposal.digest);
+      expect(r.receipt?.status).to.equal("success");
+    });
+
+    it("uses the client's callGasLimit option as the default", async function () {
+      const other = new CosignerClient({ cosignerUrl: h.url, publicClient: pub, sessionKey: devAccount(LOCAL_ROLES.sessionKey), wallet: h.deployment.wallet, callGasLimit: 300_000n });
+      const proposal = await other.sign(transferCalls({ asset: usdcToken, to: alice, amount: 1n }), { kind: "transfer", asset: usdcToken, to: alice, amount: 1n });
+      expect(proposal.callGasLimit).to.equal(300_000n);
+    });
+
+    it("signs the derived bounds for a transfer of a token the wallet does not budget, and the wallet executes it within them", async function () {
+      const owner = createWalletClient({ account: devAccount(LOCAL_ROLES.owner), transport: http(h.node.url) });
+      const artifact = loadArtifact("MockERC20");
+      const hash = await owner.deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args: ["Unbudgeted", "UNB", 18], chain: null });
+      const token = getAddress((await pub.waitForTransactionReceipt({ hash })).contractAddress!);
+      await pub.waitForTransactionReceipt({
+        hash: await owner.writeContract({ address: token, abi: artifact.abi, functionName: "mint", args: [h.deployment.wallet, 10n ** 18n], chain: null }),
+      });
+      await walletTx(h, "setCallPermission", [token, toFunctionSelector("transfer(address,uint256)"), true]);
+      await eventually(async () => (await client.getWallet()).callPermissions.some((p) => p.target === token), "the fork to see the permission");
+      const r = await client.transfer({ asset: token, to: alice, amount: 5n * 10n ** 17n });
+      expect(r.proposal.bounds).to.deep.equal([
+        { asset: token, account: h.deployment.wallet, minDelta: -(5n * 10n ** 17n) },
+        { asset: token, account: alice, minDelta: 5n * 10n ** 17n },
+      ]);
+      expect(r.decision.status, JSON.stringify(r.decision.reasons)).to.equal("approved");
+      expect(r.receipt?.status).to.equal("success");
+      expect(await balanceOf(h, token, alice)).to.equal(5n * 10n ** 17n);
+    });
+
+    it("reads whether a token is budgeted once per token, then from its cache", async function () {
+      const budgetSelector = toFunctionSelector("budget(address)");
+      let reads = 0;
+      const counting = createPublicClient({
+        transport: custom({
+          request: async (args: { method: string; params?: unknown }) => {
+            const params = args.params as { data?: string; input?: string }[] | undefined;
+            const data = params?.[0]?.data ?? params?.[0]?.input;
+            if (args.method === "eth_call" && data?.startsWith(budgetSelector)) reads += 1;
+            return pub.request(args as never);
+          },
+        }),
+      }) as PublicClient;
+      const c = new CosignerClient({ cosignerUrl: h.url, publicClient: counting, sessionKey: devAccount(LOCAL_ROLES.sessionKey), wallet: h.deployment.wallet });
+      const intent = { kind: "transfer" as const, asset: usdcToken, to: alice, amount: 1n };
+      for (let i = 0; i < 3; i++) expect((await c.sign(transferCalls(intent), intent)).bounds).to.deep.equal([]);
+      expect(reads).to.equal(1);
+      const native = { kind: "transfer" as const, asset: "native" as const, to: alice, amount: 1n };
+      expect((await c.sign(transferCalls(native), native)).bounds).to.deep.equal([]);
+      expect(reads).to.equal(1);
+    });
+
+    it("signs the derived bounds when a transfer intent comes with calls that are not a plain transfer", async function () {
+      const calls = [...transferCalls({ asset: usdcToken, to: alice, amount: 1n }), { target: h.deployment.dex, value: 0n, data: "0x12345678" as const }];
+      const proposal = await client.sign(calls, { kind: "transfer", asset: usdcToken, to: alice, amount: 1n });
+      expect(proposal.bounds).to.have.length(2);
+      expect(proposal.bounds[0]).to.deep.equal({ asset: usdcToken, account: h.deployment.wallet, minDelta: -1n });
     });
   });
 
@@ -294,7 +372,7 @@ describe("agent SDK: CosignerClient against the service over HTTP (end to end)",
         expect(b.receipt?.status).to.equal("success");
         left -= amount;
       }
-      const err = await thrown(() => client.execute(A.proposal, A.decision, { gas: 1_000_000n }), ExecutionRevertedError);
+      const err = await thrown(() => client.execute(A.proposal, A.decision, { gas: 2_000_000n }), ExecutionRevertedError);
       expect(err.errorName).to.equal("BudgetExceeded");
       expect(err.args[0]).to.equal(usdcToken);
       expect(err.args[1]).to.equal(a);
@@ -302,6 +380,20 @@ describe("agent SDK: CosignerClient against the service over HTTP (end to end)",
       expect(err.stage).to.equal("mined");
       expect(err.receipt?.status).to.equal("reverted");
       expect(err.txHash).to.match(/^0x[0-9a-f]{64}$/);
+    });
+  });
+
+  describe("when the relayer leaves too little gas for callGasLimit", function () {
+    it("the wallet reverts InsufficientGas on chain instead of starving a call, and the nonce stays unused", async function () {
+      const r = await client.transfer({ asset: usdcToken, to: alice, amount: usdc(1) }, { execute: false });
+      const err = await thrown(() => client.execute(r.proposal, r.decision, { gas: 600_000n }), ExecutionRevertedError);
+      expect(err.errorName).to.equal("InsufficientGas");
+      expect(err.args[0]).to.equal(0n);
+      expect(err.args[1]).to.equal(1_000_000n);
+      expect(err.stage).to.equal("mined");
+      expect(await client.isNonceUsed(r.proposal.nonce)).to.equal(false);
+      const { receipt } = await client.execute(r.proposal, r.decision);
+      expect(receipt.status).to.equal("success");
     });
   });
 

@@ -44,8 +44,13 @@ describe("npm run demo scenarios (src/demo/run.ts against the service over HTTP)
     expect(outcome("d").detail).to.match(/BudgetExceeded|PerOperationCapExceeded/);
   });
 
-  it("(e) the breaker refuses with WALLET_PAUSED until the owner unpauses, then a payment executes", async function () {
-    expect(outcome("e").detail).to.include("WALLET_PAUSED");
+  it("(e) the wallet reverts a co-signed swap that stops paying after the simulation with BoundViolated", function () {
+    expect(outcome("e").detail).to.include("BoundViolated");
+    expect(printed.some((l) => /^ +bounds +signed by both: wallet ETH >= -10000000000000000, wallet USDC >= 40000000$/.test(l)), printed.join("\n")).to.equal(true);
+  });
+
+  it("(f) the breaker refuses with WALLET_PAUSED until the owner unpauses, then a payment executes", async function () {
+    expect(outcome("f").detail).to.include("WALLET_PAUSED");
     expect(await walletRead<boolean>(h, "paused")).to.equal(false);
   });
 

@@ -3,7 +3,19 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createPublicClient, http, parseAbi, toFunctionSelector, zeroAddress, type Abi, type Address, type PublicClient } from "viem";
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  keccak256,
+  parseAbi,
+  toBytes,
+  toFunctionSelector,
+  zeroAddress,
+  type Abi,
+  type Address,
+  type PublicClient,
+} from "viem";
 import { devAccount, devPrivateKey, LOCAL_ROLES } from "../../src/chain/accounts";
 import { loadArtifact } from "../../src/chain/artifacts";
 import { parsePolicy } from "../../src/deploy/policy";
@@ -112,7 +124,7 @@ describe("deploying to a stand-in testnet: scripts/deploy.ts and the wallet:* ow
 
   describe("scripts/deploy.ts", function () {
     it("records deployments/<network>.json with the chain, factory, wallet, roles, budgets, recipients, tokens and txs", async function () {
-      expect(record).to.include({ network: "standin", chainId: 31337, deployer: owner });
+      expect(record).to.include({ network: "standin", chainId: 31337, deployer: owner, walletOrigin: "created" });
       expect(record.roles).to.deep.include({ owner, cosigner, guardians: [guardian] });
       expect(record.recipients).to.deep.equal({ alice });
       expect(Object.keys(record.tokens)).to.deep.equal(["USDC"]);
@@ -174,9 +186,18 @@ describe("deploying to a stand-in testnet: scripts/deploy.ts and the wallet:* ow
     });
 
     it("wallet:allow grants a call permission from a function signature", async function () {
-      const target = record.tokens.USDC!;
-      await minedHash(await hardhat(["wallet:allow", "--target", "USDC", "--selector", "approve(address,uint256)"]));
-      expect(await read<boolean>("isCallPermitted", [target, toFunctionSelector("approve(address,uint256)")])).to.equal(true);
+      await minedHash(await hardhat(["wallet:allow", "--target", carol, "--selector", "swap(address,address,uint256,uint256)"]));
+      expect(await read<boolean>("isCallPermitted", [carol, toFunctionSelector("swap(address,address,uint256,uint256)")])).to.equal(true);
+    });
+
+    it("wallet:allow refuses a transfer-like permission on a budgeted token with the wallet's error, sending nothing", async function () {
+      const blockBefore = await pub.getBlockNumber();
+      const run = await hardhat(["wallet:allow", "--target", "USDC", "--selector", "approve(address,uint256)"]);
+      expect(run.code).to.not.equal(0);
+      expect(run.stderr).to.include(`TokenPermissionConflict(${record.tokens.USDC}, 0x095ea7b3)`);
+      expect(run.stderr).to.include("would bypass it");
+      expect(await pub.getBlockNumber()).to.equal(blockBefore);
+      expect(await read<boolean>("isCallPermitted", [record.tokens.USDC!, "0x095ea7b3"])).to.equal(false);
     });
 
     it("wallet:session-key adds a key valid for a duration from now, and revokes it", async function () {
@@ -204,6 +225,127 @@ describe("deploying to a stand-in testnet: scripts/deploy.ts and the wallet:* ow
       expect(await read<boolean>("paused")).to.equal(true);
       await minedHash(await hardhat(["wallet:unpause"]));
     });
+  });
+});
+
+describe("deploying again, or after a stranger front-ran createWallet (scripts/deploy.ts)", function () {
+  this.timeout(300_000);
+  let node: LocalNode;
+  let dir: string;
+  let pub: PublicClient;
+  let first: DeploymentRecord;
+  let validUntil: number;
+  const walletAbi = (): Abi => loadArtifact("AgentWallet").abi;
+
+  /** Runs scripts/deploy.ts with `policy` against the stand-in node, recording into `records`. */
+  async function deployWith(policy: Record<string, unknown>, records: string): Promise<Run & { record?: DeploymentRecord }> {
+    const file = join(dir, `${records}.policy.json`);
+    writeFileSync(file, JSON.stringify(policy, null, 2));
+    const run = await new Promise<Run>((resolvePromise, reject) => {
+      const child = spawn(process.execPath, [HARDHAT, "run", "scripts/deploy.ts", "--network", "standin"], {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...withoutHardhatNetwork(process.env),
+          HARDHAT_DISABLE_TELEMETRY_PROMPT: "true",
+          STANDIN_RPC_URL: node.url,
+          DEPLOYER_PRIVATE_KEY: devPrivateKey(LOCAL_ROLES.owner),
+          DEPLOYMENTS_DIR: join(dir, records),
+          POLICY_FILE: file,
+        },
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("error", reject);
+      child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
+    });
+    const path = join(dir, records, "standin.json");
+    return { ...run, record: run.code === 0 ? (JSON.parse(readFileSync(path, "utf8")) as DeploymentRecord) : undefined };
+  }
+
+  /** A policy that names only deployed things (factory, token, expiry), so that it always gives the same wallet. */
+  const fixedPolicy = (salt: string) => ({
+    ...POLICY,
+    factory: first.factory,
+    tokens: { USDC: first.tokens.USDC },
+    sessionKeys: [{ key: sessionKey, validUntil }],
+    salt,
+  });
+
+  before(async function () {
+    node = await startLocalNode();
+    pub = createPublicClient({ transport: http(node.url) }) as PublicClient;
+    dir = mkdtempSync(join(tmpdir(), "countersign-redeploy-"));
+    const run = await deployWith(POLICY, "first");
+    expect(run.code, run.stderr + run.stdout).to.equal(0);
+    first = run.record!;
+    validUntil = Number((await pub.getBlock()).timestamp) + 7 * 86_400;
+  });
+  after(async function () {
+    await node?.stop();
+  });
+
+  it("deploys twice: the second run finds the wallet, verifies it, records it and sends nothing", async function () {
+    const policy = fixedPolicy("twice");
+    const once = await deployWith(policy, "twice-1");
+    expect(once.code, once.stderr + once.stdout).to.equal(0);
+    expect(once.record!.walletOrigin).to.equal("created");
+    expect(once.record!.txs.map((t) => t.what)).to.deep.equal(["create wallet", "fund wallet (native)"]);
+    const blockBefore = await pub.getBlockNumber();
+    const twice = await deployWith(policy, "twice-2");
+    expect(twice.code, twice.stderr + twice.stdout).to.equal(0);
+    expect(twice.stdout).to.include(`already deployed at ${once.record!.wallet}`);
+    expect(twice.record).to.deep.include({ wallet: once.record!.wallet, factory: first.factory, walletOrigin: "existing", txs: [] });
+    expect(await pub.getBlockNumber()).to.equal(blockBefore);
+    expect(await pub.getBalance({ address: once.record!.wallet })).to.equal(10n ** 18n);
+  });
+
+  it("goes on when a stranger created the wallet first with the same policy: verifies it, funds it and records it", async function () {
+    const salt = "front-run";
+    const config = {
+      owner,
+      cosigner,
+      guardians: [guardian],
+      sessionKeys: [{ key: sessionKey, validUntil }],
+      budgets: [
+        { token: first.tokens.USDC!, limit: 1_000_000_000n, period: 86_400n, maxPerOperation: 500_000_000n },
+        { token: zeroAddress, limit: 2n * 10n ** 18n, period: 86_400n, maxPerOperation: 10n ** 18n },
+      ],
+      recipients: [alice],
+      callPermissions: [],
+    };
+    const factoryAbi = loadArtifact("AgentWalletFactory").abi;
+    const stranger = createWalletClient({ account: devAccount(9), transport: http(node.url) });
+    const args = [config, keccak256(toBytes(salt))] as const;
+    const predicted = (await pub.readContract({ address: first.factory, abi: factoryAbi, functionName: "predictWallet", args })) as Address;
+    const frontRun = await pub.waitForTransactionReceipt({
+      hash: await stranger.writeContract({ address: first.factory, abi: factoryAbi, functionName: "createWallet", args, chain: null }),
+    });
+    expect(frontRun.status).to.equal("success");
+
+    const run = await deployWith(fixedPolicy(salt), "front-run");
+    expect(run.code, run.stderr + run.stdout).to.equal(0);
+    expect(run.record).to.deep.include({ wallet: predicted, walletOrigin: "existing" });
+    expect(run.record!.txs.map((t) => t.what)).to.deep.equal(["fund wallet (native)"]);
+    expect(await pub.readContract({ address: predicted, abi: walletAbi(), functionName: "owner" })).to.equal(owner);
+    expect(await pub.getBalance({ address: predicted })).to.equal(10n ** 18n);
+  });
+
+  it("refuses a wallet whose state no longer matches the policy, naming the difference and sending nothing", async function () {
+    const policy = fixedPolicy("drifted");
+    const once = await deployWith(policy, "drifted-1");
+    expect(once.code, once.stderr + once.stdout).to.equal(0);
+    const ownerClient = createWalletClient({ account: devAccount(LOCAL_ROLES.owner), transport: http(node.url) });
+    await pub.waitForTransactionReceipt({
+      hash: await ownerClient.writeContract({ address: once.record!.wallet, abi: walletAbi(), functionName: "setRecipient", args: [alice, false], chain: null }),
+    });
+    const blockBefore = await pub.getBlockNumber();
+    const again = await deployWith(policy, "drifted-2");
+    expect(again.code).to.not.equal(0);
+    expect(again.stderr).to.include(`already exists at ${once.record!.wallet}, but it differs from the policy: recipient ${alice} missing`);
+    expect(await pub.getBlockNumber()).to.equal(blockBefore);
   });
 });
 

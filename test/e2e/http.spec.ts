@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import type { AddressInfo } from "node:net";
 import { devAccount, devPrivateKey, LOCAL_ROLES } from "../../src/chain/accounts";
+import { swapCalls } from "../../src/client";
 import { loadConfig, type Config } from "../../src/config";
 import { buildServer } from "../../src/http/server";
 import {
@@ -112,6 +113,57 @@ describe("co-signer HTTP API (end to end)", function () {
       const error = expectError(await post("/v1/operations", { ...op, nonce: "-1" }), 400, "INVALID_REQUEST");
       const issues = (error.details as { issues: { path: string; message: string }[] }).issues;
       expect(issues.map((i) => i.path)).to.include("nonce");
+    });
+
+    it("answers 400 saying what to send when callGasLimit and bounds are missing (a version-1 request)", async function () {
+      const { callGasLimit: _gas, bounds: _bounds, ...v1 } = await usdcTransfer(h, alice, usdc(1));
+      const error = expectError(await post("/v1/operations", v1), 400, "INVALID_REQUEST");
+      const issues = (error.details as { issues: { path: string; message: string }[] }).issues;
+      const gas = issues.find((i) => i.path === "callGasLimit");
+      const bounds = issues.find((i) => i.path === "bounds");
+      expect(gas?.message, JSON.stringify(issues)).to.contain("required (operation version 2)");
+      expect(gas?.message).to.contain('"1000000"');
+      expect(bounds?.message, JSON.stringify(issues)).to.contain("required (operation version 2)");
+      expect(bounds?.message).to.contain("deriveBounds");
+    });
+
+    it("answers 400 naming callGasLimit when it is zero or not a decimal string", async function () {
+      const op = await usdcTransfer(h, alice, usdc(1));
+      for (const callGasLimit of ["0", "1e6", 1000000]) {
+        const error = expectError(await post("/v1/operations", { ...op, callGasLimit }), 400, "INVALID_REQUEST");
+        expect((error.details as { issues: { path: string }[] }).issues.map((i) => i.path), String(callGasLimit)).to.deep.equal(["callGasLimit"]);
+      }
+    });
+
+    it("answers 400 naming the field of a malformed bound", async function () {
+      const op = await usdcTransfer(h, alice, usdc(1));
+      const bound = { asset: h.deployment.tokens.USDC!, account: h.deployment.wallet, minDelta: "-1.5" };
+      const error = expectError(await post("/v1/operations", { ...op, bounds: [bound] }), 400, "INVALID_REQUEST");
+      expect((error.details as { issues: { path: string }[] }).issues.map((i) => i.path)).to.deep.equal(["bounds.0.minDelta"]);
+    });
+
+    it("answers 200 for a swap carrying the bounds derived from its intent, and the wallet executes it within them", async function () {
+      const { USDC: token, WETH: weth } = h.deployment.tokens as { USDC: `0x${string}`; WETH: `0x${string}` };
+      const intent = { kind: "swap", sell: { asset: token, maxAmount: usdc(40).toString() }, buy: { asset: weth, minAmount: (9n * 10n ** 15n).toString() } };
+      const op = await signedOperation(h, swapCalls({ sell: { asset: token, maxAmount: usdc(40) }, buy: { asset: weth, minAmount: 9n * 10n ** 15n }, via: { dex: h.deployment.dex } }), intent);
+      expect(op.bounds).to.deep.equal([
+        { asset: token, account: h.deployment.wallet, minDelta: (-usdc(40)).toString() },
+        { asset: weth, account: h.deployment.wallet, minDelta: (9n * 10n ** 15n).toString() },
+      ]);
+      const res = await post("/v1/operations", op);
+      expect(res.status, JSON.stringify(res.body)).to.equal(200);
+      const receipt = await executeOnChain(h, op, res.body.cosignerSignature);
+      expect(receipt.status).to.equal("success");
+    });
+
+    it("answers 422 BOUNDS_MISMATCH for a swap signed without bounds", async function () {
+      const { USDC: token, WETH: weth } = h.deployment.tokens as { USDC: `0x${string}`; WETH: `0x${string}` };
+      const intent = { kind: "swap", sell: { asset: token, maxAmount: usdc(40).toString() }, buy: { asset: weth, minAmount: "1" } };
+      const calls = swapCalls({ sell: { asset: token, maxAmount: usdc(40) }, buy: { asset: weth, minAmount: 1n }, via: { dex: h.deployment.dex } });
+      const res = await post("/v1/operations", await signedOperation(h, calls, intent, { bounds: [] }));
+      expect(res.status, JSON.stringify(res.body)).to.equal(422);
+      expect(JSON.stringify(res.body)).to.contain("BOUNDS_MISMATCH");
+      expect(res.body.cosignerSignature).to.equal(undefined);
     });
 
     it("answers 400 naming an unknown field", async function () {
@@ -279,9 +331,9 @@ describe("co-signer HTTP API (end to end)", function () {
       ]);
       const usdcBudget = view.budgets.find((b) => b.token === h.deployment.tokens.USDC)!;
       expect(usdcBudget).to.include({ limit: usdc(1000).toString(), period: "86400", maxPerOperation: usdc(500).toString() });
-      // 10 + 350 USDC were executed on chain above; the bucket has refilled a little since.
+      // 10 + 40 (the swap) + 350 USDC were executed on chain above; the bucket has refilled a little since.
       expect(BigInt(usdcBudget.available) < usdc(1000)).to.equal(true);
-      expect(BigInt(usdcBudget.available) >= usdc(1000 - 360)).to.equal(true);
+      expect(BigInt(usdcBudget.available) >= usdc(1000 - 400)).to.equal(true);
       expect(view.budgets[0]).to.include({ token: "native", limit: (2n * 10n ** 18n).toString() });
     });
 
@@ -383,8 +435,14 @@ describe("co-signer HTTP API (end to end)", function () {
       expect(Object.keys(doc.paths["/v1/operations"].post.responses)).to.include.members(["200", "202", "400", "401", "409", "422", "429", "503"]);
       const request = doc.components.schemas.OperationRequest;
       expect(request.additionalProperties).to.equal(false);
-      expect(request.required).to.include.members(["chainId", "wallet", "calls", "nonce", "deadline", "agentSignature", "intent"]);
+      expect(request.required).to.include.members(["chainId", "wallet", "calls", "nonce", "deadline", "callGasLimit", "bounds", "agentSignature", "intent"]);
       expect(request.properties.nonce.pattern).to.be.a("string");
+      expect(request.properties.callGasLimit).to.include({ type: "string", pattern: "^[1-9][0-9]{0,9}$" });
+      expect(request.properties.callGasLimit.description).to.contain("InsufficientGas");
+      expect(request.properties.bounds).to.include({ type: "array", maxItems: 32 });
+      expect(request.properties.bounds.description).to.contain("deriveBounds");
+      expect(request.properties.bounds.items.required).to.deep.equal(["asset", "account", "minDelta"]);
+      expect(request.properties.bounds.items.properties.minDelta.pattern).to.equal("^-?(0|[1-9][0-9]{0,77})$");
     });
 
     it("answers 404 with an error body for an unknown route", async function () {

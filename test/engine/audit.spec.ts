@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { expect } from "chai";
 import { createHash } from "node:crypto";
 import type { Address } from "viem";
-import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
+import { DEFAULT_CALL_GAS_LIMIT, proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import { asGuardian, expectApproved, expectRefusal, expectRejected, ROLES, syncFork } from "../support/engine";
 
 const NO_UPDATE = "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
@@ -25,12 +25,14 @@ describe("engine: record (audit log)", function () {
   let alice: Address;
   let approvedId: string;
 
+  // A mismatch is sent as a plain transfer of a budgeted token with no bounds (allowed): then the co-signer's
+  // comparison is what refuses it. The others carry the bounds derived from the intent.
   const pay = (sent: bigint, declared: bigint, memo?: string, signer?: number) =>
     proposal(
       h,
       [transferCall(USDC, alice, sent)],
       { kind: "transfer", asset: USDC, to: alice, amount: declared.toString(), ...(memo ? { memo } : {}) },
-      { signer },
+      { signer, ...(sent === declared ? {} : { bounds: [] }) },
     );
   const row = (seq: number) => db.prepare("SELECT * FROM audit_log WHERE seq = ?").get(seq) as Row;
 
@@ -69,6 +71,12 @@ describe("engine: record (audit log)", function () {
       expect((payload.simulation as { blockNumber: string }).blockNumber).to.match(/^\d+$/);
       expect(payload.reasons).to.deep.equal([]);
       expect(payload.calls).to.have.length(1);
+      // The outcome and gas the wallet will enforce are part of what was decided.
+      expect(payload.callGasLimit).to.equal(DEFAULT_CALL_GAS_LIMIT.toString());
+      expect(payload.bounds).to.deep.equal([
+        { asset: USDC, account: h.deployment.wallet, minDelta: "-10000000" },
+        { asset: USDC, account: alice, minDelta: "10000000" },
+      ]);
       expect(payload.sessionKey).to.be.a("string");
     });
 

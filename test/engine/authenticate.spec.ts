@@ -4,7 +4,7 @@ import { devAccount } from "../../src/chain/accounts";
 import { checkRoles } from "../../src/cosigner";
 import { operationTypedData } from "../../src/eip712";
 import { CosignerEngine } from "../../src/engine";
-import { proposal, startHarness, transferCall, usdc, executeOnChain, type CosignerHarness } from "../support/cosigner";
+import { operationOf, proposal, startHarness, transferCall, usdc, executeOnChain, type CosignerHarness } from "../support/cosigner";
 import {
   asGuardian,
   asOwner,
@@ -145,11 +145,7 @@ describe("engine: authenticate", function () {
     it("refuses a replay of an operation executed on chain with a co-signature this store never saw (NONCE_USED, 409)", async function () {
       // Another replica (or a store restored from an old backup) co-signed it: the chain, not the store, knows.
       const body = await pay();
-      const op = {
-        calls: body.calls.map((c) => ({ target: c.target as Address, value: BigInt(c.value), data: c.data as Hex })),
-        nonce: BigInt(body.nonce),
-        deadline: BigInt(body.deadline),
-      };
+      const op = operationOf(body);
       const cosignature = await devAccount(ROLES.cosigner).signTypedData(operationTypedData(h.deployment.chainId, h.deployment.wallet, op));
       expect((await executeOnChain(h, body, cosignature)).status).to.equal("success");
       await syncFork(h);

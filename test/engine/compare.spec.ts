@@ -4,7 +4,9 @@ import { devAccount } from "../../src/chain/accounts";
 import { loadArtifact } from "../../src/chain/artifacts";
 import type { Call } from "../../src/eip712";
 import type { Decision } from "../../src/engine";
-import { executeOnChain, proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
+import { compareWithIntent } from "../../src/policy/compare";
+import { intentSchema } from "../../src/intent/schema";
+import { executeOnChain, proposal, startHarness, transferCall, usdc, type CosignerHarness, type ProposalOptions } from "../support/cosigner";
 import {
   artifact,
   asOwner,
@@ -14,6 +16,7 @@ import {
   expectRejected,
   ROLES,
   send,
+  simulateWithoutBounds,
   syncFork,
 } from "../support/engine";
 
@@ -39,8 +42,10 @@ describe("engine: simulate and compare (refusals)", function () {
   const mallory = devAccount(ROLES.mallory).address;
   const dexAbi = () => loadArtifact("MockDex").abi;
 
-  const propose = async (calls: Call[], intent: Record<string, unknown>): Promise<Decision> =>
-    h.cosigner.engine.propose(await proposal(h, calls, intent));
+  const propose = async (calls: Call[], intent: Record<string, unknown>, opts: ProposalOptions = {}): Promise<Decision> =>
+    h.cosigner.engine.propose(await proposal(h, calls, intent, opts));
+  /** A plain transfer of a budgeted token (or ETH) may carry no bounds: then the co-signer's comparison is what refuses. */
+  const unbounded: ProposalOptions = { bounds: [] };
   const transferIntent = (asset: string, to: Address, amount: bigint, memo?: string) => ({
     kind: "transfer",
     asset,
@@ -65,14 +70,21 @@ describe("engine: simulate and compare (refusals)", function () {
     });
 
     it("refuses with INTENT_MISMATCH when the intent says 10 USDC to alice and the calldata sends 100", async function () {
-      const decision = await propose([transferCall(USDC, alice, usdc(100))], transferIntent(USDC, alice, usdc(10)));
+      const decision = await propose([transferCall(USDC, alice, usdc(100))], transferIntent(USDC, alice, usdc(10)), unbounded);
       const [message] = expectRejected(decision, "INTENT_MISMATCH");
       expect(message).to.equal(`intent says the wallet sends 10000000 of ${USDC}; the simulation shows it sends 100000000`);
       expect(decision.simulation!.success).to.equal(true);
     });
 
+    it("refuses with BOUND_VIOLATED when the same transfer carries the derived bounds: the wallet itself would refuse it", async function () {
+      const decision = await propose([transferCall(USDC, alice, usdc(100))], transferIntent(USDC, alice, usdc(10)));
+      const [message] = expectRejected(decision, "BOUND_VIOLATED");
+      expect(decision.simulation!.revertReason).to.equal(`BoundViolated(${USDC}, ${h.deployment.wallet}, -10000000, -100000000)`);
+      expect(message).to.equal(`the wallet refuses on chain: BoundViolated(${USDC}, ${h.deployment.wallet}, -10000000, -100000000)`);
+    });
+
     it("refuses with INTENT_MISMATCH naming bob when the calldata pays bob instead of alice", async function () {
-      const decision = await propose([transferCall(USDC, bob, usdc(10))], transferIntent(USDC, alice, usdc(10)));
+      const decision = await propose([transferCall(USDC, bob, usdc(10))], transferIntent(USDC, alice, usdc(10)), unbounded);
       const [message] = expectRejected(decision, "INTENT_MISMATCH");
       expect(message).to.equal(`intent says ${alice} receives 10000000 of ${USDC}; it receives 0; ${bob} receives 10000000`);
     });
@@ -87,7 +99,7 @@ describe("engine: simulate and compare (refusals)", function () {
     });
 
     it("refuses with INTENT_MISMATCH when the native value differs from the intent", async function () {
-      const decision = await propose([{ target: alice, value: parseEther("0.2"), data: "0x" }], transferIntent("native", alice, parseEther("0.1")));
+      const decision = await propose([{ target: alice, value: parseEther("0.2"), data: "0x" }], transferIntent("native", alice, parseEther("0.1")), unbounded);
       const [message] = expectRejected(decision, "INTENT_MISMATCH");
       expect(message).to.equal("intent says the wallet sends 100000000000000000 of native; the simulation shows it sends 200000000000000000");
     });
@@ -97,11 +109,15 @@ describe("engine: simulate and compare (refusals)", function () {
       await send(h, ROLES.owner, fee, erc20, "mint", [h.deployment.wallet, 1_000_000n]);
       await asOwner(h, "setBudget", [{ token: fee, limit: 100_000n, period: DAY, maxPerOperation: 10_000n }]);
       await syncFork(h);
-      const decision = await propose([transferCall(fee, alice, 1_000n)], transferIntent(fee, alice, 1_000n));
+      const decision = await propose([transferCall(fee, alice, 1_000n)], transferIntent(fee, alice, 1_000n), unbounded);
       const [message] = expectRejected(decision, "TRANSFER_SHORTFALL");
       expect(message).to.equal(`${alice} receives 990 of ${fee}, 10 short of 1000 (fee-on-transfer or rebasing token)`);
       expect(decision.simulation!.changes).to.deep.include({ account: h.deployment.wallet, asset: fee, delta: "-1000" });
       expect(decision.simulation!.changes).to.deep.include({ account: alice, asset: fee, delta: "990" });
+      // With the derived bounds (alice >= +1000) the wallet refuses the shortfall itself.
+      const bounded = await propose([transferCall(fee, alice, 1_000n)], transferIntent(fee, alice, 1_000n));
+      expectRejected(bounded, "BOUND_VIOLATED");
+      expect(bounded.simulation!.revertReason).to.equal(`BoundViolated(${fee}, ${alice}, 1000, 990)`);
     });
   });
 
@@ -117,10 +133,17 @@ describe("engine: simulate and compare (refusals)", function () {
       expect(message).to.equal(`the wallet also receives ${out} of ${WETH}, which the intent does not declare`);
     });
 
-    it("refuses with INTENT_MISMATCH when a declared delta differs", async function () {
-      const decision = await propose([transferCall(USDC, alice, usdc(5))], { kind: "call", expect: [{ asset: USDC, delta: "-4000000" }] });
+    it("refuses with INTENT_MISMATCH when a declared delta differs (within the bound: the change must be exact)", async function () {
+      const decision = await propose([transferCall(USDC, alice, usdc(3))], { kind: "call", expect: [{ asset: USDC, delta: "-4000000" }] });
       const [message] = expectRejected(decision, "INTENT_MISMATCH");
-      expect(message).to.equal(`intent expects ${USDC} to change by -4000000; it changes by -5000000`);
+      expect(decision.simulation!.success, "the bound (>= -4000000) holds").to.equal(true);
+      expect(message).to.equal(`intent expects ${USDC} to change by -4000000; it changes by -3000000`);
+    });
+
+    it("refuses with BOUND_VIOLATED when a declared delta is exceeded: the derived bound fails on the fork", async function () {
+      const decision = await propose([transferCall(USDC, alice, usdc(5))], { kind: "call", expect: [{ asset: USDC, delta: "-4000000" }] });
+      expectRejected(decision, "BOUND_VIOLATED");
+      expect(decision.simulation!.revertReason).to.equal(`BoundViolated(${USDC}, ${h.deployment.wallet}, -4000000, -5000000)`);
     });
   });
 
@@ -128,24 +151,45 @@ describe("engine: simulate and compare (refusals)", function () {
     const amountIn = usdc(400);
     const swapCalls = () => [call(USDC, erc20, "approve", [dex, amountIn]), call(dex, dexAbi(), "swap", [USDC, WETH, amountIn, 0n])];
 
-    it("refuses with SWAP_SOLD_TOO_MUCH when the batch sells more than maxAmount", async function () {
-      const decision = await propose(swapCalls(), {
-        kind: "swap",
-        sell: { asset: USDC, maxAmount: usdc(300).toString() },
-        buy: { asset: WETH, minAmount: "1" },
-      });
-      const [message] = expectRejected(decision, "SWAP_SOLD_TOO_MUCH");
-      expect(message).to.equal(`the swap sells 400000000 of ${USDC}, above the declared maximum 300000000`);
+    const sellsTooMuch = () => ({ kind: "swap", sell: { asset: USDC, maxAmount: usdc(300).toString() }, buy: { asset: WETH, minAmount: "1" } });
+    const buysTooLittle = () => ({
+      kind: "swap",
+      sell: { asset: USDC, maxAmount: amountIn.toString() },
+      buy: { asset: WETH, minAmount: parseEther("0.2").toString() },
     });
 
-    it("refuses with SWAP_BOUGHT_TOO_LITTLE when the batch buys less than minAmount", async function () {
-      const decision = await propose(swapCalls(), {
-        kind: "swap",
-        sell: { asset: USDC, maxAmount: amountIn.toString() },
-        buy: { asset: WETH, minAmount: parseEther("0.2").toString() },
+    it("refuses with BOUND_VIOLATED when the batch sells more than maxAmount (the derived bound fails on the fork)", async function () {
+      const decision = await propose(swapCalls(), sellsTooMuch());
+      expectRejected(decision, "BOUND_VIOLATED");
+      expect(decision.simulation!.revertReason).to.equal(`BoundViolated(${USDC}, ${h.deployment.wallet}, -300000000, -400000000)`);
+    });
+
+    it("refuses with BOUND_VIOLATED when the batch buys less than minAmount", async function () {
+      const decision = await propose(swapCalls(), buysTooLittle());
+      expectRejected(decision, "BOUND_VIOLATED");
+      expect(decision.simulation!.revertReason).to.equal(`BoundViolated(${WETH}, ${h.deployment.wallet}, 200000000000000000, 100000000000000000)`);
+    });
+
+    describe("behind the bounds (a real simulation with none: the co-signer's own comparison, defence in depth)", function () {
+      it("finds SWAP_SOLD_TOO_MUCH when the batch sells more than maxAmount", async function () {
+        const sim = await simulateWithoutBounds(h, swapCalls());
+        expect(sim.success).to.equal(true);
+        const reasons = compareWithIntent(intentSchema.parse(sellsTooMuch()), h.deployment.wallet, sim);
+        expect(reasons).to.deep.equal([
+          { code: "SWAP_SOLD_TOO_MUCH", message: `the swap sells 400000000 of ${USDC}, above the declared maximum 300000000` },
+        ]);
       });
-      const [message] = expectRejected(decision, "SWAP_BOUGHT_TOO_LITTLE");
-      expect(message).to.equal(`the swap buys 100000000000000000 of ${WETH}, below the declared minimum 200000000000000000`);
+
+      it("finds SWAP_BOUGHT_TOO_LITTLE when the batch buys less than minAmount", async function () {
+        const sim = await simulateWithoutBounds(h, swapCalls());
+        const reasons = compareWithIntent(intentSchema.parse(buysTooLittle()), h.deployment.wallet, sim);
+        expect(reasons).to.deep.equal([
+          {
+            code: "SWAP_BOUGHT_TOO_LITTLE",
+            message: `the swap buys 100000000000000000 of ${WETH}, below the declared minimum 200000000000000000`,
+          },
+        ]);
+      });
     });
   });
 
@@ -250,22 +294,29 @@ describe("engine: simulate and compare (refusals)", function () {
       await syncFork(h);
     });
 
-    it("refuses with INTENT_MISMATCH: the fork's block has a real coinbase and gas price, so the trap drains", async function () {
+    it("refuses with BOUND_VIOLATED: the fork's block has a real coinbase and gas price, so the trap drains", async function () {
       const calls = [call(USDC, erc20, "approve", [trap, usdc(100)]), call(trap, abi, "collect", [USDC, usdc(100), usdc(10)])];
       const decision = await propose(calls, { kind: "call", expect: [{ asset: USDC, delta: (-usdc(10)).toString() }] });
-      const [message] = expectRejected(decision, "INTENT_MISMATCH");
-      expect(message).to.equal(`intent expects ${USDC} to change by -10000000; it changes by -100000000`);
-      expect(decision.simulation!.changes).to.deep.include({ account: trap, asset: USDC, delta: "100000000" });
+      expectRejected(decision, "BOUND_VIOLATED");
+      expect(decision.simulation!.revertReason).to.equal(`BoundViolated(${USDC}, ${h.deployment.wallet}, -10000000, -100000000)`);
     });
 
-    it("refuses with INTENT_MISMATCH: the simulated transaction's sender looks like a real relayer, so the trap drains", async function () {
+    it("sees the trap drain with no bounds either: INTENT_MISMATCH, and the trap is the one paid", async function () {
+      const calls = [call(USDC, erc20, "approve", [trap, usdc(100)]), call(trap, abi, "collect", [USDC, usdc(100), usdc(10)])];
+      const sim = await simulateWithoutBounds(h, calls);
+      const reasons = compareWithIntent(intentSchema.parse({ kind: "call", expect: [{ asset: USDC, delta: (-usdc(10)).toString() }] }), h.deployment.wallet, sim);
+      expect(reasons).to.deep.equal([{ code: "INTENT_MISMATCH", message: `intent expects ${USDC} to change by -10000000; it changes by -100000000` }]);
+      expect(sim.changes).to.deep.include({ account: trap, asset: USDC, delta: 100000000n });
+    });
+
+    it("refuses with BOUND_VIOLATED: the simulated transaction's sender looks like a real relayer, so the trap drains", async function () {
       const calls = [
         call(USDC, erc20, "approve", [trap, usdc(100)]),
         call(trap, abi, "collectFromRealSender", [USDC, usdc(100), usdc(10)]),
       ];
       const decision = await propose(calls, { kind: "call", expect: [{ asset: USDC, delta: (-usdc(10)).toString() }] });
-      const [message] = expectRejected(decision, "INTENT_MISMATCH");
-      expect(message).to.equal(`intent expects ${USDC} to change by -10000000; it changes by -100000000`);
+      expectRejected(decision, "BOUND_VIOLATED");
+      expect(decision.simulation!.revertReason).to.equal(`BoundViolated(${USDC}, ${h.deployment.wallet}, -10000000, -100000000)`);
     });
   });
 

@@ -69,7 +69,7 @@ describe("engine: decide", function () {
       const decision = await h.cosigner.engine.propose(await pay(bob, usdc(150)));
       expect(decision.status).to.equal("pending_approval");
       expect(decision.reasons).to.deep.equal([
-        { code: "ABOVE_REVIEW_THRESHOLD", message: `outflow 150000000 of ${USDC} is above the review threshold 100000000` },
+        { code: "ABOVE_REVIEW_THRESHOLD", message: `gross outflow 150000000 of ${USDC} is above the review threshold 100000000` },
       ]);
       expect(decision).to.not.have.property("cosignerSignature");
     });

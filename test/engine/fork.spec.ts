@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { encodeFunctionData, decodeFunctionResult, type Address, type Hex } from "viem";
 import { rpc } from "../../src/devchain/node";
 import { operationDigest } from "../../src/eip712";
-import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
+import { operationOf, proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import {
   asOwner,
   auditCount,
@@ -137,11 +137,7 @@ describe("engine: the fork", function () {
 
     /** Expects no decision at all (not even a rejection) for the request's digest and nonce. */
     function expectNoDecision(body: Awaited<ReturnType<typeof request>>) {
-      const digest = operationDigest(body.chainId, body.wallet, {
-        calls: body.calls.map((c) => ({ target: c.target as Address, value: BigInt(c.value), data: c.data as Hex })),
-        nonce: BigInt(body.nonce),
-        deadline: BigInt(body.deadline),
-      });
+      const digest = operationDigest(body.chainId, body.wallet, operationOf(body));
       expect(h.cosigner.store.findByDigest(body.chainId, body.wallet, digest)).to.equal(undefined);
       expect(h.cosigner.store.findLiveByNonce(body.chainId, body.wallet, body.nonce)).to.equal(undefined);
     }

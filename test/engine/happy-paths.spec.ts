@@ -3,7 +3,7 @@ import { decodeEventLog, encodeFunctionData, parseEther, type Address } from "vi
 import { loadArtifact } from "../../src/chain/artifacts";
 import type { Call } from "../../src/eip712";
 import type { Decision } from "../../src/engine";
-import { executeOnChain, proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
+import { executeOnChain, operationOf, proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import { balanceOf, erc20, expectApproved, publicClient, syncFork, walletAbi } from "../support/engine";
 
 describe("engine: happy paths, executed on chain", function () {
@@ -35,7 +35,7 @@ describe("engine: happy paths, executed on chain", function () {
       address: wallet,
       abi: walletAbi(),
       functionName: "operationDigest",
-      args: [calls, BigInt(request.nonce), BigInt(request.deadline)],
+      args: [calls, BigInt(request.nonce), BigInt(request.deadline), BigInt(request.callGasLimit), operationOf(request).bounds],
     });
     expect(decision.digest).to.equal(onChainDigest);
 

@@ -52,7 +52,9 @@ describe("engine: hardening against a hostile agent, target or client", function
       await asOwner(h, "setCallPermission", [sweeper, toFunctionSelector("sweep(uint256)"), true]);
       await syncFork(h);
       const calls = [{ target: sweeper, value: 0n, data: encodeFunctionData({ abi, functionName: "sweep", args: [2_500n] }) }];
-      const err = await expectRefusal(h.cosigner.engine.propose(await proposal(h, calls, { kind: "call", expect: [] })), "SIMULATION_FAILED", 503);
+      // Each call gets exactly callGasLimit: enough for 2,500 cold reads, so it is the read budget that stops it.
+      const body = await proposal(h, calls, { kind: "call", expect: [] }, { callGasLimit: 15_000_000n });
+      const err = await expectRefusal(h.cosigner.engine.propose(body), "SIMULATION_FAILED", 503);
       expect(err.message).to.contain("read more than 2000");
       expectApproved(await h.cosigner.engine.propose(await pay()));
     });

@@ -115,7 +115,7 @@ describe("engine: never sign twice", function () {
 
     it("returns the stored rejection of a refused digest", async function () {
       const { tokens } = h.deployment;
-      const body = await proposal(h, [transferCall(USDC, alice, usdc(100))], { kind: "transfer", asset: tokens.USDC, to: alice, amount: usdc(10).toString() });
+      const body = await proposal(h, [transferCall(USDC, alice, usdc(100))], { kind: "transfer", asset: tokens.USDC, to: alice, amount: usdc(10).toString() }, { bounds: [] });
       const first = await h.cosigner.engine.propose(body);
       expectRejected(first, "INTENT_MISMATCH");
       expect(await h.cosigner.engine.propose(body)).to.deep.equal(first);

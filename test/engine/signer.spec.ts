@@ -59,7 +59,7 @@ describe("engine: sign", function () {
 
     it("signs the operation digest the session key signs (the shared EIP-712 module)", async function () {
       const wallet = devAccount(ROLES.mallory).address;
-      const op = { calls: [{ target: wallet, value: 1n, data: "0x" as Hex }], nonce: 7n, deadline: 1_900_000_000n };
+      const op = { calls: [{ target: wallet, value: 1n, data: "0x" as Hex }], nonce: 7n, deadline: 1_900_000_000n, callGasLimit: 100_000n, bounds: [] };
       const agent = await devAccount(ROLES.sessionKey).signTypedData(operationTypedData(31337, wallet, op));
       const d = operationDigest(31337, wallet, op);
       expect(recoverSigner(d, agent)).to.equal(devAccount(ROLES.sessionKey).address);

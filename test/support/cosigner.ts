@@ -11,7 +11,9 @@ import { loadArtifact } from "../../src/chain/artifacts";
 import { createCosigner, type Cosigner } from "../../src/cosigner";
 import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
 import { startLocalNode, type LocalNode } from "../../src/devchain/node";
-import { operationTypedData, type Call } from "../../src/eip712";
+import { executeArgs, operationTypedData, type Bound, type Call } from "../../src/eip712";
+import { boundsJson, deriveBounds } from "../../src/intent/bounds";
+import { intentSchema } from "../../src/intent/schema";
 import type { ReviewPolicy } from "../../src/policy/decide";
 import { CosignerKey } from "../../src/signing/signer";
 
@@ -76,19 +78,43 @@ export async function startHarnessWith(options: HarnessOptions = {}): Promise<Co
   }
 }
 
-/** Signs an operation with a development account (the session key by default) and builds the request JSON. */
-export async function proposal(
-  h: CosignerHarness,
-  calls: Call[],
-  intent: Record<string, unknown>,
-  opts: { nonce?: bigint; deadline?: bigint; signer?: number; wallet?: Address; chainId?: number } = {},
-) {
+/** The gas every call gets in a test proposal unless a test says otherwise (gas). */
+export const DEFAULT_CALL_GAS_LIMIT = 1_000_000n;
+
+/**
+ * The bounds the SDK derives from `intent` for `wallet` (deriveBounds, shared with the co-signer); none for an
+ * intent that does not parse (validation tests send those on purpose).
+ */
+export function derivedBounds(intent: Record<string, unknown>, wallet: Address): Bound[] {
+  const parsed = intentSchema.safeParse(intent);
+  return parsed.success ? deriveBounds(parsed.data, wallet) : [];
+}
+
+export interface ProposalOptions {
+  nonce?: bigint;
+  deadline?: bigint;
+  signer?: number;
+  wallet?: Address;
+  chainId?: number;
+  /** Gas every call gets (default DEFAULT_CALL_GAS_LIMIT). */
+  callGasLimit?: bigint;
+  /** Outcome bounds (default: derived from the intent, as the SDK does). */
+  bounds?: Bound[];
+}
+
+/**
+ * Signs an operation (version 2) with a development account (the session key by default) and builds the request
+ * JSON: callGasLimit and the bounds derived from the intent unless the test gives others.
+ */
+export async function proposal(h: CosignerHarness, calls: Call[], intent: Record<string, unknown>, opts: ProposalOptions = {}) {
   const nonce = opts.nonce ?? h.nextNonce();
   const deadline = opts.deadline ?? BigInt(Math.floor(Date.now() / 1000)) + 120n;
   const wallet = opts.wallet ?? h.deployment.wallet;
   const chainId = opts.chainId ?? h.deployment.chainId;
+  const callGasLimit = opts.callGasLimit ?? DEFAULT_CALL_GAS_LIMIT;
+  const bounds = opts.bounds ?? derivedBounds(intent, wallet);
   const agentSignature = await devAccount(opts.signer ?? LOCAL_ROLES.sessionKey).signTypedData(
-    operationTypedData(chainId, wallet, { calls, nonce, deadline }),
+    operationTypedData(chainId, wallet, { calls, nonce, deadline, callGasLimit, bounds }),
   );
   return {
     chainId,
@@ -96,8 +122,23 @@ export async function proposal(
     calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
     nonce: nonce.toString(),
     deadline: deadline.toString(),
+    callGasLimit: callGasLimit.toString(),
+    bounds: boundsJson(bounds),
     agentSignature,
     intent,
+  };
+}
+
+export type Proposal = Awaited<ReturnType<typeof proposal>>;
+
+/** The Operation a proposal's JSON signs (bigints back from decimal strings). */
+export function operationOf(request: Proposal) {
+  return {
+    calls: request.calls.map((c) => ({ target: c.target, value: BigInt(c.value), data: c.data })),
+    nonce: BigInt(request.nonce),
+    deadline: BigInt(request.deadline),
+    callGasLimit: BigInt(request.callGasLimit),
+    bounds: request.bounds.map((b) => ({ asset: b.asset, account: b.account, minDelta: BigInt(b.minDelta) })),
   };
 }
 
@@ -110,24 +151,23 @@ export function transferCall(token: Address, to: Address, amount: bigint): Call 
 
 export const usdc = (n: number | string) => parseUnits(String(n), 6);
 
-/** Submits an approved operation on chain from `from` (a development account index) and returns the receipt. */
-export async function executeOnChain(h: CosignerHarness, request: Awaited<ReturnType<typeof proposal>>, cosignerSignature: Hex, from = LOCAL_ROLES.relayer) {
+/**
+ * Submits an approved operation on chain from `from` (a development account index) and returns the receipt. The
+ * relayer's gas leaves each call its callGasLimit (the wallet refuses InsufficientGas otherwise) unless `gas` is given.
+ */
+export async function executeOnChain(h: CosignerHarness, request: Proposal, cosignerSignature: Hex, from: number = LOCAL_ROLES.relayer, gas?: bigint) {
   const account = devAccount(from);
   const transport = http(h.node.url);
   const wallet = createWalletClient({ account, transport });
   const pub = createPublicClient({ transport });
+  const op = operationOf(request);
   const data = encodeFunctionData({
     abi: loadArtifact("AgentWallet").abi,
     functionName: "execute",
-    args: [
-      request.calls.map((c) => ({ target: c.target, value: BigInt(c.value), data: c.data })),
-      BigInt(request.nonce),
-      BigInt(request.deadline),
-      request.agentSignature,
-      cosignerSignature,
-    ],
+    args: executeArgs(op, request.agentSignature, cosignerSignature),
   });
   const chain = { id: h.deployment.chainId, name: "local", nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [h.node.url] } } } as const;
-  const hash = await wallet.sendTransaction({ chain, to: request.wallet, data, gas: 1_000_000n });
+  const needed = (op.callGasLimit * 64n) / 63n + 1_000_000n;
+  const hash = await wallet.sendTransaction({ chain, to: request.wallet, data, gas: gas ?? (needed < 29_000_000n ? needed : 29_000_000n) });
   return pub.waitForTransactionReceipt({ hash });
 }

@@ -21,8 +21,10 @@ import {
 import { devAccount, LOCAL_ROLES } from "../../src/chain/accounts";
 import { loadArtifact } from "../../src/chain/artifacts";
 import { rpc } from "../../src/devchain/node";
+import { operationTypedData, type Call } from "../../src/eip712";
 import type { Decision } from "../../src/engine";
 import { CountersignError, type ReasonCode } from "../../src/errors";
+import { simulateOperation, type SimulationResult } from "../../src/simulation/simulate";
 import { DecisionStore } from "../../src/store/store";
 import { startHarnessWith, type CosignerHarness, type HarnessOptions } from "./cosigner";
 
@@ -289,4 +291,59 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, what:
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
+}
+
+/**
+ * Runs an operation on the co-signer's real fork exactly as the engine would, but with no bounds: what a wallet
+ * that did not enforce outcomes would do. Lets a test reach the co-signer's own comparison (compareWithIntent) behind
+ * the wallet's bounds, on a real simulation; nothing is decided, stored or signed for the proposer.
+ * @example const sim = await simulateWithoutBounds(h, calls); compareWithIntent(intent, wallet, sim)
+ */
+export async function simulateWithoutBounds(h: CosignerHarness, calls: Call[], callGasLimit = 1_000_000n): Promise<SimulationResult> {
+  const { chainId, wallet } = h.deployment;
+  const op = { calls, nonce: h.nextNonce(), deadline: BigInt(Math.floor(Date.now() / 1000)) + 120n, callGasLimit, bounds: [] };
+  const typed = operationTypedData(chainId, wallet, op);
+  const session = devAccount(ROLES.sessionKey);
+  const [agentSignature, cosignerSignature] = await Promise.all([session.signTypedData(typed), devAccount(ROLES.cosigner).signTypedData(typed)]);
+  const fork = h.cosigner.fork;
+  return fork.run((rpc, env) =>
+    simulateOperation(fork, rpc, env, { wallet, signer: session.address, ...op, agentSignature, cosignerSignature }, devAccount(ROLES.cosigner).address, () => undefined),
+  );
+}
+
+/** The JSON-RPC answer of the upstream node, error data included (rpc() keeps only the message). */
+async function rawRpc(h: CosignerHarness, method: string, params: unknown[]): Promise<{ result?: unknown; error?: { message: string; data?: unknown } }> {
+  const res = await fetch(h.node.url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+  });
+  return (await res.json()) as { result?: unknown; error?: { message: string; data?: unknown } };
+}
+
+/** Revert data in a node's error: `data` as hex, or `data.data`. */
+function errorData(error: { data?: unknown } | undefined): Hex | undefined {
+  const d = error?.data;
+  if (typeof d === "string" && d.startsWith("0x")) return d as Hex;
+  const inner = (d as { data?: unknown } | undefined)?.data;
+  return typeof inner === "string" && inner.startsWith("0x") ? (inner as Hex) : undefined;
+}
+
+/**
+ * Relays `data` to `to` on the upstream from development account `from` as a real transaction, whatever happens:
+ * the node mines it even when it reverts. Returns the mined receipt's status and the revert data (from an eth_call
+ * of the same transaction just before, at the same state).
+ * @example const { status, revertData } = await relayRaw(h, ROLES.relayer, wallet, data, 2_000_000n)
+ */
+export async function relayRaw(h: CosignerHarness, from: number, to: Address, data: Hex, gas: bigint): Promise<{ status: "success" | "reverted"; revertData?: Hex }> {
+  const tx = { from: devAccount(from).address, to, data, gas: `0x${gas.toString(16)}` };
+  const call = await rawRpc(h, "eth_call", [tx, "latest"]);
+  const revertData = call.error ? (errorData(call.error) ?? "0x") : undefined;
+  const before = await upstreamBlock(h);
+  await rawRpc(h, "eth_sendTransaction", [tx]);
+  const block = await rpc<{ transactions: Hex[] }>(h.node.url, "eth_getBlockByNumber", [`0x${(before + 1n).toString(16)}`, false]);
+  const hash = block?.transactions.at(-1);
+  if (!hash) throw new Error("the relayed transaction was not mined");
+  const receipt = await rpc<{ status: string }>(h.node.url, "eth_getTransactionReceipt", [hash]);
+  return { status: receipt.status === "0x1" ? "success" : "reverted", revertData };
 }

@@ -21,7 +21,9 @@ import { loadArtifact } from "../../src/chain/artifacts";
 import { loadConfig, type Config } from "../../src/config";
 import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
 import { startLocalNode, type LocalNode } from "../../src/devchain/node";
-import { operationTypedData, type Call } from "../../src/eip712";
+import { executeArgs, operationTypedData, type Bound, type Call } from "../../src/eip712";
+import { boundsJson, deriveBounds, isPlainTransfer } from "../../src/intent/bounds";
+import { intentSchema } from "../../src/intent/schema";
 import { createLogger } from "../../src/logger";
 import { startService, type Service } from "../../src/service";
 
@@ -95,28 +97,50 @@ export type OperationBody = {
   calls: { target: Address; value: string; data: Hex }[];
   nonce: string;
   deadline: string;
+  callGasLimit: string;
+  bounds: { asset: Address; account: Address; minDelta: string }[];
   agentSignature: Hex;
   intent: Record<string, unknown>;
   idempotencyKey?: string;
 };
 
-/** Signs `calls` for the demo wallet and builds the request JSON. */
+/** The callGasLimit the harness signs by default (the SDK's default). */
+export const CALL_GAS_LIMIT = 1_000_000n;
+
+/**
+ * The bounds the SDK would sign for `intent` on the demo wallet: none for a plain transfer (every demo asset is
+ * budgeted), else those derived from the intent; none when the intent does not parse (a test of a 400).
+ */
+export function defaultBounds(h: HttpHarness, calls: readonly Call[], intent: Record<string, unknown>): Bound[] {
+  const parsed = intentSchema.safeParse(intent);
+  if (!parsed.success) return [];
+  if (parsed.data.kind === "transfer" && isPlainTransfer(calls)) return [];
+  return deriveBounds(parsed.data, h.deployment.wallet);
+}
+
+/** Signs `calls` for the demo wallet and builds the request JSON (callGasLimit and bounds as the SDK fills them). */
 export async function signedOperation(
   h: HttpHarness,
   calls: Call[],
   intent: Record<string, unknown>,
-  opts: { nonce?: bigint; deadline?: bigint; signer?: number; idempotencyKey?: string } = {},
+  opts: { nonce?: bigint; deadline?: bigint; signer?: number; idempotencyKey?: string; callGasLimit?: bigint; bounds?: Bound[] } = {},
 ): Promise<OperationBody> {
   const nonce = opts.nonce ?? h.nextNonce();
   const deadline = opts.deadline ?? BigInt(Math.floor(Date.now() / 1000)) + 120n;
+  const callGasLimit = opts.callGasLimit ?? CALL_GAS_LIMIT;
+  const bounds = opts.bounds ?? defaultBounds(h, calls, intent);
   const { chainId, wallet } = h.deployment;
-  const agentSignature = await devAccount(opts.signer ?? LOCAL_ROLES.sessionKey).signTypedData(operationTypedData(chainId, wallet, { calls, nonce, deadline }));
+  const agentSignature = await devAccount(opts.signer ?? LOCAL_ROLES.sessionKey).signTypedData(
+    operationTypedData(chainId, wallet, { calls, nonce, deadline, callGasLimit, bounds }),
+  );
   return {
     chainId,
     wallet,
     calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
     nonce: nonce.toString(),
     deadline: deadline.toString(),
+    callGasLimit: callGasLimit.toString(),
+    bounds: boundsJson(bounds),
     agentSignature,
     intent,
     ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
@@ -181,18 +205,28 @@ function chainOf(h: { deployment: DemoDeployment; node: LocalNode }): Chain {
   };
 }
 
-/** Submits an approved operation's `execute` on chain from a development account (the relayer by default). */
-export async function executeOnChain(h: HttpHarness, op: OperationBody, cosignerSignature: Hex, from: number = LOCAL_ROLES.relayer) {
+/** The signed operation of a request body, typed. */
+export function operationOf(op: OperationBody) {
+  return {
+    calls: op.calls.map((c) => ({ target: c.target, value: BigInt(c.value), data: c.data })),
+    nonce: BigInt(op.nonce),
+    deadline: BigInt(op.deadline),
+    callGasLimit: BigInt(op.callGasLimit),
+    bounds: op.bounds.map((b) => ({ asset: b.asset, account: b.account, minDelta: BigInt(b.minDelta) })),
+  };
+}
+
+/**
+ * Submits an approved operation's `execute` on chain from a development account (the relayer by default), with a
+ * fixed gas limit (so a revert is mined): enough for every call to get callGasLimit by default.
+ */
+export async function executeOnChain(h: HttpHarness, op: OperationBody, cosignerSignature: Hex, from: number = LOCAL_ROLES.relayer, gas?: bigint) {
   const transport = http(h.node.url);
   const wallet = createWalletClient({ account: devAccount(from), chain: chainOf(h), transport });
   const hash = await wallet.sendTransaction({
     to: op.wallet,
-    gas: 1_000_000n,
-    data: encodeFunctionData({
-      abi: loadArtifact("AgentWallet").abi,
-      functionName: "execute",
-      args: [op.calls.map((c) => ({ target: c.target, value: BigInt(c.value), data: c.data })), BigInt(op.nonce), BigInt(op.deadline), op.agentSignature, cosignerSignature],
-    }),
+    gas: gas ?? 1_000_000n + (BigInt(op.callGasLimit) * 65n) / 63n,
+    data: encodeFunctionData({ abi: loadArtifact("AgentWallet").abi, functionName: "execute", args: executeArgs(operationOf(op), op.agentSignature, cosignerSignature) }),
   });
   return createPublicClient({ transport }).waitForTransactionReceipt({ hash });
 }
