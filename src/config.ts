@@ -23,6 +23,11 @@ export const configSchema = z
     DB_PATH: z.string().default("data/countersign.sqlite"),
     HOST: z.string().default("127.0.0.1"),
     PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+    /**
+     * The URL clients reach the service at (its /openapi.json names it as the server); default: http://HOST:port
+     * of the address the service listens on. Never taken from a request's Host header.
+     */
+    PUBLIC_BASE_URL: z.url().optional(),
     MAX_TTL_SECONDS: z.coerce.number().int().positive().default(300),
     MAX_HEAD_LAG: z.coerce.number().int().min(0).default(2),
     HEAD_POLL_MS: z.coerce.number().int().positive().default(100),

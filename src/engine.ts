@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import { getAddress, type Address, type Hex } from "viem";
+import { approvalStaleness } from "./approvals/binding";
 import { operationDigest } from "./eip712";
 import { CountersignError, type Reason } from "./errors";
 import { boundsProblem, unboundedTransferProblem } from "./intent/bounds";
@@ -104,9 +105,7 @@ export class CosignerEngine {
       const prior = store.findByIdempotencyKey(req.idempotencyKey);
       if (prior && prior.requestHash === bodyHash && prior.sessionKey === signer) return toDecision(prior);
       if (prior) {
-        throw new CountersignError("IDEMPOTENCY_CONFLICT", `idempotency key ${req.idempotencyKey} was used with another request`, {
-          decisionId: prior.id,
-        });
+        throw new CountersignError("IDEMPOTENCY_CONFLICT", `idempotency key ${req.idempotencyKey} was used with another request`, conflictDetails(prior, signer));
       }
     }
     const same = store.findByDigest(req.chainId, req.wallet, digest);
@@ -116,9 +115,7 @@ export class CosignerEngine {
     }
     const live = store.findLiveByNonce(req.chainId, req.wallet, req.nonce.toString());
     if (live) {
-      throw new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was already decided for another operation`, {
-        decisionId: live.id,
-      });
+      throw new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was already decided for another operation`, conflictDetails(live, signer));
     }
     const auth = { verified: false };
     try {
@@ -154,7 +151,9 @@ export class CosignerEngine {
 
   /**
    * A person approves a pending decision: the operation is simulated again at the current head and signed only if
-   * it still matches its intent.
+   * it still matches its intent and its figures are no worse for the wallet than those the person saw (and pay no
+   * one the person did not see paid). Otherwise it stays pending with the new figures and APPROVAL_STALE, for the
+   * person to look again.
    */
   async approve(id: string, approver: string): Promise<Decision> {
     const pending = this.pending(id);
@@ -171,6 +170,8 @@ export class CosignerEngine {
       const sim = await this.simulate(req, sessionKey, cosignature);
       reasons = judge(req, sim);
       simulation = toSimulationView(sim);
+      const stale = reasons.length === 0 ? approvalStaleness(pending.simulation as SimulationView | null, simulation, req.wallet) : undefined;
+      if (stale) return this.restate(pending, req, sim, simulation, stale, approver);
       if (reasons.length === 0) {
         status = "approved";
         signature = cosignature;
@@ -190,6 +191,15 @@ export class CosignerEngine {
     return toDecision(stored);
   }
 
+  /** Keeps a pending decision pending with the figures of a re-simulation the person has not seen, and why. */
+  private restate(pending: StoredDecision, req: OperationRequest, sim: SimulationResult, simulation: SimulationView, stale: Reason, approver: string): Decision {
+    const reasons = [stale, ...(pending.reasons as Reason[]).filter((r) => r.code !== "APPROVAL_STALE")];
+    const recipients = payees(req.intent, req.wallet, sim.changes);
+    const stored = this.options.store.restatePending(pending.id, { simulation, reasons, recipients }, { approver, reasons, simulation });
+    this.log(stored, performance.now());
+    return toDecision(stored);
+  }
+
   /** A person rejects a pending decision. */
   reject(id: string, approver: string, note?: string): Decision {
     const pending = this.pending(id);
@@ -203,10 +213,16 @@ export class CosignerEngine {
     return toDecision(stored);
   }
 
-  /** A stored decision, or undefined. */
+  /** A stored decision, or undefined. Whoever asks must be its proposer (see `proposer`) or an approver. */
   get(id: string): Decision | undefined {
     const stored = this.options.store.get(id);
     return stored ? toDecision(stored) : undefined;
+  }
+
+  /** The session key that proposed a stored decision (the one key that may read it besides an approver), or undefined. */
+  proposer(id: string): Address | undefined {
+    const sessionKey = this.options.store.get(id)?.sessionKey;
+    return sessionKey ? getAddress(sessionKey) : undefined;
   }
 
   private pending(id: string): StoredDecision {
@@ -365,6 +381,14 @@ export class CosignerEngine {
       "decision",
     );
   }
+}
+
+/**
+ * What a conflict error tells the caller about the decision it conflicts with: its id only when the caller's
+ * signature recovered to the session key that made that decision (the one key that may read it); else nothing.
+ */
+function conflictDetails(other: StoredDecision, signer: Address): Record<string, unknown> {
+  return other.sessionKey === signer ? { decisionId: other.id } : {};
 }
 
 /** The address that signed `digest`; BAD_AGENT_SIGNATURE for a malformed or high-s signature. */

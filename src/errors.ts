@@ -54,6 +54,7 @@ export const REASON_CODES = [
   "NEW_RECIPIENT",
   "ANOMALY_FLAGGED",
   "REJECTED_BY_APPROVER",
+  "APPROVAL_STALE",
   "NOT_FOUND",
   "NOT_PENDING",
   // store / sign

@@ -27,6 +27,7 @@ import {
 import { loadArtifact } from "../chain/artifacts";
 import { executeArgs, operationDigest, operationTypedData, type Bound, type Call, type Operation } from "../eip712";
 import type { Decision } from "../engine";
+import { READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readMessage } from "../http/read-auth";
 import { boundsJson, deriveBounds, isPlainTransfer } from "../intent/bounds";
 import type { Intent } from "../intent/schema";
 import { swapCalls, transferCalls, type Asset, type SwapParams, type TransferParams } from "./calls";
@@ -341,11 +342,15 @@ export class CosignerClient {
   }
 
   /**
-   * A decision by id (GET /v1/operations/:id).
+   * A decision by id (GET /v1/operations/:id), read with a signature of the session key over the id and the time
+   * (src/http/read-auth.ts): the co-signer shows a decision only to the session key that proposed it (or an approver).
    * @example const decision = await client.getOperation(id)
    */
   async getOperation(id: string): Promise<Decision> {
-    const { status, json } = await this.request("GET", `/v1/operations/${encodeURIComponent(id)}`);
+    const timestamp = Math.floor(Date.now() / 1000);
+    const signature = await this.sessionKey.signMessage({ message: readMessage(id, timestamp) });
+    const headers = { [READ_SIGNATURE_HEADER]: signature, [READ_TIMESTAMP_HEADER]: String(timestamp) };
+    const { status, json } = await this.request("GET", `/v1/operations/${encodeURIComponent(id)}`, undefined, headers);
     if (status === 200 && isDecisionBody(json)) return parseDecision(json);
     throw requestError(status, json);
   }
@@ -392,12 +397,17 @@ export class CosignerClient {
     return this.chainIdValue;
   }
 
-  private async request(method: "GET" | "POST", path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+  private async request(
+    method: "GET" | "POST",
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; json: unknown }> {
     let res: Response;
     try {
       res = await fetch(`${this.cosignerUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

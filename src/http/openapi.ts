@@ -71,7 +71,22 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     components: {
-      securitySchemes: { approverToken: { type: "http", scheme: "bearer", description: "APPROVER_TOKEN (approvals and the breaker)" } },
+      securitySchemes: {
+        approverToken: { type: "http", scheme: "bearer", description: "APPROVER_TOKEN (approvals, reading any decision, the audit log and the breaker)" },
+        readSignature: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Countersign-Signature",
+          description:
+            "EIP-191 personal_sign by the session key that proposed the decision of `countersign:read:<id>:<X-Countersign-Timestamp>` (65 bytes, 0x-hex); the SDK's getOperation sends it",
+        },
+        readTimestamp: {
+          type: "apiKey",
+          in: "header",
+          name: "X-Countersign-Timestamp",
+          description: "The signed unix seconds; accepted within ±60 s of the service's clock",
+        },
+      },
       schemas: {
         OperationRequest: operationRequest(),
         ApprovalRequest: schema(approvalRequestSchema, "input"),
@@ -102,7 +117,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
             ...common,
             "401": error("BAD_AGENT_SIGNATURE, UNKNOWN_SESSION_KEY or SESSION_KEY_EXPIRED"),
             "404": error("WALLET_NOT_FOUND"),
-            "409": error("NONCE_USED, NONCE_CONFLICT or IDEMPOTENCY_CONFLICT"),
+            "409": error("NONCE_USED, NONCE_CONFLICT or IDEMPOTENCY_CONFLICT (details.decisionId only to the session key that made the other decision)"),
             "503": error("WALLET_PAUSED, UPSTREAM_UNAVAILABLE, FORK_STALE, SIMULATION_FAILED or STORE_UNAVAILABLE"),
           },
         },
@@ -110,9 +125,14 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
       "/v1/operations/{id}": {
         get: {
           operationId: "getOperation",
-          summary: "The decision",
+          summary: "The decision: to the session key that proposed it (a signed read) or to the approver token",
+          security: [{ readSignature: [] as string[], readTimestamp: [] as string[] }, ...bearer],
           parameters: [idParam],
-          responses: { "200": { description: "The decision", ...json("Decision") }, "404": error("NOT_FOUND") },
+          responses: {
+            "200": { description: "The decision", ...json("Decision") },
+            "401": error("UNAUTHORIZED: neither the approver token nor a read signed by the decision's session key within ±60 s"),
+            "404": error("NOT_FOUND"),
+          },
         },
       },
       "/v1/operations/{id}/approve": {
@@ -123,7 +143,11 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
           parameters: [idParam],
           requestBody: { required: false, ...json("ApprovalRequest") },
           responses: {
-            "200": { description: "The new decision (approved, or rejected if the re-simulation no longer matches)", ...json("Decision") },
+            "200": {
+              description:
+                "The new decision: approved; rejected if the re-simulation no longer matches the intent; or still pending_approval with APPROVAL_STALE and the new figures when they are worse for the wallet than those shown (or pay someone new): review and approve again",
+              ...json("Decision"),
+            },
             "400": common["400"],
             "401": error("UNAUTHORIZED: missing or wrong approver token"),
             "404": error("NOT_FOUND"),
@@ -182,18 +206,27 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         get: {
           operationId: "listAudit",
           summary: "The hash-chained decision log, oldest first",
+          security: bearer,
           parameters: [
             { name: "after", in: "query", required: false, schema: { type: "integer", minimum: 0, default: 0 } },
             { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 500, default: 100 } },
           ],
-          responses: { "200": { description: "A page of records", ...json("AuditPage") }, "400": common["400"] },
+          responses: {
+            "200": { description: "A page of records", ...json("AuditPage") },
+            "400": common["400"],
+            "401": error("UNAUTHORIZED: missing or wrong approver token"),
+          },
         },
       },
       "/v1/audit/verify": {
         get: {
           operationId: "verifyAudit",
           summary: "Recomputes the audit chain",
-          responses: { "200": { description: "ok, or the first broken record", ...json("AuditVerification") } },
+          security: bearer,
+          responses: {
+            "200": { description: "ok, or the first broken record", ...json("AuditVerification") },
+            "401": error("UNAUTHORIZED: missing or wrong approver token"),
+          },
         },
       },
       "/v1/deployment": {

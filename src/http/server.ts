@@ -51,6 +51,8 @@ export interface ServiceContext {
   signerLimiter: RateLimiter;
   /** Throws 401 unless the request carries the approver (operator) token. */
   requireToken(req: FastifyRequest): void;
+  /** Whether the request carries the approver (operator) token. */
+  hasToken(req: FastifyRequest): boolean;
 }
 
 /** Routes the per-IP limit does not apply to: monitoring must see an overloaded service. */
@@ -136,11 +138,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     signerLimiter,
     requireToken(req) {
       if (!config.APPROVER_TOKEN) {
-        throw new HttpError(401, "UNAUTHORIZED", "approvals and the breaker are disabled: no APPROVER_TOKEN is configured");
+        throw new HttpError(401, "UNAUTHORIZED", "approvals, the audit log and the breaker are disabled: no APPROVER_TOKEN is configured");
       }
       if (!bearerMatches(req.headers.authorization, config.APPROVER_TOKEN)) {
         throw new HttpError(401, "UNAUTHORIZED", "a valid approver token is required: Authorization: Bearer <APPROVER_TOKEN>");
       }
+    },
+    hasToken(req) {
+      return config.APPROVER_TOKEN !== undefined && bearerMatches(req.headers.authorization, config.APPROVER_TOKEN);
     },
   };
   operationRoutes(app, ctx);

@@ -13,6 +13,7 @@ import { loadArtifact } from "../chain/artifacts";
 import { createEvm, type Rpc } from "./evm";
 import { HeadWatcher, nextBaseFee, type Head } from "./head-watcher";
 import { Mutex } from "./mutex";
+import { webSocketUrlOf } from "./new-heads";
 import { keyId, UpstreamCache, UpstreamError, type StateKey } from "./upstream-cache";
 
 type Json = unknown;
@@ -28,9 +29,17 @@ export interface ForkOptions {
   pollMs?: number;
   /** Most uncached accounts and slots one simulation may read from the upstream (default 2000): bounds its time. */
   maxUpstreamReadsPerRun?: number;
-  /** How long a decision waits for the fork to move to a newer known head before deciding within maxHeadLag (ms, default 1000). */
+  /**
+   * The upstream's WebSocket URL for a `newHeads` subscription (default: the upstream URL with ws:// or wss://);
+   * false for none. Without a live subscription every decision checks the head first (one shared eth_blockNumber).
+   */
+  upstreamWsUrl?: string | false;
+  /** How long a decision waits for the fork to reach the head it must decide at (ms, default 1000). */
   advanceWaitMs?: number;
-  /** Most blocks the fork may be behind the upstream head when a decision is made (default 2). */
+  /**
+   * Most blocks the fork may be behind heads that arrived *after* the request did (default 2). Never a licence to
+   * decide below the upstream head of the moment the request arrived: that one the fork always reaches first.
+   */
   maxHeadLag?: number;
   /** Timeout of one upstream request (ms, default 5000). */
   upstreamTimeoutMs?: number;
@@ -118,13 +127,14 @@ export class Fork {
       advanceWaitMs: 1_000,
       maxUpstreamReadsPerRun: 2_000,
       maxHeadLag: 2,
+      upstreamWsUrl: webSocketUrlOf(options.upstreamUrl),
       upstreamTimeoutMs: 5_000,
       maxHydratedKeys: 20_000,
       priorityFee: 1_000_000_000n,
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ForkOptions),
     };
     const cache = new UpstreamCache({ upstreamUrl: opts.upstreamUrl, timeoutMs: opts.upstreamTimeoutMs });
-    const watcher = new HeadWatcher(cache, opts.pollMs);
+    const watcher = new HeadWatcher(cache, opts.pollMs, opts.upstreamWsUrl || undefined);
     let head: Head;
     let chainId: number;
     try {
@@ -172,17 +182,23 @@ export class Fork {
   }
 
   /**
-   * Runs `fn` with exclusive use of the fork, on a fork no more than maxHeadLag blocks behind a reachable
-   * upstream; `fn` must leave the fork as it found it (snapshot/revert). Hydrates what `fn` read afterwards.
+   * Runs `fn` with exclusive use of the fork and returns its result only if the fork's state was at or past the
+   * upstream's head of the moment of the call (and no more than maxHeadLag blocks behind heads known before it ran),
+   * of a reachable upstream; `fn` must leave the fork as it found it (snapshot/revert). Hydrates what `fn` read.
+   * Without a newHeads subscription, `fn` runs while the head check is out; a run on an older head is thrown away,
+   * whatever it returned or threw, and `fn` runs again once the fork reached the head of the call.
    */
   async run<T>(fn: (rpc: Fork["rpc"], env: BlockEnv) => Promise<T>): Promise<T> {
     if (this.stopped) throw new CountersignError("SIMULATION_FAILED", "the fork is stopped");
     if (!this.watcher.reachable()) {
       throw new CountersignError("UPSTREAM_UNAVAILABLE", `upstream not answering: ${this.watcher.lastError ?? "no answer"}`);
     }
+    const arrival = this.watcher.headAtArrival();
+    arrival.catch(() => undefined); // awaited below; an early failure must not be an unhandled rejection
+    if (this.watcher.subscribed) await this.reachHead(await this.headOf(arrival));
     if (this.lag > 0n) {
       // A newer head is known: wait (boundedly) for the fork to move to it, so a guardian's pause or burnt nonce in
-      // the newest block is seen. Past the wait, a fork within maxHeadLag still decides; beyond it, nothing does.
+      // the newest block is seen. Past the wait, a fork within maxHeadLag still runs; beyond it, nothing does.
       this.follow(this.upstreamHead);
       await Promise.race([this.advancing, sleep(this.options.advanceWaitMs)]);
     }
@@ -198,11 +214,67 @@ export class Fork {
         `fork at block ${this.viewHead.number} is ${this.lag} blocks behind the upstream (max ${this.options.maxHeadLag})`,
       );
     }
+    let attempt = await this.runLocked(fn);
+    const required = await this.headOf(arrival);
+    if (attempt.head < required) {
+      // The run saw a state older than the head of the call: what it showed is not a decision. Run again on it.
+      await this.reachHead(required);
+      attempt = await this.runLocked(fn);
+    }
+    if (!attempt.ok) throw attempt.error;
+    return attempt.value;
+  }
+
+  /** The head number a decision must be at, or UPSTREAM_UNAVAILABLE when the upstream could not say. */
+  private async headOf(arrival: Promise<bigint>): Promise<bigint> {
+    try {
+      return await arrival;
+    } catch (err) {
+      throw new CountersignError("UPSTREAM_UNAVAILABLE", `cannot learn the upstream head: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * Waits (boundedly) until the fork's state is at block `required` or later: a guardian's pause or revocation
+   * mined before the request arrived is seen by the wallet reads of the run, whatever maxHeadLag says.
+   */
+  private async reachHead(required: bigint): Promise<void> {
+    if (this.viewHead.number >= required) return;
+    this.follow(this.upstreamHead);
+    await Promise.race([this.advancing, sleep(this.options.advanceWaitMs)]);
+    if (this.viewHead.number < required) {
+      // Retries an advance that failed (a transient upstream error) rather than waiting for another block.
+      this.follow(this.upstreamHead);
+      await this.advancing;
+    }
+    if (this.viewHead.number < required) {
+      throw new CountersignError(
+        "FORK_STALE",
+        `fork at block ${this.viewHead.number} is ${required - this.viewHead.number} blocks behind the upstream (max 0)`,
+      );
+    }
+  }
+
+  /** Runs `fn` under the fork's lock; returns its outcome and the head the fork's state was at. */
+  private async runLocked<T>(
+    fn: (rpc: Fork["rpc"], env: BlockEnv) => Promise<T>,
+  ): Promise<{ head: bigint } & ({ ok: true; value: T } | { ok: false; error: unknown })> {
+    let head = -1n;
+    try {
+      const value = await this.runExclusive(fn, (h) => (head = h));
+      return { head, ok: true, value };
+    } catch (error) {
+      return { head, ok: false, error };
+    }
+  }
+
+  private runExclusive<T>(fn: (rpc: Fork["rpc"], env: BlockEnv) => Promise<T>, onHead: (head: bigint) => void): Promise<T> {
     return this.mutex.run(async () => {
       if (this.dirty) {
         await this.reset(this.viewHead);
         this.dirty = false;
       }
+      onHead(this.viewHead.number);
       const env = this.nextBlockEnv();
       this.cache.beginRun(this.options.maxUpstreamReadsPerRun);
       const failedRun = (): CountersignError | undefined => {

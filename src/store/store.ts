@@ -207,6 +207,8 @@ export class DecisionStore {
       resolve: db.prepare(`UPDATE decisions SET status = @status, reasons = @reasons, simulation = @simulation,
         cosigner_signature = @cosigner_signature, updated_at = @updated_at, decided_by = @decided_by
         WHERE id = @id AND status = 'pending_approval'`),
+      restate: db.prepare(`UPDATE decisions SET reasons = @reasons, simulation = @simulation, recipients = @recipients,
+        updated_at = @updated_at WHERE id = @id AND status = 'pending_approval'`),
       setTx: db.prepare(`UPDATE decisions SET tx_hash = ?, updated_at = ? WHERE chain_id = ? AND wallet = ? AND digest = ? AND status = 'approved'`),
       paid: db.prepare(`INSERT OR IGNORE INTO paid_recipients (chain_id, wallet, recipient) VALUES (?, ?, ?)`),
       isPaid: db.prepare(`SELECT 1 FROM paid_recipients WHERE chain_id = ? AND wallet = ? AND recipient = ?`),
@@ -319,6 +321,31 @@ export class DecisionStore {
       if (row.status === "approved") for (const r of row.recipients) this.stmts.paid.run(row.chainId, row.wallet, r);
       this.appendAuditInTx(`decision.${update.status}`, id, { id, decidedBy: update.decidedBy, ...(auditPayload as object) }, now);
       return row;
+    });
+  }
+
+  /**
+   * Restates a pending decision that stays pending (the figures a person reviews changed): its simulation, reasons
+   * and recipients, with an audit record ("decision.stale"); the audit log itself is only appended to.
+   * @throws CountersignError NOT_PENDING when it is no longer pending.
+   */
+  restatePending(
+    id: string,
+    update: Pick<StoredDecision, "reasons" | "simulation" | "recipients">,
+    auditPayload: unknown,
+  ): StoredDecision {
+    const now = new Date().toISOString();
+    return this.tx(() => {
+      const result = this.stmts.restate.run({
+        id,
+        reasons: toJson(update.reasons),
+        simulation: update.simulation === null ? null : toJson(update.simulation),
+        recipients: JSON.stringify(update.recipients),
+        updated_at: now,
+      });
+      if (result.changes !== 1) throw new CountersignError("NOT_PENDING", `decision ${id} is no longer pending`, { id });
+      this.appendAuditInTx("decision.stale", id, { id, ...(auditPayload as object) }, now);
+      return fromRow(this.stmts.get.get(id) as DecisionRow);
     });
   }
 

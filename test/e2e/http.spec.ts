@@ -22,6 +22,7 @@ import {
   executeOnChain,
   highS,
   signedOperation,
+  signedRead,
   startHttpHarness,
   usdc,
   usdcTransfer,
@@ -243,13 +244,13 @@ describe("co-signer HTTP API (end to end)", function () {
   describe("GET /v1/operations/:id", function () {
     it("answers 200 with the stored decision", async function () {
       const proposed = await post("/v1/operations", await usdcTransfer(h, alice, usdc(1)));
-      const res = await get(`/v1/operations/${proposed.body.id}`);
+      const res = await get(`/v1/operations/${proposed.body.id}`, await signedRead(proposed.body.id));
       expect(res.status).to.equal(200);
       expect(decisionSchema.parse(res.body)).to.deep.equal(decisionSchema.parse(proposed.body));
     });
 
     it("answers 404 for an unknown id", async function () {
-      expectError(await get("/v1/operations/op_doesnotexist"), 404, "NOT_FOUND");
+      expectError(await get("/v1/operations/op_doesnotexist", bearer(h.token)), 404, "NOT_FOUND");
     });
   });
 
@@ -292,7 +293,7 @@ describe("co-signer HTTP API (end to end)", function () {
       expect(decision.id).to.equal(pending.id);
       const receipt = await executeOnChain(h, op, decision.cosignerSignature as `0x${string}`);
       expect(receipt.status).to.equal("success");
-      expect((await get(`/v1/operations/${pending.id}`)).body.status).to.equal("approved");
+      expect((await get(`/v1/operations/${pending.id}`, await signedRead(pending.id))).body.status).to.equal("approved");
     });
 
     it("answers 409 NOT_PENDING when the decision is no longer pending", async function () {
@@ -353,11 +354,11 @@ describe("co-signer HTTP API (end to end)", function () {
 
   describe("GET /v1/audit and /v1/audit/verify", function () {
     it("pages through the hash-chained log", async function () {
-      const first = auditPageSchema.parse((await get("/v1/audit?limit=2")).body);
+      const first = auditPageSchema.parse((await get("/v1/audit?limit=2", bearer(h.token))).body);
       expect(first.records.map((r) => r.seq)).to.deep.equal([1, 2]);
       expect(first.next).to.equal(2);
       expect(first.records[1]!.prevHash).to.equal(first.records[0]!.hash);
-      const second = auditPageSchema.parse((await get(`/v1/audit?after=${first.next}&limit=500`)).body);
+      const second = auditPageSchema.parse((await get(`/v1/audit?after=${first.next}&limit=500`, bearer(h.token))).body);
       expect(second.records[0]!.seq).to.equal(3);
       expect(second.next).to.equal(null);
       expect(second.records.at(-1)!.seq).to.equal(second.head.seq);
@@ -365,12 +366,12 @@ describe("co-signer HTTP API (end to end)", function () {
     });
 
     it("answers 400 for an unknown or malformed query parameter", async function () {
-      expectError(await get("/v1/audit?limit=0"), 400, "INVALID_REQUEST");
-      expectError(await get("/v1/audit?cursor=3"), 400, "INVALID_REQUEST");
+      expectError(await get("/v1/audit?limit=0", bearer(h.token)), 400, "INVALID_REQUEST");
+      expectError(await get("/v1/audit?cursor=3", bearer(h.token)), 400, "INVALID_REQUEST");
     });
 
     it("verifies the chain", async function () {
-      const res = await get("/v1/audit/verify");
+      const res = await get("/v1/audit/verify", bearer(h.token));
       expect(res.status).to.equal(200);
       const v = auditVerificationSchema.parse(res.body);
       expect(v.ok).to.equal(true);
@@ -468,8 +469,8 @@ describe("co-signer HTTP API (end to end)", function () {
 
     it("answers 429 once one client IP exceeds RATE_LIMIT_PER_IP_PER_MINUTE, but never on /healthz", async function () {
       await withServer({ ...h.config, RATE_LIMIT_PER_IP_PER_MINUTE: 3 }, async (url) => {
-        for (let i = 0; i < 3; i++) expect((await call(url, "GET", "/v1/audit/verify")).status).to.equal(200);
-        const error = expectError(await call(url, "GET", "/v1/audit/verify"), 429, "RATE_LIMITED");
+        for (let i = 0; i < 3; i++) expect((await call(url, "GET", "/v1/audit/verify", undefined, bearer(h.token))).status).to.equal(200);
+        const error = expectError(await call(url, "GET", "/v1/audit/verify", undefined, bearer(h.token)), 429, "RATE_LIMITED");
         expect(error.details).to.include({ scope: "ip" });
         expect((await call(url, "GET", "/healthz")).status).to.equal(200);
       });
@@ -507,7 +508,7 @@ describe("co-signer HTTP API (end to end)", function () {
       expect(result.guardian).to.equal(h.deployment.roles.guardian);
       expect(await walletRead<boolean>(h, "paused")).to.equal(true);
 
-      const audit = auditPageSchema.parse((await get(`/v1/audit?after=${result.auditSeq - 1}`)).body);
+      const audit = auditPageSchema.parse((await get(`/v1/audit?after=${result.auditSeq - 1}`, bearer(h.token))).body);
       expect(audit.records[0]).to.include({ kind: "breaker.pause", ref: h.deployment.wallet });
       expect(audit.records[0]!.payload).to.include({ txHash: result.txHash, reason: "suspicious burst", operator: "on-call" });
 

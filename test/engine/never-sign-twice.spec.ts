@@ -4,7 +4,8 @@ import type { Address } from "viem";
 import { CosignerEngine, type Decision } from "../../src/engine";
 import { CountersignError } from "../../src/errors";
 import { executeOnChain, proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
-import { auditCount, expectApproved, expectRefusal, expectRejected, reopenStore, syncFork } from "../support/engine";
+import { devAccount } from "../../src/chain/accounts";
+import { asOwner, auditCount, expectApproved, expectRefusal, expectRejected, reopenStore, SPARE_KEY, syncFork } from "../support/engine";
 
 describe("engine: never sign twice", function () {
   let h: CosignerHarness;
@@ -12,12 +13,12 @@ describe("engine: never sign twice", function () {
   let alice: Address;
 
   /** `amount` of USDC to alice, with options (nonce, idempotency key). */
-  async function pay(amount: bigint, opts: { nonce?: bigint; idempotencyKey?: string } = {}) {
+  async function pay(amount: bigint, opts: { nonce?: bigint; idempotencyKey?: string; signer?: number } = {}) {
     const body = await proposal(
       h,
       [transferCall(USDC, alice, amount)],
       { kind: "transfer", asset: USDC, to: alice, amount: amount.toString() },
-      { nonce: opts.nonce },
+      { nonce: opts.nonce, signer: opts.signer },
     );
     return opts.idempotencyKey ? { ...body, idempotencyKey: opts.idempotencyKey } : body;
   }
@@ -162,6 +163,35 @@ describe("engine: never sign twice", function () {
       );
       expect(decisions).to.have.length(1);
       expect(errors.map((e) => e.code)).to.deep.equal(["IDEMPOTENCY_CONFLICT"]);
+    });
+  });
+
+  describe("what a conflict tells another session key", function () {
+    before(async function () {
+      // A second agent of the same wallet: a genuine session key, but not the one that made the other decision.
+      await asOwner(h, "addSessionKey", [devAccount(SPARE_KEY).address, Math.floor(Date.now() / 1000) + 86_400]);
+      await syncFork(h);
+    });
+
+    it("refuses its second digest for a taken nonce with NONCE_CONFLICT, naming no decision", async function () {
+      const nonce = h.nextNonce();
+      const first = await h.cosigner.engine.propose(await pay(usdc(10), { nonce }));
+      expectApproved(first);
+      const err = await expectRefusal(h.cosigner.engine.propose(await pay(usdc(12), { nonce, signer: SPARE_KEY })), "NONCE_CONFLICT", 409);
+      expect(err.details).to.deep.equal({});
+      expect(err.message).to.not.contain(first.id);
+    });
+
+    it("refuses its reuse of an idempotency key with IDEMPOTENCY_CONFLICT, naming no decision", async function () {
+      const first = await h.cosigner.engine.propose(await pay(usdc(10), { idempotencyKey: "agent-7:payroll:0004" }));
+      expectApproved(first);
+      const err = await expectRefusal(
+        h.cosigner.engine.propose(await pay(usdc(10), { idempotencyKey: "agent-7:payroll:0004", signer: SPARE_KEY })),
+        "IDEMPOTENCY_CONFLICT",
+        409,
+      );
+      expect(err.details).to.deep.equal({});
+      expect(err.message).to.not.contain(first.id);
     });
   });
 

@@ -23,6 +23,7 @@ import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
 import { startLocalNode, type LocalNode } from "../../src/devchain/node";
 import { executeArgs, operationTypedData, type Bound, type Call } from "../../src/eip712";
 import { boundsJson, deriveBounds, isPlainTransfer } from "../../src/intent/bounds";
+import { READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readMessage } from "../../src/http/read-auth";
 import { intentSchema } from "../../src/intent/schema";
 import { createLogger } from "../../src/logger";
 import { startService, type Service } from "../../src/service";
@@ -195,6 +196,16 @@ export async function call<T = any>(
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * The headers of a read of decision `id` signed by a development account (the session key by default) at
+ * `timestamp` (unix seconds, default now), as the SDK sends them.
+ * @example await call(h.url, "GET", `/v1/operations/${id}`, undefined, await signedRead(id))
+ */
+export async function signedRead(id: string, signer: number = LOCAL_ROLES.sessionKey, timestamp = Math.floor(Date.now() / 1000)): Promise<Record<string, string>> {
+  const signature = await devAccount(signer).signMessage({ message: readMessage(id, timestamp) });
+  return { [READ_SIGNATURE_HEADER]: signature, [READ_TIMESTAMP_HEADER]: String(timestamp) };
+}
 
 function chainOf(h: { deployment: DemoDeployment; node: LocalNode }): Chain {
   return {

@@ -7,6 +7,7 @@ import type { Decision } from "../../engine";
 import { CountersignError } from "../../errors";
 import { HttpError } from "../errors";
 import { parse } from "../parse";
+import { READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readSigner } from "../read-auth";
 import { approvalRequestSchema, operationParamsSchema } from "../schemas";
 import type { ServiceContext } from "../server";
 
@@ -42,11 +43,32 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
     return send(reply, decision);
   });
 
+  /**
+   * A decision (and its co-signature) is shown to the approver token, or to a read signed by the session key that
+   * proposed it (src/http/read-auth.ts); to anyone else 401, before the id is looked up.
+   */
   app.get("/v1/operations/:id", async (req, reply) => {
     const { id } = parse(operationParamsSchema, req.params);
-    const decision = cosigner.engine.get(id);
-    if (!decision) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
-    return reply.code(200).send(decision);
+    if (ctx.hasToken(req)) {
+      const decision = cosigner.engine.get(id);
+      if (!decision) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
+      return reply.code(200).send(decision);
+    }
+    if (req.headers.authorization !== undefined && req.headers[READ_SIGNATURE_HEADER] === undefined) {
+      throw new HttpError(401, "UNAUTHORIZED", "a valid approver token is required: Authorization: Bearer <APPROVER_TOKEN>");
+    }
+    const read = await readSigner(id, req.headers[READ_SIGNATURE_HEADER], req.headers[READ_TIMESTAMP_HEADER], Math.floor(Date.now() / 1000));
+    if (!read.ok) {
+      throw new HttpError(
+        401,
+        "UNAUTHORIZED",
+        `reading a decision needs the approver token or a read signed by its session key (${READ_SIGNATURE_HEADER}, ${READ_TIMESTAMP_HEADER}): ${read.problem}`,
+      );
+    }
+    const proposer = cosigner.engine.proposer(id);
+    if (!proposer) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
+    if (proposer !== read.signer) throw new HttpError(401, "UNAUTHORIZED", `${read.signer} did not propose decision ${id}`);
+    return reply.code(200).send(cosigner.engine.get(id));
   });
 
   const authenticate = async (req: FastifyRequest) => ctx.requireToken(req);

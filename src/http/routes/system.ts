@@ -1,5 +1,6 @@
 /** GET /healthz (liveness with the fork's lag), /metrics (Prometheus), /openapi.json and /v1/deployment. */
 import type { FastifyInstance } from "fastify";
+import type { AddressInfo } from "node:net";
 import { openApiDocument } from "../openapi";
 import type { ServiceContext } from "../server";
 
@@ -39,14 +40,27 @@ export function systemRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     return metrics.registry.metrics();
   });
 
+  // The server URL is configuration (PUBLIC_BASE_URL) or the address this service listens on; never a request's
+  // Host header, which any client sets and which the cached document would then show to everyone.
   let document: Record<string, unknown> | undefined;
-  app.get("/openapi.json", async (req) => {
-    document ??= openApiDocument(`${req.protocol}://${req.host}`);
-    return document;
+  app.get("/openapi.json", async () => {
+    if (document) return document;
+    const serverUrl = config.PUBLIC_BASE_URL?.replace(/\/+$/, "") ?? listenUrl(app);
+    const built = openApiDocument(serverUrl);
+    if (serverUrl) document = built;
+    return built;
   });
 
   app.get("/v1/deployment", async (_req, reply) => {
     if (!ctx.deployment) return reply.code(404).send({ error: { code: "ROUTE_NOT_FOUND", message: "this service was started without a deployment record" } });
     return ctx.deployment;
   });
+}
+
+/** http://host:port of the address `app` listens on (IPv6 in brackets); undefined before it listens. */
+function listenUrl(app: FastifyInstance): string | undefined {
+  const address = app.server.address() as AddressInfo | string | null;
+  if (!address || typeof address === "string") return undefined;
+  const host = address.family === "IPv6" || address.address.includes(":") ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
 }
