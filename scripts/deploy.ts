@@ -10,13 +10,14 @@ import hre from "hardhat";
 import { clientsFromProvider } from "../src/deploy/clients";
 import { deployFromPolicy } from "../src/deploy/deploy";
 import { formatWalletStatus, readWalletStatus } from "../src/deploy/owner";
-import { loadPolicy } from "../src/deploy/policy";
+import { loadPolicy, policyWarnings } from "../src/deploy/policy";
 import { writeRecord } from "../src/deploy/record";
 
 async function main(): Promise<void> {
   const network = hre.network.name;
   const policyFile = process.env.POLICY_FILE ?? "deployments/policy.example.json";
   const policy = loadPolicy(policyFile);
+  for (const warning of policyWarnings(policy)) console.warn(`warning: ${warning}`);
   const { publicClient, walletClient, account } = await clientsFromProvider(hre.network.provider);
   if (!account) throw new Error(`network ${network} has no account: set DEPLOYER_PRIVATE_KEY`);
   console.log(`deploying to ${network} (chain ${await publicClient.getChainId()}) from ${account} with policy ${policyFile}`);

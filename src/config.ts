@@ -45,11 +45,28 @@ export const configSchema = z
     APPROVER_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
     /** Operations per minute one agent signer (session key) may propose. */
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(120),
+    /**
+     * Proposals per minute to one wallet, counted once the signer is verified as one of its session keys (so a
+     * stranger cannot use a wallet's allowance up): bounds what all of a wallet's keys together make the fork do.
+     */
+    RATE_LIMIT_PER_WALLET_PER_MINUTE: z.coerce.number().int().positive().default(600),
+    /**
+     * The wallets served (comma-separated addresses), besides the deployment the service starts with. Any other
+     * wallet is refused WALLET_NOT_FOUND before anything runs on the fork, whoever its co-signer is.
+     */
+    SERVED_WALLETS: z.string().default(""),
+    /** Wall-clock budget of one simulation once it holds the fork (ms): past it the run is refused. */
+    SIMULATION_BUDGET_MS: z.coerce.number().int().positive().default(2000),
+    /** Most simulations waiting for or holding the fork; past it requests are refused 503 BUSY with Retry-After. */
+    FORK_MAX_QUEUE: z.coerce.number().int().positive().default(64),
     /** Requests per minute one client IP may make (a coarse limit in front of everything but /healthz and /metrics). */
     RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().positive().default(3000),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .superRefine((env, ctx) => {
+    for (const entry of env.SERVED_WALLETS.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
+      if (!/^0x[0-9a-fA-F]{40}$/.test(entry)) ctx.addIssue({ code: "custom", path: ["SERVED_WALLETS"], message: `${entry} is not an address` });
+    }
     if (env.COSIGNER_KEYSTORE_PATH && env.COSIGNER_KEYSTORE_PASSWORD === undefined) {
       ctx.addIssue({ code: "custom", path: ["COSIGNER_KEYSTORE_PASSWORD"], message: "is required with COSIGNER_KEYSTORE_PATH" });
     }

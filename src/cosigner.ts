@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import { encodeFunctionData, decodeFunctionResult, type Address, type Hex } from "viem";
+import { ServedWallets } from "./authenticate/served-wallets";
 import { loadArtifact } from "./chain/artifacts";
 import type { Config } from "./config";
 import { parseThresholds } from "./config";
@@ -23,8 +24,15 @@ export interface CosignerOptions {
   pollMs?: number;
   hardfork?: string;
   logger?: Logger;
-  /** Wallets to check at start-up: the co-signer must be their co-signer and nothing else. */
+  /**
+   * The wallets served: checked at start-up (the co-signer must be their co-signer and nothing else) and the only
+   * ones the engine decides for (none given: none served).
+   */
   wallets?: Address[];
+  /** Wall-clock budget of one simulation (ms, default 2000). */
+  simulationBudgetMs?: number;
+  /** Most simulations waiting for or holding the fork before BUSY (default 64). */
+  maxQueuedRuns?: number;
 }
 
 export interface Cosigner {
@@ -32,6 +40,8 @@ export interface Cosigner {
   fork: Fork;
   store: DecisionStore;
   key: CosignerKey;
+  /** The wallets served. */
+  served: ServedWallets;
   stop(): Promise<void>;
 }
 
@@ -49,6 +59,8 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
       maxHeadLag: options.maxHeadLag,
       pollMs: options.pollMs,
       hardfork: options.hardfork,
+      runBudgetMs: options.simulationBudgetMs,
+      maxQueuedRuns: options.maxQueuedRuns,
     });
   } catch (err) {
     store.close();
@@ -67,6 +79,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
     store.close();
     throw err;
   }
+  const served = new ServedWallets(options.wallets ?? []);
   const engine = new CosignerEngine({
     fork,
     store,
@@ -74,6 +87,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
     review: options.review,
     maxTtlSeconds: options.maxTtlSeconds,
     logger: options.logger,
+    served,
     implementations,
   });
   return {
@@ -81,6 +95,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
     fork,
     store,
     key: options.key,
+    served,
     async stop() {
       await fork.stop();
       store.close();

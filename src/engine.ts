@@ -5,6 +5,8 @@
 import type { Logger } from "pino";
 import { getAddress, type Address, type Hex } from "viem";
 import { approvalStaleness } from "./approvals/binding";
+import type { ServedWallets } from "./authenticate/served-wallets";
+import { SessionKeys } from "./authenticate/session-key";
 import { operationDigest } from "./eip712";
 import { CountersignError, type Reason } from "./errors";
 import { boundsProblem, unboundedTransferProblem } from "./intent/bounds";
@@ -16,7 +18,7 @@ import { describeRevert } from "./policy/revert-reasons";
 import { recoverSigner, type CosignerKey } from "./signing/signer";
 import type { Fork } from "./simulation/fork";
 import { simulateOperation, type AuthState, type SimulationResult } from "./simulation/simulate";
-import { DecisionStore, requestHash, UniqueConflict, type StoredDecision } from "./store/store";
+import { DecisionStore, MAX_STORED_REQUEST_BYTES, requestHash, toJson, UniqueConflict, type StoredDecision } from "./store/store";
 
 /** The simulation evidence of a decision (amounts as decimal strings). */
 export interface SimulationView {
@@ -48,8 +50,13 @@ export interface EngineOptions {
   /** Wall clock (unix seconds); tests may pin it. */
   now?: () => bigint;
   /**
-   * AgentWallet implementations this co-signer serves: a wallet must be an EIP-1167 clone of one of them, checked
-   * before anything runs on the fork, so a contract posing as a wallet cannot occupy the fork. Empty: any clone.
+   * The wallets this co-signer serves (configuration, not "any clone"): any other is refused WALLET_NOT_FOUND
+   * before anything runs on the fork.
+   */
+  served: ServedWallets;
+  /**
+   * AgentWallet implementations this co-signer serves: a served wallet must also be an EIP-1167 clone of one of
+   * them (checked once per wallet on the fork). Empty: any clone.
    */
   implementations?: ReadonlySet<Address>;
 }
@@ -57,6 +64,11 @@ export interface EngineOptions {
 export interface ProposeOptions {
   /** Admission control once the signer is known (e.g. a per-session-key rate limit); throw to refuse. */
   admit?: (signer: Address) => void;
+  /**
+   * Admission control once the signer is verified as an active session key of the wallet, before the simulation
+   * (e.g. a per-wallet rate limit that strangers cannot use up); throw to refuse.
+   */
+  admitAuthenticated?: (wallet: Address, signer: Address) => void;
 }
 
 /**
@@ -66,6 +78,7 @@ export interface ProposeOptions {
 export class CosignerEngine {
   private readonly maxTtl: bigint;
   private readonly now: () => bigint;
+  private readonly sessionKeys = new SessionKeys();
 
   constructor(private readonly options: EngineOptions) {
     this.maxTtl = BigInt(options.maxTtlSeconds ?? 300);
@@ -80,6 +93,11 @@ export class CosignerEngine {
     return this.options.key.address;
   }
 
+  /** The wallets this co-signer serves. */
+  get served(): ServedWallets {
+    return this.options.served;
+  }
+
   /**
    * Proposes an operation. Returns a decision (approved with a co-signature, rejected, or pending approval), or
    * throws a CountersignError when the request cannot be decided (invalid, unauthenticated, conflicting, or the
@@ -91,6 +109,15 @@ export class CosignerEngine {
     const { store, key } = this.options;
     if (req.chainId !== this.chainId) {
       throw new CountersignError("CHAIN_MISMATCH", `this co-signer serves chain ${this.chainId}, not ${req.chainId}`);
+    }
+    // Served wallets only, and nothing larger than what is stored: both known before anything is looked up or run.
+    this.options.served.check(req.wallet, this.chainId);
+    const size = toJson(req).length;
+    if (size > MAX_STORED_REQUEST_BYTES) {
+      throw new CountersignError("INVALID_REQUEST", `the request is ${size} bytes once parsed; at most ${MAX_STORED_REQUEST_BYTES} are decided and kept`, {
+        bytes: size,
+        limit: MAX_STORED_REQUEST_BYTES,
+      });
     }
     const digest = operationDigest(req.chainId, req.wallet, req);
     const bodyHash = requestHash(req);
@@ -122,7 +149,7 @@ export class CosignerEngine {
       this.checkDeadline(req);
       // Signed now, outside the fork's lock; used by the simulation and returned only if the decision is "approved".
       const cosignature = key.sign(digest);
-      const sim = await this.simulate(req, signer, cosignature, auth);
+      const sim = await this.simulate(req, signer, cosignature, auth, options.admitAuthenticated);
       const reasons = judge(req, sim);
       const recipients = payees(req.intent, req.wallet, sim.changes);
       const outcome = decide(
@@ -251,10 +278,15 @@ export class CosignerEngine {
     sessionKey: Address,
     cosignature: Hex,
     verified: { verified: boolean } = { verified: false },
+    admitAuthenticated?: (wallet: Address, signer: Address) => void,
   ): Promise<SimulationResult> {
-    const { fork, key } = this.options;
+    const { fork, key, served } = this.options;
+    served.check(req.wallet, this.chainId);
     return fork.run(async (rpc, env) => {
       await this.checkWalletCode(rpc, req.wallet);
+      // Authenticate with one small read before the fork reads anything the request names (balances, targets).
+      await this.sessionKeys.check(rpc, env, req.wallet, sessionKey);
+      admitAuthenticated?.(req.wallet, sessionKey);
       const watch: { asset: string; account: Address }[] = [];
       if (req.intent.kind === "transfer") watch.push({ asset: req.intent.asset, account: req.intent.to }, { asset: req.intent.asset, account: req.wallet });
       if (req.intent.kind === "swap") watch.push({ asset: req.intent.buy.asset, account: req.wallet }, { asset: req.intent.sell.asset, account: req.wallet });

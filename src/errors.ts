@@ -25,6 +25,7 @@ export const REASON_CODES = [
   "FORK_STALE",
   "SIMULATION_FAILED",
   "SIMULATION_REVERTED",
+  "BUSY",
   // compare (from the simulated changes)
   "INTENT_MISMATCH",
   "TRANSFER_SHORTFALL",
@@ -86,6 +87,7 @@ const STATUS: Partial<Record<ReasonCode, number>> = {
   UPSTREAM_UNAVAILABLE: 503,
   FORK_STALE: 503,
   SIMULATION_FAILED: 503,
+  BUSY: 503,
   STORE_UNAVAILABLE: 503,
   DEADLINE_PASSED: 422,
   DEADLINE_TOO_FAR: 422,

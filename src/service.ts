@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Config } from "./config";
 import { describeConfig } from "./config";
+import { parseServedWallets } from "./authenticate/served-wallets";
 import { createCosigner, loadKey, reviewPolicy, type Cosigner } from "./cosigner";
 import { buildServer, type DeploymentInfo } from "./http/server";
 import { createLogger } from "./logger";
@@ -57,8 +58,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     pollMs: config.HEAD_POLL_MS,
     hardfork: config.FORK_HARDFORK,
     logger,
-    wallets: options.deployment ? [options.deployment.wallet] : [],
+    // Served: the deployment's wallet and those configured; each is checked at start (roles, clone).
+    wallets: [...new Set([...(options.deployment ? [options.deployment.wallet] : []), ...parseServedWallets(config.SERVED_WALLETS)])],
+    simulationBudgetMs: config.SIMULATION_BUDGET_MS,
+    maxQueuedRuns: config.FORK_MAX_QUEUE,
   });
+  if (cosigner.served.list.length === 0) {
+    logger.warn("no wallet is served (no deployment, SERVED_WALLETS empty): every proposal is refused WALLET_NOT_FOUND");
+  }
   let app: FastifyInstance;
   try {
     app = await buildServer({

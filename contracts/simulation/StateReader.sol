@@ -102,6 +102,10 @@ contract StateReader {
         return _auth(wallet, signer, nonce, self);
     }
 
+    /// @notice Gas each balanceOf or allowance read gets (gas): a token answers in a few thousand; a contract
+    /// named as an asset that burns what it is given reads as unreadable instead of holding the fork.
+    uint256 public constant READ_GAS = 100_000;
+
     /// @notice Names of the fields controlState() returns, in order.
     string public constant CONTROL_FIELDS = "owner,pendingOwner,cosigner,paused,codeHash";
 
@@ -160,7 +164,8 @@ contract StateReader {
         s.codeHash = wallet.codehash;
     }
 
-    /// @notice Balances of (asset, account) pairs; address(0) is native ETH. `ok` is false where balanceOf failed.
+    /// @notice Balances of (asset, account) pairs; address(0) is native ETH. `ok` is false where balanceOf failed
+    /// (or needed more than READ_GAS).
     function balances(
         address[] calldata assets,
         address[] calldata accounts
@@ -224,7 +229,9 @@ contract StateReader {
                 (amounts[i], ok[i]) = (accounts[i].balance, true);
                 continue;
             }
-            (bool success, bytes memory ret) = assets[i].staticcall(abi.encodeCall(IERC20.balanceOf, (accounts[i])));
+            (bool success, bytes memory ret) = assets[i].staticcall{gas: READ_GAS}(
+                abi.encodeCall(IERC20.balanceOf, (accounts[i]))
+            );
             if (success && ret.length >= 32) (amounts[i], ok[i]) = (abi.decode(ret, (uint256)), true);
         }
     }
@@ -236,7 +243,7 @@ contract StateReader {
     ) internal view returns (uint256[] memory amounts) {
         amounts = new uint256[](tokens.length);
         for (uint256 i; i < tokens.length; ++i) {
-            (bool success, bytes memory ret) = tokens[i].staticcall(
+            (bool success, bytes memory ret) = tokens[i].staticcall{gas: READ_GAS}(
                 abi.encodeCall(IERC20.allowance, (owners[i], spenders[i]))
             );
             amounts[i] = success && ret.length >= 32 ? abi.decode(ret, (uint256)) : type(uint256).max;

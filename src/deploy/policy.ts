@@ -92,6 +92,41 @@ export const policySchema = z
 export type Policy = z.infer<typeof policySchema>;
 
 /**
+ * Selectors that grant or use a standing right over the wallet's assets which the co-signer does not see (no
+ * approval event it parses) or the wallet does not enforce (no on-chain no-standing-approval rule): a call
+ * permission naming one is accepted, with a warning. See docs/threat-model.md, "Known limitations".
+ */
+export const UNSAFE_SELECTORS: ReadonlyMap<Hex, string> = new Map(
+  (
+    [
+      ["authorizeOperator(address)", "ERC-777 operator approval: AuthorizedOperator is not parsed, so the operator can move every token of the wallet unseen"],
+      ["send(address,uint256,bytes)", "ERC-777 send: pays any recipient past the recipient allowlist and runs the recipient's tokensReceived hook"],
+      ["operatorSend(address,address,uint256,bytes,bytes)", "ERC-777 operatorSend: moves tokens as an operator, to any recipient, running hooks"],
+      ["setOperator(address,bool)", "ERC-6909 operator approval: OperatorSet is not parsed, so the operator can move every id of the wallet unseen"],
+      ["approve(address,uint256,uint256)", "ERC-6909 approve: its Approval(owner, spender, id, amount) is not parsed, so the allowance stands unseen"],
+      ["approveDelegation(address,uint256)", "credit delegation (Aave): BorrowAllowanceDelegated is not parsed, so the delegatee can borrow against the wallet's collateral unseen"],
+      ["approve(address,address,uint160,uint48)", "Permit2 approve: caught only by the co-signer's log check, the wallet does not refuse a standing Permit2 allowance"],
+      ["increaseAllowance(address,uint256)", "ERC-20 increaseAllowance: caught only by the co-signer's log check, the wallet does not refuse the standing allowance"],
+      ["permit(address,address,uint256,uint256,uint8,bytes32,bytes32)", "ERC-2612 permit: an allowance granted by signature, caught only by the co-signer's log check"],
+    ] as const
+  ).map(([signature, why]) => [toFunctionSelector(signature), `${signature}: ${why}`]),
+);
+
+/**
+ * What in a parsed policy is allowed but unsafe: call permissions naming a selector of UNSAFE_SELECTORS. Printed
+ * by scripts/deploy.ts; never an error (a deployment may need one, knowingly).
+ * @example policyWarnings(policy) // ["callPermissions[0] (0x1f98…, 0x959b8c3f) authorizeOperator(address): ERC-777 …"]
+ */
+export function policyWarnings(policy: Policy): string[] {
+  const warnings: string[] = [];
+  for (const [i, c] of policy.callPermissions.entries()) {
+    const why = UNSAFE_SELECTORS.get(c.selector);
+    if (why) warnings.push(`callPermissions[${i}] (${c.target}, ${c.selector}) ${why}`);
+  }
+  return warnings;
+}
+
+/**
  * Parses a policy object (comment keys starting with "$" removed first); throws one error naming every bad field.
  * @example const policy = parsePolicy(JSON.parse(text))
  */

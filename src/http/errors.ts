@@ -54,7 +54,13 @@ export interface ErrorAnswer {
  * @example const { status, body } = toErrorAnswer(err, 65536)
  */
 export function toErrorAnswer(err: unknown, bodyLimit: number): ErrorAnswer {
-  if (err instanceof CountersignError) return answer(err.status, err.code, err.message, err.details);
+  if (err instanceof CountersignError) {
+    const mapped = answer(err.status, err.code, err.message, err.details);
+    // BUSY says when to come back: the fork's queue drains in about that time.
+    const retryAfter = err.details.retryAfterSeconds;
+    if (err.code === "BUSY") mapped.headers = { "retry-after": String(typeof retryAfter === "number" ? retryAfter : 1) };
+    return mapped;
+  }
   if (err instanceof HttpError) return { ...answer(err.status, err.code, err.message, err.details), headers: err.headers };
   const e = err as { code?: string; statusCode?: number; message?: string };
   switch (e?.code) {

@@ -49,6 +49,8 @@ export interface ServiceContext {
   guardian: Guardian | null;
   deployment?: DeploymentInfo;
   signerLimiter: RateLimiter;
+  /** Proposals per wallet, counted once the signer is verified as one of its session keys. */
+  walletLimiter: RateLimiter;
   /** Throws 401 unless the request carries the approver (operator) token. */
   requireToken(req: FastifyRequest): void;
   /** Whether the request carries the approver (operator) token. */
@@ -74,6 +76,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const metrics = new ServiceMetrics(cosigner, { defaultMetrics: options.processMetrics ?? true });
   const ipLimiter = new RateLimiter(config.RATE_LIMIT_PER_IP_PER_MINUTE, options.now);
   const signerLimiter = new RateLimiter(config.RATE_LIMIT_PER_MINUTE, options.now);
+  const walletLimiter = new RateLimiter(config.RATE_LIMIT_PER_WALLET_PER_MINUTE, options.now);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -136,6 +139,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     guardian,
     deployment: options.deployment,
     signerLimiter,
+    walletLimiter,
     requireToken(req) {
       if (!config.APPROVER_TOKEN) {
         throw new HttpError(401, "UNAUTHORIZED", "approvals, the audit log and the breaker are disabled: no APPROVER_TOKEN is configured");

@@ -4,7 +4,9 @@
  */
 import { decodeFunctionResult, encodeFunctionData, getAddress, toHex, zeroAddress, type Address, type Hex } from "viem";
 import { loadArtifact } from "../chain/artifacts";
+import { cloneImplementation } from "../engine";
 import { CountersignError } from "../errors";
+import type { ServedWallets } from "../authenticate/served-wallets";
 import type { Fork } from "../simulation/fork";
 
 interface RawWalletState {
@@ -42,15 +44,19 @@ export interface WalletView {
 
 /**
  * Reads `wallet`'s policy on the fork.
- * @throws CountersignError WALLET_NOT_FOUND when `wallet` is not an AgentWallet; UPSTREAM_UNAVAILABLE / FORK_STALE.
- * @example const view = await readWalletView(cosigner.fork, wallet, cosigner.key.address)
+ * Only a served wallet is read (the check is in memory, before the fork runs anything), and only if its code is
+ * an EIP-1167 clone: a contract posing as a wallet never runs on the fork.
+ * @throws CountersignError WALLET_NOT_FOUND when `wallet` is not served or not an AgentWallet; BUSY /
+ * UPSTREAM_UNAVAILABLE / FORK_STALE.
+ * @example const view = await readWalletView(cosigner.fork, wallet, cosigner.key.address, cosigner.served)
  */
-export async function readWalletView(fork: Fork, wallet: Address, self: Address): Promise<WalletView> {
+export async function readWalletView(fork: Fork, wallet: Address, self: Address, served: ServedWallets): Promise<WalletView> {
   const abi = loadArtifact("StateReader").abi;
   const notFound = () => new CountersignError("WALLET_NOT_FOUND", `${wallet} is not an AgentWallet on chain ${fork.chainId}`, { wallet });
+  served.check(wallet, fork.chainId);
   return fork.run(async (rpc, env) => {
     const code = await rpc<Hex>("eth_getCode", [wallet, "latest"]);
-    if (!code || code === "0x") throw notFound();
+    if (!code || !cloneImplementation(code)) throw notFound();
     // Read in the block the next simulation would run in (timestamp now), not in the fork's own latest block: that
     // one is mined locally and may be older than the wallet's last spend, and available() would then underflow.
     const snapshot = await rpc<string>("evm_snapshot");

@@ -38,7 +38,8 @@ export function heaviestCallBound(gasUsed: bigint): bigint {
   return bound > 0n ? bound : 0n;
 }
 
-interface StructLog {
+/** One step of the fork's default tracer (the only one Hardhat's EDR supports: no callTracer). */
+export interface StructLog {
   op: string;
   depth: number;
   gas: number | string;
@@ -46,24 +47,34 @@ interface StructLog {
   stack?: string[];
 }
 
+/**
+ * The steps of the simulated transaction `hash` (still on the fork), with the stack and without memory or storage.
+ * Throws if the fork cannot trace it.
+ * @example const steps = await traceSteps(rpc, hash) // [{ op: "PUSH1", depth: 1, gas: 1026776, gasCost: 3, stack: [] }, …]
+ */
+export async function traceSteps(rpc: Fork["rpc"], hash: Hex): Promise<StructLog[]> {
+  const trace = await rpc<{ structLogs?: StructLog[] }>("debug_traceTransaction", [
+    hash,
+    { disableStorage: true, disableMemory: true, disableStack: false },
+  ]);
+  return trace?.structLogs ?? [];
+}
+
 const big = (v: number | string): bigint => BigInt(v);
 const word = (s: string): bigint => BigInt(s.startsWith("0x") ? s : `0x${s}`);
 
 /**
- * The heaviest call's gas in the simulated transaction `hash` (still on the fork: call before reverting it).
- * Falls back to the receipt bound when a trace is not needed, or cannot be read (never a smaller figure).
+ * The heaviest call's gas in the simulated transaction `hash` (still on the fork: call before reverting it), from
+ * `steps` if the transaction was already traced (the value trace). Falls back to the receipt bound when a trace is
+ * not needed, or cannot be read (never a smaller figure).
  * @example const use = await measureCallGas(rpc, hash, 1_000_000n, 180_000n) // { used: 48211n, exact: true, index: 1 }
  */
-export async function measureCallGas(rpc: Fork["rpc"], hash: Hex, callGasLimit: bigint, gasUsed: bigint): Promise<CallGasUse> {
+export async function measureCallGas(rpc: Fork["rpc"], hash: Hex, callGasLimit: bigint, gasUsed: bigint, steps?: readonly StructLog[]): Promise<CallGasUse> {
   const bound: CallGasUse = { used: heaviestCallBound(gasUsed), exact: false };
   if (!isTight(bound.used, callGasLimit)) return bound;
-  let logs: StructLog[];
+  let logs: readonly StructLog[];
   try {
-    const trace = await rpc<{ structLogs?: StructLog[] }>("debug_traceTransaction", [
-      hash,
-      { disableStorage: true, disableMemory: true, disableStack: false },
-    ]);
-    logs = trace?.structLogs ?? [];
+    logs = steps ?? (await traceSteps(rpc, hash));
   } catch {
     return bound;
   }

@@ -47,6 +47,16 @@ export interface ForkOptions {
   maxHydratedKeys?: number;
   /** Priority fee of simulated transactions (wei, default 1 gwei): never a zero gas price. */
   priorityFee?: bigint;
+  /**
+   * Most runs waiting for or holding the fork at once (default 64); past it run() refuses with BUSY at once, so a
+   * burst of requests cannot queue without end behind one another.
+   */
+  maxQueuedRuns?: number;
+  /**
+   * Wall-clock budget of one run once it holds the fork (ms, default 2000): past it every read the fork has not
+   * cached answers empty at once and the run is refused (SIMULATION_FAILED).
+   */
+  runBudgetMs?: number;
 }
 
 /** The block environment a simulation runs in: what the real next block will look like. */
@@ -104,6 +114,8 @@ export class Fork {
   private pendingHead?: Head;
   private stopped = false;
   private dirty = false;
+  /** Runs waiting for or holding the fork now (bounded by maxQueuedRuns). */
+  private inFlight = 0;
 
   private constructor(
     private provider: Rpc,
@@ -131,6 +143,8 @@ export class Fork {
       upstreamTimeoutMs: 5_000,
       maxHydratedKeys: 20_000,
       priorityFee: 1_000_000_000n,
+      maxQueuedRuns: 64,
+      runBudgetMs: 2_000,
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ForkOptions),
     };
     const cache = new UpstreamCache({ upstreamUrl: opts.upstreamUrl, timeoutMs: opts.upstreamTimeoutMs });
@@ -190,6 +204,26 @@ export class Fork {
    */
   async run<T>(fn: (rpc: Fork["rpc"], env: BlockEnv) => Promise<T>): Promise<T> {
     if (this.stopped) throw new CountersignError("SIMULATION_FAILED", "the fork is stopped");
+    if (this.inFlight >= this.options.maxQueuedRuns) {
+      throw new CountersignError("BUSY", `the fork already has ${this.inFlight} simulations queued (at most ${this.options.maxQueuedRuns}); try again shortly`, {
+        queued: this.inFlight,
+        retryAfterSeconds: 1,
+      });
+    }
+    this.inFlight += 1;
+    try {
+      return await this.runQueued(fn);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  /** Runs waiting for or holding the fork now. */
+  get queued(): number {
+    return this.inFlight;
+  }
+
+  private async runQueued<T>(fn: (rpc: Fork["rpc"], env: BlockEnv) => Promise<T>): Promise<T> {
     if (!this.watcher.reachable()) {
       throw new CountersignError("UPSTREAM_UNAVAILABLE", `upstream not answering: ${this.watcher.lastError ?? "no answer"}`);
     }
@@ -276,13 +310,21 @@ export class Fork {
       }
       onHead(this.viewHead.number);
       const env = this.nextBlockEnv();
-      this.cache.beginRun(this.options.maxUpstreamReadsPerRun);
+      const budgetMs = this.options.runBudgetMs;
+      const started = performance.now();
+      this.cache.beginRun(this.options.maxUpstreamReadsPerRun, started + budgetMs);
+      let kept = false;
       const failedRun = (): CountersignError | undefined => {
         if (this.cache.budgetExceeded) {
           return new CountersignError(
             "SIMULATION_FAILED",
             `the simulation read more than ${this.options.maxUpstreamReadsPerRun} accounts and slots the fork did not hold; refused to bound the fork's time`,
           );
+        }
+        if (this.cache.timedOut || performance.now() - started > budgetMs) {
+          return new CountersignError("SIMULATION_FAILED", `the simulation took longer than its budget of ${budgetMs} ms; refused to bound the fork's time`, {
+            budgetMs,
+          });
         }
         if (this.cache.runFailure) {
           return new CountersignError("UPSTREAM_UNAVAILABLE", `upstream failed during simulation: ${this.cache.runFailure}`);
@@ -294,6 +336,7 @@ export class Fork {
         // A run that saw an empty answer in place of a failed or over-budget read is thrown away, whatever it showed.
         const failure = failedRun();
         if (failure) throw failure;
+        kept = true;
         return result;
       } catch (err) {
         const failure = failedRun();
@@ -305,7 +348,10 @@ export class Fork {
         throw err;
       } finally {
         this.cache.endRun();
-        await this.hydrateFetched();
+        // Only a run that ended in a result keeps what it read: a refused or failed one (a stranger's request, a
+        // read past the budget) must not grow the set of keys every new head re-reads.
+        if (kept) await this.hydrateFetched();
+        else this.drainFetchedUnhydrated();
       }
     });
   }

@@ -15,9 +15,10 @@ import {
 import { loadArtifact } from "../chain/artifacts";
 import type { Bound, Call } from "../eip712";
 import { CountersignError } from "../errors";
-import { measureCallGas, type CallGasUse } from "./call-gas";
+import { measureCallGas, type CallGasUse, type StructLog } from "./call-gas";
 import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
 import type { BlockEnv, Fork } from "./fork";
+import { canMoveEth, traceValueRecipients } from "./value-trace";
 
 /** The wallet's answers to "may this signer use this nonce now?" read on the fork. */
 export interface AuthState {
@@ -54,7 +55,11 @@ export interface SimulationResult {
   success: boolean;
   revertData?: Hex;
   gasUsed: bigint;
-  /** Net balance changes of every watched account, from balances before and after (non-zero only). */
+  /**
+   * Net balance changes of every watched account, from balances before and after (non-zero only). Native balances
+   * are watched for the wallet, the call targets and, when a target's code could move ETH, every account the
+   * transaction's trace shows receiving ETH.
+   */
   changes: AssetChange[];
   /**
    * The wallet's gross outflow per asset ("native" or a token), never netted against inflows: for budgeted assets
@@ -178,7 +183,8 @@ function budgetedTokensOf(fork: Fork): Map<Address, readonly Address[]> {
  * `fork.run`), and reports what it changed. Three calls to the fork's StateReader in the common case: prepare
  * (auth, state, balances before; the call targets' EIP-1967 slots are read beside it), observe (after, inside the
  * snapshot, beside the slots after), and nothing after the revert unless the logs named accounts or contracts
- * whose balances or slots were not read before.
+ * whose balances or slots were not read before. The targets' code is read beside prepare: when any of it could
+ * move ETH (value-trace.ts), the transaction is traced and every account it sent ETH to is watched too.
  * @example const result = await fork.run((rpc, env) => simulateOperation(fork, rpc, env, input, self, check))
  */
 export async function simulateOperation(
@@ -205,6 +211,7 @@ export async function simulateOperation(
     readSlots(rpc, targets),
     fork.setNextBlock(env),
     rpc<string>("evm_snapshot"),
+    settled<Hex[]>(targets.map((t) => rpc<Hex>("eth_getCode", [t, "latest"]))),
   ]);
   // Encoded while the fork works; a failure is thrown below, once the snapshot can be dropped.
   const encoded = (() => {
@@ -214,13 +221,14 @@ export async function simulateOperation(
       return { error };
     }
   })();
-  const [preparedRead, targetSlotsRead, envSet, snapshotTaken] = await firstTrip;
+  const [preparedRead, targetSlotsRead, envSet, snapshotTaken, targetCodeRead] = await firstTrip;
   if (snapshotTaken.status === "rejected") throw snapshotTaken.reason;
   const snapshot = snapshotTaken.value;
   let auth: AuthState;
   let stateBefore: readonly Hex[];
   let before: Observation;
   let slotsBeforeOf: Map<Address, string[]>;
+  let mayMoveEth: boolean;
   try {
     if (preparedRead.status === "rejected") {
       if (isRevert(preparedRead.reason)) {
@@ -230,6 +238,9 @@ export async function simulateOperation(
     }
     if (targetSlotsRead.status === "rejected") throw targetSlotsRead.reason;
     if (envSet.status === "rejected") throw envSet.reason;
+    if (targetCodeRead.status === "rejected") throw targetCodeRead.reason;
+    // Code that could pay ETH to an account no one watches: then the transaction is traced (fails closed if it cannot be).
+    mayMoveEth = targetCodeRead.value.some(canMoveEth);
     if ("error" in encoded) throw encoded.error;
     slotsBeforeOf = new Map(targets.map((c, i) => [c, slotsOf(targetSlotsRead.value, i)]));
     const [rawAuth, control, observation] = preparedRead.value;
@@ -289,8 +300,15 @@ export async function simulateOperation(
       gasUsed = BigInt(receipt.gasUsed);
       logs = receipt.logs;
       success = receipt.status === "0x1";
-      // Traced only if the receipt's bound cannot clear the calls, and only while the transaction is on the fork.
-      if (success) callGas = await measureCallGas(rpc, hash!, input.callGasLimit, gasUsed);
+      // Traced for ETH payments only if a target's code could make one, and for the calls' gas only if the receipt's
+      // bound cannot clear them (reusing the value trace), and only while the transaction is on the fork.
+      let steps: StructLog[] | undefined;
+      if (success && mayMoveEth) {
+        const traced = await traceValueRecipients(rpc, hash!);
+        steps = traced.steps;
+        for (const account of traced.recipients) watch.add("native", account);
+      }
+      if (success) callGas = await measureCallGas(rpc, hash!, input.callGasLimit, gasUsed, steps);
     }
     parsed = parseLogs(logs);
     for (const [token, accounts] of parsed.erc20Accounts) for (const a of accounts) watch.add(token, a);

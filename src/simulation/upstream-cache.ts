@@ -109,10 +109,19 @@ export class UpstreamCache {
   /** Why an upstream read failed during the current run, if one did. */
   runFailure: string | undefined;
 
-  /** Starts a run: counts uncached reads (past `budget`, reads answer empty and the run is failed). */
-  beginRun(budget: number): void {
+  private runDeadline = Number.POSITIVE_INFINITY;
+  /** Whether the current run asked for an uncached read after its deadline (that read and later ones answered empty). */
+  timedOut = false;
+
+  /**
+   * Starts a run: counts uncached reads (past `budget`, reads answer empty and the run is failed), and past
+   * `deadline` (performance.now() ms) answers every uncached read empty at once and marks the run timed out.
+   */
+  beginRun(budget: number, deadline = Number.POSITIVE_INFINITY): void {
     this.runBudget = budget;
+    this.runDeadline = deadline;
     this.budgetExceeded = false;
+    this.timedOut = false;
     this.runFailure = undefined;
     this.runActive = true;
   }
@@ -120,7 +129,16 @@ export class UpstreamCache {
   /** Ends the run. */
   endRun(): void {
     this.runBudget = Number.POSITIVE_INFINITY;
+    this.runDeadline = Number.POSITIVE_INFINITY;
     this.runActive = false;
+  }
+
+  /** Whether the current run is already failed (over budget, past its deadline, or an upstream read failed). */
+  private get runSpent(): boolean {
+    if (!this.runActive) return false;
+    if (this.budgetExceeded || this.timedOut || this.runFailure !== undefined) return true;
+    if (performance.now() > this.runDeadline) this.timedOut = true;
+    return this.timedOut;
   }
 
   /** The keys fetched from the upstream (at the view) since the last call, with their answers. */
@@ -154,13 +172,13 @@ export class UpstreamCache {
   }
 
   /** Sends one request to the upstream. */
-  async upstream(method: string, params: Json[] = []): Promise<Json> {
-    const [result] = await this.upstreamBatch([{ method, params }]);
+  async upstream(method: string, params: Json[] = [], timeoutMs = this.timeoutMs): Promise<Json> {
+    const [result] = await this.upstreamBatch([{ method, params }], timeoutMs);
     return result!;
   }
 
   /** Sends requests to the upstream as one JSON-RPC batch; every answer must be a result. */
-  async upstreamBatch(calls: { method: string; params: Json[] }[]): Promise<Json[]> {
+  async upstreamBatch(calls: { method: string; params: Json[] }[], timeoutMs = this.timeoutMs): Promise<Json[]> {
     const body = calls.map((c) => ({ jsonrpc: "2.0", id: this.requestId++, method: c.method, params: c.params }));
     this.stats.upstreamRequests += 1;
     this.stats.upstreamCalls += calls.length;
@@ -170,7 +188,7 @@ export class UpstreamCache {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body.length === 1 ? body[0] : body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new UpstreamError(`upstream unreachable: ${(err as Error).message}`, err);
@@ -235,15 +253,20 @@ export class UpstreamCache {
       // Inside a run the fork must never see an error for a state read: Hardhat's EVM aborts the whole process on
       // one during a transaction. A read past the budget or a failed fetch answers "empty" instead, is never cached
       // or hydrated, and marks the run failed, so that its result is thrown away and nothing is signed.
+      // A run that already failed stops reading at once: the first failed read (or the budget, or the deadline)
+      // decides the outcome, and the reads after it would only hold the fork.
+      if (this.runSpent) return emptyAnswer(kind);
       if (this.runActive && this.runBudget <= 0) {
         this.budgetExceeded = true;
         return emptyAnswer(kind);
       }
       this.runBudget -= 1;
       const view = this.viewBlock;
+      // Within a run, one read may take no longer than what is left of the run's budget.
+      const timeoutMs = this.runActive ? Math.max(1, Math.min(this.timeoutMs, Math.ceil(this.runDeadline - performance.now()))) : this.timeoutMs;
       let result: Json;
       try {
-        result = await this.upstream(method, toRequest(key, this.viewTag).params);
+        result = await this.upstream(method, toRequest(key, this.viewTag).params, timeoutMs);
       } catch (err) {
         if (!this.runActive) throw err;
         this.runFailure ??= (err as Error).message;

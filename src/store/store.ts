@@ -11,6 +11,12 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { CountersignError } from "../errors";
 
+/**
+ * Most bytes of a decision's stored request (its JSON): the HTTP body limit (64 KiB). The engine refuses a larger
+ * request (INVALID_REQUEST) before it simulates; the store refuses one too, so no caller can grow the log past it.
+ */
+export const MAX_STORED_REQUEST_BYTES = 64 * 1024;
+
 /** A decision as stored; amounts are decimal strings (the store is an edge). */
 export interface StoredDecision {
   id: string;
@@ -268,6 +274,13 @@ export class DecisionStore {
   insert(decision: NewDecision, auditPayload: unknown): StoredDecision {
     const now = new Date().toISOString();
     const id = `op_${randomUUID().replaceAll("-", "")}`;
+    const request = toJson(decision.request);
+    if (request.length > MAX_STORED_REQUEST_BYTES) {
+      throw new CountersignError("INVALID_REQUEST", `the request is ${request.length} bytes; at most ${MAX_STORED_REQUEST_BYTES} are kept`, {
+        bytes: request.length,
+        limit: MAX_STORED_REQUEST_BYTES,
+      });
+    }
     return this.tx(() => {
       this.stmts.insert.run({
         id,
@@ -279,7 +292,7 @@ export class DecisionStore {
         session_key: decision.sessionKey,
         idempotency_key: decision.idempotencyKey,
         request_hash: decision.requestHash,
-        request: toJson(decision.request),
+        request,
         simulation: decision.simulation === null ? null : toJson(decision.simulation),
         reasons: toJson(decision.reasons),
         cosigner_signature: decision.cosignerSignature,

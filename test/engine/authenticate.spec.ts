@@ -124,6 +124,7 @@ describe("engine: authenticate", function () {
         fork: h.cosigner.fork,
         store: h.cosigner.store,
         key: h.cosigner.key,
+        served: h.cosigner.served,
         review: { thresholds: new Map(), reviewNewRecipients: false },
         now: () => t,
       });
@@ -200,7 +201,7 @@ describe("engine: authenticate", function () {
     it("refuses an address that is not an AgentWallet with WALLET_NOT_FOUND (404)", async function () {
       for (const wallet of [h.deployment.tokens.USDC!, devAccount(ROLES.mallory).address]) {
         const err = await expectRefusal(h.cosigner.engine.propose(await pay({ wallet })), "WALLET_NOT_FOUND", 404);
-        expect(err.message).to.equal(`${wallet} is not an AgentWallet on this chain`);
+        expect(err.message).to.equal(`${wallet} is not an AgentWallet this co-signer serves on chain ${h.deployment.chainId}`);
       }
     });
   });

@@ -187,6 +187,7 @@ describe("engine: decide", function () {
           fork: h.cosigner.fork,
           store: h.cosigner.store,
           key: h.cosigner.key,
+          served: h.cosigner.served,
           review: { thresholds: new Map([[USDC, THRESHOLD]]), reviewNewRecipients: true },
           now: () => now,
         });

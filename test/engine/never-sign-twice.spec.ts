@@ -81,6 +81,7 @@ describe("engine: never sign twice", function () {
           fork: h.cosigner.fork,
           store: other,
           key: h.cosigner.key,
+          served: h.cosigner.served,
           review: { thresholds: new Map(), reviewNewRecipients: false },
         });
         const nonce = h.nextNonce();

@@ -14,7 +14,7 @@ import type { ServiceContext } from "../server";
 const STATUS: Record<Decision["status"], number> = { approved: 200, pending_approval: 202, rejected: 422 };
 
 export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void {
-  const { cosigner, metrics, signerLimiter, config } = ctx;
+  const { cosigner, metrics, signerLimiter, walletLimiter, config } = ctx;
 
   /**
    * Limits per agent signer. The engine calls it once it has validated the body and recovered the signature (the
@@ -34,11 +34,29 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
     }
   }
 
+  /**
+   * Limits per wallet. The engine calls it once the signer is verified as an active session key of the wallet, so
+   * a stranger's requests (refused after one small read) never use up the wallet's allowance.
+   */
+  function limitByWallet(wallet: string): void {
+    const take = walletLimiter.take(wallet);
+    if (!take.ok) {
+      metrics.rateLimited.inc({ scope: "wallet" });
+      throw new HttpError(
+        429,
+        "RATE_LIMITED",
+        `wallet ${wallet} may be sent at most ${config.RATE_LIMIT_PER_WALLET_PER_MINUTE} operations per minute`,
+        { scope: "wallet", wallet, retryAfterSeconds: take.retryAfterSeconds },
+        { "retry-after": String(take.retryAfterSeconds) },
+      );
+    }
+  }
+
   const send = (reply: FastifyReply, decision: Decision) => reply.code(STATUS[decision.status]).send(decision);
 
   app.post("/v1/operations", async (req, reply) => {
     const started = performance.now();
-    const decision = await cosigner.engine.propose(req.body, { admit: limitBySigner });
+    const decision = await cosigner.engine.propose(req.body, { admit: limitBySigner, admitAuthenticated: limitByWallet });
     metrics.decided(decision, (performance.now() - started) / 1000, "propose");
     return send(reply, decision);
   });

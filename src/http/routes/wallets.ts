@@ -16,7 +16,7 @@ export function walletRoutes(app: FastifyInstance, ctx: ServiceContext): void {
 
   app.get("/v1/wallets/:address", async (req) => {
     const { address } = parse(walletParamsSchema, req.params);
-    return readWalletView(cosigner.fork, address, cosigner.key.address);
+    return readWalletView(cosigner.fork, address, cosigner.key.address, cosigner.served);
   });
 
   app.post("/v1/wallets/:address/pause", { onRequest: authenticate }, async (req) => {
@@ -25,7 +25,7 @@ export function walletRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     if (!guardian) {
       throw new HttpError(503, "GUARDIAN_UNAVAILABLE", "no guardian key is configured (GUARDIAN_KEYSTORE_PATH or GUARDIAN_PRIVATE_KEY)");
     }
-    const view = await readWalletView(cosigner.fork, address, cosigner.key.address);
+    const view = await readWalletView(cosigner.fork, address, cosigner.key.address, cosigner.served);
     if (!view.guardians.includes(guardian.address)) {
       throw new HttpError(422, "NOT_A_GUARDIAN", `this service's guardian ${guardian.address} is not a guardian of ${address}`, {
         guardian: guardian.address,
