@@ -153,6 +153,9 @@ contract AgentWallet is
     bytes4 private constant _TRANSFER_FROM = IERC20.transferFrom.selector;
     bytes4 private constant _PERMIT = IERC20Permit.permit.selector;
     bytes4 private constant _INCREASE_ALLOWANCE = bytes4(keccak256("increaseAllowance(address,uint256)"));
+    bytes4 private constant _INCREASE_APPROVAL = bytes4(keccak256("increaseApproval(address,uint256)"));
+    bytes4 private constant _APPROVE_AND_CALL = bytes4(keccak256("approveAndCall(address,uint256,bytes)"));
+    bytes4 private constant _AUTHORIZE_OPERATOR = bytes4(keccak256("authorizeOperator(address)"));
 
     // Kinds of call in an execution plan (low 2 bits of a call's 16; the asset's index in the charge list above).
     uint256 private constant _NATIVE_TRANSFER = 0;
@@ -756,7 +759,9 @@ contract AgentWallet is
             (address target, uint256 value, bytes calldata data) = _callAt(calls, i);
             uint256 step = plan >> (16 * i);
             uint256 kind = step & 3;
-            if (kind == _PERMITTED_CALL) {
+            // A native transfer to code that appeared after _plan (created by an earlier permitted call, which made
+            // `assets` list every budgeted token) is measured like a permitted call too.
+            if (kind == _PERMITTED_CALL || (kind == _NATIVE_TRANSFER && target.code.length != 0)) {
                 uint256[] memory before = _ownBalances(assets);
                 _callExact(i, target, value, data, callGasLimit);
                 uint256[] memory afterCall = _ownBalances(assets);
@@ -943,7 +948,16 @@ contract AgentWallet is
     /// ignored while the budget exists and would become unlimited once it is removed.
     function _checkNoTokenPermission(address token) internal view {
         if (_permissionCount[token] == 0) return;
-        bytes4[5] memory selectors = [_TRANSFER, _TRANSFER_FROM, _APPROVE, _INCREASE_ALLOWANCE, _PERMIT];
+        bytes4[8] memory selectors = [
+            _TRANSFER,
+            _TRANSFER_FROM,
+            _APPROVE,
+            _INCREASE_ALLOWANCE,
+            _PERMIT,
+            _INCREASE_APPROVAL,
+            _APPROVE_AND_CALL,
+            _AUTHORIZE_OPERATOR
+        ];
         for (uint256 i; i < selectors.length; ++i) {
             if (_callPermissions.contains(_permissionKey(token, selectors[i]))) {
                 revert TokenPermissionConflict(token, selectors[i]);
@@ -1044,13 +1058,17 @@ contract AgentWallet is
         }
     }
 
+    /// @dev Selectors that move a token or grant an allowance or operator outside the wallet's measurement.
     function _isTransferLike(bytes4 selector) private pure returns (bool) {
         return
             selector == _TRANSFER ||
             selector == _TRANSFER_FROM ||
             selector == _APPROVE ||
             selector == _INCREASE_ALLOWANCE ||
-            selector == _PERMIT;
+            selector == _PERMIT ||
+            selector == _INCREASE_APPROVAL ||
+            selector == _APPROVE_AND_CALL ||
+            selector == _AUTHORIZE_OPERATOR;
     }
 
     function _permissionKey(address target, bytes4 selector) private pure returns (bytes32) {

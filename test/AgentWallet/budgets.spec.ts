@@ -441,6 +441,28 @@ describe("AgentWallet budgets", function () {
         .withArgs(usdc, USDC(600n), USDC_MAX_PER_OP);
     });
 
+    it("charges what a recipient pulls when its code appeared earlier in the same batch (created by a permitted call)", async function () {
+      // The recipient has no code when the batch is planned; a permitted CREATE2 deployer gives it code, and the
+      // native transfer then runs it. The wallet checks for code again when it makes the call.
+      const f = await loadFixture(walletWithMocksFixture);
+      const [usdc, dex] = [await f.usdc.getAddress(), await f.dex.getAddress()];
+      const deployer = await ethers.deployContract("Create2Deployer");
+      await f.wallet.connect(f.owner).setCallPermission(deployer, deployer.interface.getFunction("deploy")!.selector, true);
+      const factory = await ethers.getContractFactory("PullOnReceive");
+      const initCode = (await factory.getDeployTransaction(dex, usdc, USDC(600n))).data;
+      const salt = ethers.id("counterfactual recipient");
+      const receiver = ethers.getCreate2Address(await deployer.getAddress(), salt, ethers.keccak256(initCode));
+      await f.wallet.connect(f.owner).setRecipient(receiver, true);
+      const deploy = deployer.interface.encodeFunctionData("deploy", [salt, initCode]);
+      const op = await operation(
+        [erc20Approve(usdc, dex, USDC(600n)), call(await deployer.getAddress(), deploy), nativeTransfer(receiver, 1n)],
+        1n,
+      );
+      await expect(run(f, op))
+        .to.be.revertedWithCustomError(f.wallet, "PerOperationCapExceeded")
+        .withArgs(usdc, USDC(600n), USDC_MAX_PER_OP);
+    });
+
     it("charges a native transfer to a contract recipient its value (measured)", async function () {
       const f = await loadFixture(walletWithMocksFixture);
       const cb = await f.callback.getAddress();

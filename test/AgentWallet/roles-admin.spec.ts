@@ -375,6 +375,9 @@ describe("AgentWallet roles and administration", function () {
       ["approve", "0x095ea7b3"],
       ["increaseAllowance", ethers.id("increaseAllowance(address,uint256)").slice(0, 10)],
       ["permit", ethers.id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)").slice(0, 10)],
+      ["increaseApproval", ethers.id("increaseApproval(address,uint256)").slice(0, 10)],
+      ["approveAndCall", ethers.id("approveAndCall(address,uint256,bytes)").slice(0, 10)],
+      ["authorizeOperator", ethers.id("authorizeOperator(address)").slice(0, 10)],
     ];
 
     describe("setCallPermission on a budgeted token", function () {
