@@ -16,41 +16,34 @@ const STATUS: Record<Decision["status"], number> = { approved: 200, pending_appr
 export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const { cosigner, metrics, signerLimiter, walletLimiter, config } = ctx;
 
-  /**
-   * Limits per agent signer. The engine calls it once it has validated the body and recovered the signature (the
-   * session key is known only then), so neither is done twice.
-   */
-  function limitBySigner(signer: string): void {
-    const take = signerLimiter.take(signer);
+  /** Takes one operation from `limiter` for `key`, or refuses with 429 RATE_LIMITED naming the scope. */
+  function limit(limiter: typeof signerLimiter, scope: "signer" | "wallet", key: string, perMinute: number, what: string): void {
+    const take = limiter.take(key);
     if (!take.ok) {
-      metrics.rateLimited.inc({ scope: "signer" });
+      metrics.rateLimited.inc({ scope });
       throw new HttpError(
         429,
         "RATE_LIMITED",
-        `session key ${signer} may propose at most ${config.RATE_LIMIT_PER_MINUTE} operations per minute`,
-        { scope: "signer", signer, retryAfterSeconds: take.retryAfterSeconds },
+        `${what} at most ${perMinute} operations per minute`,
+        { scope, [scope]: key, retryAfterSeconds: take.retryAfterSeconds },
         { "retry-after": String(take.retryAfterSeconds) },
       );
     }
   }
 
   /**
+   * Limits per agent signer. The engine calls it once it has validated the body and recovered the signature (the
+   * session key is known only then), so neither is done twice.
+   */
+  const limitBySigner = (signer: string) =>
+    limit(signerLimiter, "signer", signer, config.RATE_LIMIT_PER_MINUTE, `session key ${signer} may propose`);
+
+  /**
    * Limits per wallet. The engine calls it once the signer is verified as an active session key of the wallet, so
    * a stranger's requests (refused after one small read) never use up the wallet's allowance.
    */
-  function limitByWallet(wallet: string): void {
-    const take = walletLimiter.take(wallet);
-    if (!take.ok) {
-      metrics.rateLimited.inc({ scope: "wallet" });
-      throw new HttpError(
-        429,
-        "RATE_LIMITED",
-        `wallet ${wallet} may be sent at most ${config.RATE_LIMIT_PER_WALLET_PER_MINUTE} operations per minute`,
-        { scope: "wallet", wallet, retryAfterSeconds: take.retryAfterSeconds },
-        { "retry-after": String(take.retryAfterSeconds) },
-      );
-    }
-  }
+  const limitByWallet = (wallet: string) =>
+    limit(walletLimiter, "wallet", wallet, config.RATE_LIMIT_PER_WALLET_PER_MINUTE, `wallet ${wallet} may be sent`);
 
   const send = (reply: FastifyReply, decision: Decision) => reply.code(STATUS[decision.status]).send(decision);
 
