@@ -112,7 +112,8 @@ export class CosignerEngine {
     }
     // Served wallets only, and nothing larger than what is stored: both known before anything is looked up or run.
     this.options.served.check(req.wallet, this.chainId);
-    const size = toJson(req).length;
+    const json = toJson(req);
+    const size = json.length;
     if (size > MAX_STORED_REQUEST_BYTES) {
       throw new CountersignError("INVALID_REQUEST", `the request is ${size} bytes once parsed; at most ${MAX_STORED_REQUEST_BYTES} are decided and kept`, {
         bytes: size,
@@ -120,7 +121,7 @@ export class CosignerEngine {
       });
     }
     const digest = operationDigest(req.chainId, req.wallet, req);
-    const bodyHash = requestHash(req);
+    const bodyHash = requestHash(json);
     // Authenticate the signature before anything is looked up: a stored decision (and its co-signature) is shown
     // only to the session key that proposed it.
     const signer = recoverSessionKey(digest, req.agentSignature);

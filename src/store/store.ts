@@ -152,9 +152,9 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
 }
 
-/** SHA-256 (hex) of a request body, to tell an idempotent retry from a reuse of the key. */
+/** SHA-256 (hex) of a request body (or of its toJson form), to tell an idempotent retry from a reuse of the key. */
 export function requestHash(value: unknown): string {
-  return createHash("sha256").update(toJson(value)).digest("hex");
+  return createHash("sha256").update(typeof value === "string" ? value : toJson(value)).digest("hex");
 }
 
 function linkHash(prevHash: string, seq: number, at: string, kind: string, ref: string | null, payload: string): string {

@@ -19,12 +19,12 @@ import {
 import { generatePrivateKey, privateKeyToAccount, type LocalAccount } from "viem/accounts";
 import { devAccount, LOCAL_ROLES } from "../../src/chain/accounts";
 import { loadArtifact } from "../../src/chain/artifacts";
-import { operationTypedData, type Call } from "../../src/eip712";
-import { boundsJson, deriveBounds } from "../../src/intent/bounds";
+import type { Call } from "../../src/eip712";
+import { deriveBounds } from "../../src/intent/bounds";
 import { intentSchema } from "../../src/intent/schema";
 import type { CosignerHarness } from "../support/cosigner";
 import { deployMock } from "../support/engine";
-import { call, startHttpHarness, usdc, usdcTransfer, type Answer, type HttpHarness } from "../support/http";
+import { call, signedOperation, startHttpHarness, usdc, usdcTransfer, type Answer, type HttpHarness } from "../support/http";
 
 const BUDGET_MS = 2_000;
 const ABUSIVE_EACH = 20;
@@ -37,21 +37,7 @@ const pct = (xs: number[], p: number) => {
 /** A proposal for any wallet, signed by any key, with the bounds the SDK derives from its intent. */
 async function signedFor(h: HttpHarness, wallet: Address, signer: LocalAccount, calls: Call[], intent: Record<string, unknown>) {
   const bounds = deriveBounds(intentSchema.parse(intent), wallet);
-  const nonce = BigInt(Math.floor(Math.random() * 1e15));
-  const deadline = BigInt(Math.floor(Date.now() / 1000)) + 120n;
-  const callGasLimit = 1_000_000n;
-  const agentSignature = await signer.signTypedData(operationTypedData(h.deployment.chainId, wallet, { calls, nonce, deadline, callGasLimit, bounds }));
-  return {
-    chainId: h.deployment.chainId,
-    wallet,
-    calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
-    nonce: nonce.toString(),
-    deadline: deadline.toString(),
-    callGasLimit: callGasLimit.toString(),
-    bounds: boundsJson(bounds),
-    agentSignature,
-    intent,
-  };
+  return signedOperation(h, calls, intent, { wallet, account: signer, nonce: BigInt(Math.floor(Math.random() * 1e15)), bounds });
 }
 
 /** A stranger (mallory) creates a wallet through the demo factory that names this co-signer and a session key of hers. */

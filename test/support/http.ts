@@ -13,6 +13,7 @@ import {
   http,
   parseUnits,
   type Address,
+  type LocalAccount,
   type Chain,
   type Hex,
 } from "viem";
@@ -119,19 +120,32 @@ export function defaultBounds(h: HttpHarness, calls: readonly Call[], intent: Re
   return deriveBounds(parsed.data, h.deployment.wallet);
 }
 
-/** Signs `calls` for the demo wallet and builds the request JSON (callGasLimit and bounds as the SDK fills them). */
+/**
+ * Signs `calls` for the demo wallet (or `opts.wallet`, with `opts.bounds`) and builds the request JSON (callGasLimit
+ * and bounds as the SDK fills them). The signer is a Hardhat account (`opts.signer`) or any `opts.account`.
+ */
 export async function signedOperation(
   h: HttpHarness,
   calls: Call[],
   intent: Record<string, unknown>,
-  opts: { nonce?: bigint; deadline?: bigint; signer?: number; idempotencyKey?: string; callGasLimit?: bigint; bounds?: Bound[] } = {},
+  opts: {
+    nonce?: bigint;
+    deadline?: bigint;
+    signer?: number;
+    account?: LocalAccount;
+    wallet?: Address;
+    idempotencyKey?: string;
+    callGasLimit?: bigint;
+    bounds?: Bound[];
+  } = {},
 ): Promise<OperationBody> {
   const nonce = opts.nonce ?? h.nextNonce();
   const deadline = opts.deadline ?? BigInt(Math.floor(Date.now() / 1000)) + 120n;
   const callGasLimit = opts.callGasLimit ?? CALL_GAS_LIMIT;
   const bounds = opts.bounds ?? defaultBounds(h, calls, intent);
-  const { chainId, wallet } = h.deployment;
-  const agentSignature = await devAccount(opts.signer ?? LOCAL_ROLES.sessionKey).signTypedData(
+  const chainId = h.deployment.chainId;
+  const wallet = opts.wallet ?? h.deployment.wallet;
+  const agentSignature = await (opts.account ?? devAccount(opts.signer ?? LOCAL_ROLES.sessionKey)).signTypedData(
     operationTypedData(chainId, wallet, { calls, nonce, deadline, callGasLimit, bounds }),
   );
   return {
