@@ -10,7 +10,8 @@
  * it as `...FirstUse`. Chain time starts at a fixed timestamp and deadlines are fixed, so calldata and signatures
  * (hence gas) are the same on every run.
  *
- * Writes bench/results/gas.json: { generatedAt, hardhat, solc, figures, ratios, goals, samples, breakdown, ... }.
+ * Writes bench/results/gas.json: { generatedAt, machine, hardhat, solc, compilers, figures, ratios, goals, samples,
+ * breakdown, ... }; `npm run bench:readme` turns it into the README's gas section.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -20,6 +21,7 @@ import type { Contract, ContractTransactionResponse } from "ethers";
 import { deployWalletFixture, USDC_MAX_PER_OP } from "../test/fixtures";
 import { erc20Approve, erc20Transfer, nativeTransfer, signed, type TestBound, type TestOperation } from "../test/helpers";
 import type { AgentWallet } from "../typechain-types";
+import { machine } from "./support/machine";
 
 // ───────────────────────────── parameters ─────────────────────────────
 
@@ -305,16 +307,12 @@ async function main() {
   );
   printBreakdown(breakdown.agentWalletErc20Transfer, breakdown.safe2of2Erc20Transfer);
 
-  const solcSettings = hre.config.solidity.compilers[0];
   const out = {
     generatedAt: new Date().toISOString(),
+    machine: machine(),
     hardhat: (require("hardhat/package.json") as { version: string }).version,
-    solc: solcSettings.version,
-    compiler: {
-      optimizer: solcSettings.settings?.optimizer,
-      evmVersion: solcSettings.settings?.evmVersion,
-      viaIR: solcSettings.settings?.viaIR ?? false,
-    },
+    solc: hre.config.solidity.compilers[0].version,
+    compilers: await compilers(["AgentWallet", "AgentWalletFactory", "MockERC20", "MockDex"]),
     hardfork: hre.config.networks.hardhat.hardfork,
     safe: (require("@safe-global/safe-smart-account/package.json") as { version: string }).version,
     method:
@@ -331,6 +329,43 @@ async function main() {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "gas.json"), JSON.stringify(out, null, 2) + "\n");
   console.log(`\nwrote ${path.relative(process.cwd(), path.join(dir, "gas.json"))}`);
+}
+
+// ───────────────────────────── compilers ─────────────────────────────
+
+interface CompilerRecord {
+  source: string;
+  solc: string;
+  viaIR: boolean;
+  optimizer: { enabled: boolean; runs?: number };
+  evmVersion?: string;
+}
+
+/**
+ * The settings each contract was really compiled with, read from its build info (hardhat.config.ts compiles
+ * AgentWallet and AgentWalletFactory through the IR pipeline by an override, everything else without it).
+ */
+async function compilers(names: string[]): Promise<Record<string, CompilerRecord>> {
+  const out: Record<string, CompilerRecord> = {};
+  for (const name of names) {
+    const artifact = await hre.artifacts.readArtifact(name);
+    const fqn = `${artifact.sourceName}:${artifact.contractName}`;
+    const buildInfo = await hre.artifacts.getBuildInfo(fqn);
+    if (!buildInfo) throw new Error(`no build info for ${fqn}: compile first`);
+    const settings = buildInfo.input.settings as {
+      viaIR?: boolean;
+      optimizer: { enabled?: boolean; runs?: number };
+      evmVersion?: string;
+    };
+    out[name] = {
+      source: artifact.sourceName,
+      solc: buildInfo.solcVersion,
+      viaIR: settings.viaIR ?? false,
+      optimizer: { enabled: settings.optimizer.enabled ?? false, runs: settings.optimizer.runs },
+      evmVersion: settings.evmVersion,
+    };
+  }
+  return out;
 }
 
 // ───────────────────────────── trace breakdown ─────────────────────────────

@@ -22,6 +22,19 @@ import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet
 /// every operation also carries the gas each call gets and the outcome the co-signer accepted (bounds), and the
 /// wallet enforces both, so what the co-signer simulated is what the chain allows.
 /// @dev Deployed as EIP-1167 clones by AgentWalletFactory and initialised in the same transaction.
+/// The agent path (execute) reverts unless all five rules hold; they are numbered as in DESIGN.md, and every
+/// "Rule n" below points here:
+/// - Rule 1: not paused; block.timestamp <= deadline; the nonce unused (unordered nonces, each used once).
+/// - Rule 2: the agent signature recovers to a registered, unexpired session key; the co-signature to the co-signer.
+/// - Rule 3: per call: never delegatecall, never the wallet itself; empty data is a native transfer to an allowlisted
+///   recipient; a budgeted token's transfer(to, amount) needs `to` allowlisted, its approve(spender, amount) a spender
+///   with a call permission; anything else an explicit (target, selector) permission, never a transfer-like selector
+///   on a budgeted token; each call gets exactly callGasLimit gas, or InsufficientGas.
+/// - Rule 4: budgets charge gross outflow (a budgeted transfer its calldata amount, a call its value, every other
+///   call each budgeted asset's measured decrease; no credit for inflow); per asset the sum is <= maxPerOperation and
+///   <= the available budget; every allowance the batch granted is back to 0.
+/// - Rule 5: after the batch, every bound holds: balance(asset, account) after minus before >= minDelta.
+/// Beyond the five: 1 to MAX_CALLS calls and at most MAX_BOUNDS bounds.
 contract AgentWallet is
     Initializable,
     Ownable2Step,
@@ -188,12 +201,13 @@ contract AgentWallet is
 
     // ───────────────────────────── events ─────────────────────────────
 
-    /// @notice An operation passed every check and ran. `digest` joins it to the co-signer's audit record.
+    /// @notice An operation passed every check and ran: emitted after its calls, charges and bound checks.
+    /// `digest` joins it to the co-signer's audit record.
     event Executed(bytes32 indexed digest, address indexed sessionKey, uint256 indexed nonce);
-    /// @notice The operation whose Executed event precedes this one in the same transaction had its gross outflow of
+    /// @notice The operation whose Executed event follows this one in the same transaction had its gross outflow of
     /// `token` charged to its budget (token base units; wei for NATIVE).
     /// @dev No digest: it would cost every operation 375 gas, and execute is nonReentrant, so a wallet's
-    /// BudgetCharged events always follow their own Executed event.
+    /// BudgetCharged events always come between the previous operation's Executed event and their own.
     event BudgetCharged(address indexed token, uint256 amount);
     /// @notice The owner ran one call without limits (`selector` is zero for a plain native transfer).
     event OwnerExecuted(address indexed target, uint256 value, bytes4 selector);
@@ -341,8 +355,9 @@ contract AgentWallet is
         bytes calldata cosignerSignature
     ) external nonReentrant {
         bytes32 digest = _checkOperation(calls, nonce, deadline, callGasLimit, bounds);
-        _authorize(digest, nonce, agentSignature, cosignerSignature);
+        address sessionKey = _authorize(digest, nonce, agentSignature, cosignerSignature);
         _run(calls, callGasLimit, bounds);
+        emit Executed(digest, sessionKey, nonce);
     }
 
     // ───────────────────────────── external: owner path ─────────────────────────────
@@ -571,7 +586,7 @@ contract AgentWallet is
 
     // ───────────────────────────── internal ─────────────────────────────
 
-    /// @dev Rule 1: not paused, in time, sizes in range, fresh nonce; returns the operation's digest.
+    /// @dev Rule 1 (not paused, in time, fresh nonce) and the sizes in range; returns the operation's digest.
     function _checkOperation(
         Call[] calldata calls,
         uint256 nonce,
@@ -587,17 +602,16 @@ contract AgentWallet is
         return operationDigest(calls, nonce, deadline, callGasLimit, bounds);
     }
 
-    /// @dev Rule 2: both signatures; then burns the nonce.
+    /// @dev Rule 2: both signatures; then burns the nonce. Returns the session key that signed.
     function _authorize(
         bytes32 digest,
         uint256 nonce,
         bytes calldata agentSignature,
         bytes calldata cosignerSignature
-    ) internal {
-        address sessionKey = _checkAgentSignature(digest, agentSignature);
+    ) internal returns (address sessionKey) {
+        sessionKey = _checkAgentSignature(digest, agentSignature);
         _checkCosignerSignature(digest, cosignerSignature, _cosigner);
         _usedNonces.set(nonce);
-        emit Executed(digest, sessionKey, nonce);
     }
 
     /// @dev OpenZeppelin's EIP712 rebuilds the domain separator with abi.encode on every call in a clone (its cache
@@ -637,7 +651,8 @@ contract AgentWallet is
         if (err != ECDSA.RecoverError.NoError || signer != cosigner_) revert InvalidCosignerSignature(signer);
     }
 
-    /// @dev Rules 3 to 5 for an authorized operation: check every call, run them, charge, check the bounds.
+    /// @dev Rules 3 to 5 for an authorized operation: check every call, run them, charge, check the bounds. Returns
+    /// only once all of them held (execute emits Executed then).
     function _run(Call[] calldata calls, uint256 callGasLimit, Bound[] calldata bounds) internal {
         if (calls.length == 1 && bounds.length == 0 && _runPlainTransfer(calls, callGasLimit)) return;
         (address[] memory assets, uint256 plan) = _plan(calls);
@@ -652,8 +667,8 @@ contract AgentWallet is
 
     /// @dev The common case, one plain transfer with no bounds, without the general path's lists: a native
     /// transfer, or a budgeted token's transfer(to, amount), to an allowlisted recipient, charged its value and
-    /// calldata amount. The same rules as _plan and _runCalls (the tests run both paths); returns false, having
-    /// done nothing, for any other call.
+    /// calldata amount. Rules 3 and 4 as _plan, _runCalls and _charge apply them (the tests run both paths);
+    /// returns false, having done nothing, for any other call.
     function _runPlainTransfer(Call[] calldata calls, uint256 callGasLimit) internal returns (bool) {
         (address target, uint256 value, bytes calldata data) = _callAt(calls, 0);
         if (data.length == 0) {
@@ -678,7 +693,7 @@ contract AgentWallet is
         return true;
     }
 
-    /// @dev Applies rule 3 to every call before any runs. Returns the assets whose outflow is charged (NATIVE
+    /// @dev Applies Rule 3 to every call before any runs. Returns the assets whose outflow is charged (NATIVE
     /// first; every budgeted token when a permitted call is in the batch, else only the tokens transferred or
     /// approved) and the plan: 16 bits per call (call i at bit 16*i), its kind in the low 2 bits and the index of its
     /// token in `assets` above them.
@@ -746,8 +761,8 @@ contract AgentWallet is
         return (all, plan);
     }
 
-    /// @dev Runs the calls, each with exactly `callGasLimit` gas, and returns the gross outflow per asset (rule 4):
-    /// a transfer's calldata amount, every call's value, and each decrease measured around a permitted call.
+    /// @dev Runs the calls, each with exactly `callGasLimit` gas (Rule 3), and returns the gross outflow per asset
+    /// (Rule 4): a transfer's calldata amount, every call's value, and each decrease measured around a permitted call.
     function _runCalls(
         Call[] calldata calls,
         uint256 plan,
@@ -781,9 +796,9 @@ contract AgentWallet is
         }
     }
 
-    /// @dev Calls `target` with exactly `callGasLimit` gas, or reverts InsufficientGas if the relayer left too little
-    /// to forward it (EIP-150 keeps 1/64 back; CALL_RESERVE covers the CALL's own cost). Bubbles a revert as
-    /// CallReverted. Returns the first word of the return data.
+    /// @dev Rule 3, last part: calls `target` with exactly `callGasLimit` gas, or reverts InsufficientGas if the
+    /// relayer left too little to forward it (EIP-150 keeps 1/64 back; CALL_RESERVE covers the CALL's own cost).
+    /// Bubbles a revert as CallReverted. Returns the first word of the return data.
     function _callExact(
         uint256 index,
         address target,
@@ -809,7 +824,7 @@ contract AgentWallet is
         if (!ok) revert CallReverted(index, LowLevelCall.returnData());
     }
 
-    /// @dev Rule 4, last half: no allowance granted by the batch may outlive it.
+    /// @dev Rule 4, last part: no allowance granted by the batch may outlive it.
     function _checkNoStandingApprovals(Call[] calldata calls, uint256 plan) internal view {
         for (uint256 i; i < calls.length; ++i) {
             if ((plan >> (16 * i)) & 3 != _TOKEN_APPROVE) continue;

@@ -8,7 +8,7 @@ import {AgentWallet} from "../AgentWallet.sol";
 /// @notice Batch reads for the co-signer's fork: installed with hardhat_setCode on the in-process fork only, never
 /// deployed to a real chain. One eth_call returns what would otherwise take dozens.
 contract StateReader {
-    /// @notice What the co-signer checks before it simulates (rule 1 and 2 of the wallet, read on the fork).
+    /// @notice What the co-signer checks before it simulates (the wallet's Rules 1 and 2, read on the fork).
     struct AuthState {
         /// @notice Last second the signer may sign (unix seconds, inclusive); 0 when not a session key.
         uint48 validUntil;

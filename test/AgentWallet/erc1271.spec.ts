@@ -3,7 +3,8 @@ import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { BaseContract, Signer } from "ethers";
 import { deployWalletFixture } from "../fixtures";
-import { ERC1271_INVALID, ERC1271_MAGIC, domainOf, hardhatSigningKey, toHighS } from "./utils";
+import { ERC1271_INVALID, ERC1271_MAGIC, domainOf, hardhatSigningKey } from "./utils";
+import { highS } from "../support/signatures";
 
 const WALLET_MESSAGE = { WalletMessage: [{ name: "hash", type: "bytes32" }] };
 const HASH = ethers.id("an order the wallet's owner approves");
@@ -36,7 +37,7 @@ describe("AgentWallet isValidSignature (ERC-1271)", function () {
 
     it("returns 0xffffffff for its high-s twin", async function () {
       const { wallet, owner } = await loadFixture(deployWalletFixture);
-      expect(await wallet.isValidSignature(HASH, toHighS(await signWrapped(owner, wallet, HASH)))).to.equal(ERC1271_INVALID);
+      expect(await wallet.isValidSignature(HASH, highS(await signWrapped(owner, wallet, HASH)))).to.equal(ERC1271_INVALID);
     });
 
     it("returns 0xffffffff on another wallet of the same owner (no replay)", async function () {

@@ -4,7 +4,8 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { deployWalletFixture } from "../fixtures";
 import { CALL_GAS, erc20Transfer, executeArgs, nativeTransfer, operation, signOperation, signed } from "../helpers";
 import { operationDigest as viemOperationDigest } from "../../src/eip712";
-import { digestOf, ecrecoverPrecompile, opAt, recoveredBy, signWithDomain, toCompact, toHighS, digestArgs } from "./utils";
+import { digestOf, ecrecoverPrecompile, opAt, recoveredBy, signWithDomain, toCompact, digestArgs } from "./utils";
+import { highS } from "../support/signatures";
 
 const AMOUNT = 10_000_000n; // 10 USDC
 
@@ -288,16 +289,16 @@ describe("AgentWallet execute: authorisation", function () {
       const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
       // The flipped signature still recovers to the session key with a bare ecrecover: only the s check stops it.
       const digest = await wallet.operationDigest(calls, nonce, deadline, gas, bounds);
-      expect(await ecrecoverPrecompile(digest, toHighS(agentSig))).to.equal(sessionKey.address);
+      expect(await ecrecoverPrecompile(digest, highS(agentSig))).to.equal(sessionKey.address);
       await expect(
-        wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, toHighS(agentSig), cosignerSig),
+        wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, highS(agentSig), cosignerSig),
       ).to.be.revertedWithCustomError(wallet, "InvalidAgentSignature");
     });
 
     it("reverts with InvalidCosignerSignature(0) for a high-s co-signature", async function () {
       const { wallet, op, sessionKey, cosigner, relayer } = await transferOp();
       const [calls, nonce, deadline, gas, bounds, agentSig, cosignerSig] = await signed(wallet, op, sessionKey, cosigner);
-      await expect(wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, agentSig, toHighS(cosignerSig)))
+      await expect(wallet.connect(relayer).execute(calls, nonce, deadline, gas, bounds, agentSig, highS(cosignerSig)))
         .to.be.revertedWithCustomError(wallet, "InvalidCosignerSignature")
         .withArgs(ethers.ZeroAddress);
     });

@@ -7,6 +7,7 @@ import type { Address, Hex } from "viem";
 import { operationDigest } from "../../src/eip712";
 import { deployWalletFixture } from "../fixtures";
 import { CALL_GAS, DAY, erc20Transfer, executeArgs, signOperation, type TestOperation } from "../helpers";
+import { highS } from "../support/signatures";
 
 /*
  * Model-based property: random command sequences run against the real wallet on the Hardhat network and against
@@ -18,7 +19,6 @@ import { CALL_GAS, DAY, erc20Transfer, executeArgs, signOperation, type TestOper
 const MAX_UINT256 = 2n ** 256n - 1n;
 const MAX_UINT112 = 2n ** 112n - 1n;
 const MAX_BUDGET_PERIOD = 365n * DAY;
-const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const GAS_LIMIT = 2_000_000n;
 
 // ───────────────────────────── commands ─────────────────────────────
@@ -199,6 +199,111 @@ class BucketModel {
   }
 }
 
+/** A rational num/den, kept exact and in lowest terms (den > 0). */
+class Rational {
+  readonly num: bigint;
+  readonly den: bigint;
+
+  constructor(num: bigint, den = 1n) {
+    const g = gcd(num < 0n ? -num : num, den);
+    [this.num, this.den] = g > 1n ? [num / g, den / g] : [num, den];
+  }
+
+  plus(other: Rational): Rational {
+    return new Rational(this.num * other.den + other.num * this.den, this.den * other.den);
+  }
+
+  minus(other: Rational): Rational {
+    return this.plus(new Rational(-other.num, other.den));
+  }
+
+  /** The largest integer <= this. */
+  floor(): bigint {
+    return this.num >= 0n ? this.num / this.den : -((-this.num + this.den - 1n) / this.den);
+  }
+
+  toString(): string {
+    return this.den === 1n ? `${this.num}` : `${this.num}/${this.den}`;
+  }
+}
+
+const ZERO = new Rational(0n);
+const clampAtZero = (r: Rational) => (r.num < 0n ? ZERO : r);
+
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * The budget as DESIGN.md states it, in exact rational arithmetic and with no formula taken from RateLimiter or the
+ * contract: consumption `used` falls continuously at limit/period per second (never below 0), a charge adds to it, a
+ * new setting keeps it (settled at the old rate first), and available = max(0, limit - used). Nothing is rounded.
+ *
+ * The chain keeps `used` in whole units: each time it writes its bucket (a charge, or new settings of an existing
+ * budget) it refills only the whole part of the exact refill r since its previous write, keeping at most frac(r)
+ * more `used` than the exact bucket (never less); and a read floors once more. So with `slack` the sum of those
+ * fractions since the two last agreed exactly, at every step
+ *     floor(max(0, exact - slack)) <= available() <= floor(exact),   equality when slack == 0.
+ * A full bucket on chain (available() == limit) means both hold used == 0: they agree, and slack is back to 0.
+ * A rounding error the contract and BucketModel share (a floored rate, a ceiling, an off-by-one second) breaks it.
+ */
+class ExactBucket {
+  private used = ZERO;
+  private slack = ZERO;
+  private lastWrite: bigint;
+
+  constructor(
+    private limit: bigint,
+    private period: bigint,
+    private since: bigint,
+  ) {
+    this.lastWrite = since;
+  }
+
+  private settle(now: bigint): void {
+    if (this.limit !== 0n) this.used = clampAtZero(this.used.minus(new Rational((now - this.since) * this.limit, this.period)));
+    this.since = now;
+  }
+
+  /** The chain writes its bucket at `now`: what it may keep beyond the exact bucket grows by frac(refill). */
+  private write(now: bigint): void {
+    this.settle(now);
+    this.slack = this.slack.plus(new Rational(((now - this.lastWrite) * this.limit) % this.period, this.period));
+    this.lastWrite = now;
+  }
+
+  /** A charge of `quantity` at `now` (a zero charge writes nothing on chain, and changes nothing here). */
+  consume(now: bigint, quantity: bigint): void {
+    if (quantity === 0n) return;
+    this.write(now);
+    this.used = this.used.plus(new Rational(quantity));
+  }
+
+  /** New settings at `now`; an existing budget's consumption is kept, settled at the old rate. */
+  update(now: bigint, limit: bigint, period: bigint): void {
+    if (this.limit !== 0n) this.write(now);
+    else [this.used, this.slack, this.since, this.lastWrite] = [ZERO, ZERO, now, now];
+    [this.limit, this.period] = [limit, period];
+  }
+
+  /** The budget is removed: nothing is budgeted, nothing is remembered. */
+  remove(now: bigint): void {
+    [this.used, this.slack, this.since, this.lastWrite, this.limit, this.period] = [ZERO, ZERO, now, now, 0n, 0n];
+  }
+
+  /** Asserts the chain's available() at `now` against the exact value (see the class comment). */
+  check(now: bigint, onChain: bigint, what: string): void {
+    this.settle(now);
+    const exact = clampAtZero(new Rational(this.limit).minus(this.used));
+    const [upper, lower] = [exact.floor(), clampAtZero(exact.minus(this.slack)).floor()];
+    const about = `${what}: available() ${onChain}, exact ${exact} (= ${this.limit} - ${this.used}), slack ${this.slack}`;
+    expect(onChain <= upper, `${about}: above floor(exact) ${upper}`).to.equal(true);
+    expect(onChain >= lower, `${about}: below floor(exact - slack) ${lower}`).to.equal(true);
+    if (this.limit !== 0n && onChain === this.limit) this.slack = ZERO;
+  }
+}
+
 /**
  * Independent of the bucket arithmetic: the most that can ever have flowed out by `now` is the first capacity, plus
  * every capacity increase, plus floor(elapsed * limit / period) over each stretch of constant settings.
@@ -256,14 +361,6 @@ async function propertyFixture() {
 
 type Fixture = Awaited<ReturnType<typeof propertyFixture>>;
 
-/** Flips s to n - s and v to the other parity: a valid signature that OpenZeppelin's ECDSA refuses (high s). */
-function malleate(signature: string): string {
-  const bytes = ethers.getBytes(signature);
-  const s = BigInt(ethers.hexlify(bytes.slice(32, 64)));
-  const v = bytes[64] === 27 ? 28 : 27;
-  return ethers.concat([bytes.slice(0, 32), ethers.toBeHex(SECP256K1_N - s, 32), new Uint8Array([v])]);
-}
-
 // ───────────────────────────── one run ─────────────────────────────
 
 async function run(f: Fixture, commands: Command[]): Promise<void> {
@@ -276,6 +373,7 @@ async function run(f: Fixture, commands: Command[]): Promise<void> {
   let now = BigInt(await time.latest());
   const [limit0, period0, maxPerOperation0] = await wallet.budget(token);
   const bucket = new BucketModel(limit0, period0);
+  const exact = new ExactBucket(limit0, period0, now);
   const bound = new OutflowBound(limit0, period0, now);
   let maxPerOperation = maxPerOperation0;
   let paused = false;
@@ -372,7 +470,7 @@ async function run(f: Fixture, commands: Command[]): Promise<void> {
         cosignerSignature = agent;
         break;
       case "malleatedCosigner":
-        cosignerSignature = malleate(cosign);
+        cosignerSignature = highS(cosign);
         break;
       case "noAgent":
         agentSignature = "0x";
@@ -433,6 +531,7 @@ async function run(f: Fixture, commands: Command[]): Promise<void> {
     // The model follows.
     usedNonces.add(s.op.nonce);
     bucket.consume(t, s.amount);
+    exact.consume(t, s.amount);
     walletBalance -= s.amount;
   }
 
@@ -482,6 +581,7 @@ async function run(f: Fixture, commands: Command[]): Promise<void> {
         expectOutcome(outcome, valid ? { ok: true } : fail("InvalidBudget", token, c.limit, c.period, c.maxPerOperation), what);
         if (valid) {
           bucket.update(t, c.limit, c.period);
+          exact.update(t, c.limit, c.period);
           bound.update(t, c.limit, c.period);
           maxPerOperation = c.maxPerOperation;
         }
@@ -536,7 +636,9 @@ async function run(f: Fixture, commands: Command[]): Promise<void> {
 
   async function checkState(what: string): Promise<void> {
     expect(BigInt(await time.latest())).to.equal(now, `${what}: clock`);
-    expect(await wallet.available(token)).to.equal(bucket.available(now), `${what}: available(USDC) at ${now}`);
+    const available = await wallet.available(token);
+    expect(available).to.equal(bucket.available(now), `${what}: available(USDC) at ${now}`);
+    exact.check(now, available, `${what}: exact bucket`);
     expect(await wallet.paused()).to.equal(paused, `${what}: paused`);
     const outflow = initialBalance - (await usdc.balanceOf(walletAddress));
     expect(outflow <= bound.at(now), `${what}: total outflow ${outflow} above the refill bound ${bound.at(now)}`).to.equal(true);
@@ -583,7 +685,8 @@ describe("AgentWallet model-based property", function () {
  * The wallet packs a budget into two slots instead of using RateLimiter. The reference is RateLimiter itself
  * (contracts/mocks/RateLimiterReference.sol, RefillingBucket, key 0), driven the way the wallet drives its budget.
  * Each step mines the wallet's transaction and the reference's in ONE block, so both see the same timestamp, and
- * then available() must agree exactly.
+ * then available() must agree exactly; and it must stay within the floor bound of ExactBucket, which shares no
+ * arithmetic with either (a rounding error in RateLimiter itself would show there).
  */
 
 type BucketCommand =
@@ -656,6 +759,7 @@ async function runBuckets(f: Awaited<ReturnType<typeof bucketFixture>>, commands
   let now = BigInt(await time.latest());
   let nonce = 0n;
   let cap = 0n; // 0 = no budget
+  const exact = new ExactBucket(0n, 0n, now); // DESIGN.md's bucket in exact arithmetic, beside RateLimiter itself
   const overrides = { gasLimit: 1_500_000n };
 
   for (const [i, c] of commands.entries()) {
@@ -670,6 +774,7 @@ async function runBuckets(f: Awaited<ReturnType<typeof bucketFixture>>, commands
           () => reference.connect(owner).setBudget(c.limit, c.period, overrides),
         ]);
         expect(statuses, what).to.deep.equal([1, 1]);
+        exact.update(at, c.limit, c.period);
         cap = maxPerOperation;
         break;
       }
@@ -679,6 +784,7 @@ async function runBuckets(f: Awaited<ReturnType<typeof bucketFixture>>, commands
           () => reference.connect(owner).removeBudget(overrides),
         ]);
         expect(statuses, what).to.deep.equal([1, 1]);
+        exact.remove(at);
         cap = 0n;
         break;
       }
@@ -712,17 +818,20 @@ async function runBuckets(f: Awaited<ReturnType<typeof bucketFixture>>, commands
         if (!budgeted) expect(statuses, `${what}: a token without a budget cannot be transferred`).to.deep.equal([0]);
         else if (!withinCap) expect(statuses, `${what}: above the cap`).to.deep.equal([0]);
         else expect(statuses[0], `${what}: the wallet charges exactly when RateLimiter consumes`).to.equal(statuses[1]);
+        if (statuses[0] === 1) exact.consume(at, amount);
         break;
       }
     }
     now = at;
     expect(BigInt(await time.latest())).to.equal(now);
-    expect(await wallet.available(tokenAddress)).to.equal(await reference.available(), `${what}: available() at ${now}`);
+    const available = await wallet.available(tokenAddress);
+    expect(available).to.equal(await reference.available(), `${what}: available() at ${now}`);
+    exact.check(now, available, `${what}: exact bucket`);
   }
 }
 
 describe("AgentWallet packed budget against OpenZeppelin RateLimiter (reference model)", function () {
-  it("has available(token) == RateLimiter.available() after every step of random set/spend/wait/remove sequences", async function () {
+  it("has available(token) == RateLimiter.available(), within the exact bucket's floor bound, after every step of random set/spend/wait/remove sequences", async function () {
     this.timeout(600_000);
     await fc.assert(
       fc.asyncProperty(fc.array(bucketCommand, { minLength: 1, maxLength: 30, size: "max" }), async (commands) => {

@@ -5,8 +5,6 @@ import { DAY, ethersOperationTypes, operationMessage, type TestBound, type TestO
 import { OPERATION_VERSION } from "../../src/eip712";
 import type { AgentWallet } from "../../typechain-types";
 
-/** Order of the secp256k1 group: s and n - s are the two halves of a malleable signature. */
-export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 /** ERC-1271 magic value and the wallet's refusal. */
 export const ERC1271_MAGIC = "0x1626ba7e";
 export const ERC1271_INVALID = "0xffffffff";
@@ -91,14 +89,6 @@ export async function recoveredBy(wallet: BaseContract, op: TestOperation, signa
 /** The off-chain digest of `op` for `wallet` (ethers' EIP-712 encoder). */
 export async function digestOf(wallet: BaseContract, op: TestOperation): Promise<string> {
   return ethers.TypedDataEncoder.hash(await domainOf(wallet), operationTypesMutable, message(op));
-}
-
-/** The same signature with s replaced by n - s and v flipped: recovers the same key, but is non-canonical. */
-export function toHighS(signature: string): string {
-  const bytes = ethers.getBytes(signature);
-  const s = ethers.toBigInt(bytes.slice(32, 64));
-  const v = bytes[64];
-  return ethers.concat([bytes.slice(0, 32), ethers.toBeHex(SECP256K1_N - s, 32), new Uint8Array([v === 27 ? 28 : 27])]);
 }
 
 /** What the bare ecrecover precompile returns for a 65-byte `signature` over `digest` (no malleability check). */
