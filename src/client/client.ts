@@ -24,16 +24,26 @@ import {
   type TransactionReceipt,
   type WalletClient,
 } from "viem";
+import {
+  encodeOperationRequest,
+  errorBodySchema,
+  isDecisionBody,
+  parseDecision,
+  READ_SIGNATURE_HEADER,
+  READ_TIMESTAMP_HEADER,
+  readMessage,
+  walletInfoSchema,
+  type Decision,
+  type WalletInfo,
+} from "../api";
 import { loadArtifact } from "../chain/artifacts";
 import { executeArgs, operationDigest, operationTypedData, type Bound, type Call, type Operation } from "../eip712";
-import type { Decision } from "../engine";
-import { READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readMessage } from "../http/read-auth";
-import { boundsJson, deriveBounds, isPlainTransfer } from "../intent/bounds";
+import { causes, hexDataOf } from "../errors/classify";
+import { deriveBounds, isPlainTransfer } from "../intent/bounds";
 import type { Intent } from "../intent/schema";
 import { swapCalls, transferCalls, type Asset, type SwapParams, type TransferParams } from "./calls";
 import { CosignerRejectedError, CosignerRequestError, ExecutionRevertedError } from "./errors";
 import { NonceSource } from "./nonces";
-import { errorBodySchema, parseDecision, walletInfoSchema, type WalletInfo } from "./wire";
 
 export interface CosignerClientOptions {
   /** Base URL of the co-signer, e.g. http://127.0.0.1:8787. */
@@ -221,19 +231,7 @@ export class CosignerClient {
    */
   async propose(calls: Call[], intent: Intent, options: OperationOptions = {}): Promise<{ decision: Decision; proposal: Proposal }> {
     const proposal = await this.sign(calls, intent, options);
-    const body = {
-      chainId: proposal.chainId,
-      wallet: proposal.wallet,
-      calls: proposal.calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
-      nonce: proposal.nonce.toString(),
-      deadline: proposal.deadline.toString(),
-      callGasLimit: proposal.callGasLimit.toString(),
-      bounds: boundsJson(proposal.bounds),
-      agentSignature: proposal.agentSignature,
-      intent: intentJson(proposal.intent),
-      ...(proposal.idempotencyKey ? { idempotencyKey: proposal.idempotencyKey } : {}),
-    };
-    const { status, json } = await this.request("POST", "/v1/operations", body);
+    const { status, json } = await this.request("POST", "/v1/operations", encodeOperationRequest(proposal));
     if ((status === 200 || status === 202 || status === 422) && isDecisionBody(json)) {
       const decision = parseDecision(json);
       // The owner may have set or removed a budget since it was read: read it again next time.
@@ -477,26 +475,6 @@ export class CosignerClient {
   }
 }
 
-/** The JSON form of an intent: amounts as decimal strings. */
-function intentJson(intent: Intent): Record<string, unknown> {
-  switch (intent.kind) {
-    case "transfer":
-      return { ...intent, amount: intent.amount.toString() };
-    case "swap":
-      return {
-        ...intent,
-        sell: { asset: intent.sell.asset, maxAmount: intent.sell.maxAmount.toString() },
-        buy: { asset: intent.buy.asset, minAmount: intent.buy.minAmount.toString() },
-      };
-    case "call":
-      return { ...intent, expect: intent.expect.map((e) => ({ asset: e.asset, delta: e.delta.toString() })) };
-  }
-}
-
-function isDecisionBody(json: unknown): boolean {
-  return typeof json === "object" && json !== null && "status" in json && "id" in json && !("error" in json);
-}
-
 function requestError(status: number, json: unknown): CosignerRequestError {
   const parsed = errorBodySchema.safeParse(json);
   if (parsed.success) return new CosignerRequestError(status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.details);
@@ -505,9 +483,7 @@ function requestError(status: number, json: unknown): CosignerRequestError {
 
 /** The hash of a transaction a node mined although sending it answered with an error (Hardhat's automine). */
 function minedTxHash(err: unknown): Hex | undefined {
-  const seen = new Set<unknown>();
-  for (let e: unknown = err; e && typeof e === "object" && !seen.has(e); e = (e as { cause?: unknown }).cause) {
-    seen.add(e);
+  for (const e of causes(err)) {
     const txHash = ((e as { data?: { txHash?: unknown } }).data ?? {}).txHash;
     if (typeof txHash === "string" && /^0x[0-9a-fA-F]{64}$/.test(txHash)) return txHash as Hex;
   }
@@ -519,17 +495,10 @@ function minedTxHash(err: unknown): Hex | undefined {
  * @example const data = revertData(err); if (data) console.log(describeRevert(data).text)
  */
 export function revertData(err: unknown): Hex | undefined {
-  const seen = new Set<unknown>();
-  let e: unknown = err;
-  while (e && typeof e === "object" && !seen.has(e)) {
-    seen.add(e);
-    const data = (e as { data?: unknown }).data;
-    if (typeof data === "string" && isHex(data) && data.length >= 10) return data;
-    if (data && typeof data === "object") {
-      const inner = (data as { data?: unknown }).data;
-      if (typeof inner === "string" && isHex(inner) && inner.length >= 10) return inner;
-    }
-    e = (e as { cause?: unknown }).cause;
+  for (const e of causes(err)) {
+    const data = hexDataOf(e);
+    // At least a selector: "0x" (a revert without data, or out of gas) says nothing; a deeper cause may say more.
+    if (data !== undefined && data.length >= 10) return data;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
  * body), or the wallet refused on chain (a decoded custom error). Each has a stable `code` to branch on.
  */
 import type { Hex, TransactionReceipt } from "viem";
-import type { Decision } from "../engine";
+import type { Decision } from "../api";
 import type { Reason, ReasonCode } from "../errors";
 import { describeRevert, revertReason } from "../policy/revert-reasons";
 

@@ -7,6 +7,5 @@ export { CosignerClient, DEFAULT_CALL_GAS_LIMIT, revertData, type CallParams, ty
 export { mockDexAbi, swapCalls, transferCalls, type Asset, type SwapParams, type TransferParams } from "./calls";
 export { CosignerClientError, CosignerRejectedError, CosignerRequestError, ExecutionRevertedError } from "./errors";
 export { NonceSource } from "./nonces";
-export { parseDecision, type WalletBudget, type WalletInfo } from "./wire";
-export type { Decision } from "../engine";
+export { encodeOperationRequest, parseDecision, type Decision, type DecisionStatus, type OperationRequestBody, type WalletBudget, type WalletInfo } from "../api";
 export type { Bound, Call } from "../eip712";

@@ -3,19 +3,16 @@
  * (zod 4's z.toJSONSchema; request bodies in their input form: decimal strings, 0x-hex).
  */
 import { z } from "zod";
-import { operationRequestSchema } from "../intent/schema";
+import { decisionSchema, operationRequestDocs, operationRequestSchema, walletViewSchema } from "../api";
 import {
   approvalRequestSchema,
   auditPageSchema,
   auditVerificationSchema,
-  decisionSchema,
   deploymentSchema,
   errorBodySchema,
   healthSchema,
-  operationRequestDocs,
   pauseRequestSchema,
   pauseResultSchema,
-  walletViewSchema,
 } from "./schemas";
 
 type JsonSchema = Record<string, unknown>;

@@ -2,24 +2,15 @@
  * A signed read: how a session key proves, without a shared secret, that it may read a decision it proposed.
  * The SDK signs (EIP-191 personal_sign) `countersign:read:<id>:<unix seconds>` and sends the signature and the
  * seconds in two headers; the service recovers the signer and accepts it within ±READ_SIGNATURE_WINDOW_SECONDS
- * of its own clock when it is the decision's session key. Shared by the SDK and the service, like src/eip712.ts.
+ * of its own clock when it is the decision's session key. The wire half (headers, message) is src/api/read.ts.
  */
 import { recoverMessageAddress, type Address, type Hex } from "viem";
+import { READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readMessage } from "../api/read";
 
-/** Header carrying the signature (65 bytes of 0x-hex). */
-export const READ_SIGNATURE_HEADER = "x-countersign-signature";
-/** Header carrying the signed timestamp (unix seconds, decimal). */
-export const READ_TIMESTAMP_HEADER = "x-countersign-timestamp";
+export { READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readMessage };
+
 /** How far the signed timestamp may be from the service's clock (seconds, either way). */
 export const READ_SIGNATURE_WINDOW_SECONDS = 60;
-
-/**
- * The message a session key signs to read decision `id` at `timestamp` (unix seconds).
- * @example await sessionKey.signMessage({ message: readMessage(decision.id, Math.floor(Date.now() / 1000)) })
- */
-export function readMessage(id: string, timestamp: number | bigint): string {
-  return `countersign:read:${id}:${timestamp}`;
-}
 
 /** Why a signed read was refused, or the address that signed it. */
 export type ReadSigner = { ok: true; signer: Address } | { ok: false; problem: string };

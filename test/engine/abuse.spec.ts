@@ -6,7 +6,8 @@ import { expect } from "chai";
 import { toHex, type Address, type Hex } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { CountersignError } from "../../src/errors";
-import { boundsJson, deriveBounds } from "../../src/intent/bounds";
+import { encodeOperationRequest, type IntentBody } from "../../src/api";
+import { deriveBounds } from "../../src/intent/bounds";
 import { intentSchema } from "../../src/intent/schema";
 import { operationTypedData } from "../../src/eip712";
 import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
@@ -37,17 +38,7 @@ describe("engine: bounded work for unauthenticated callers (issue 8.2)", functio
     const bounds = deriveBounds(intentSchema.parse(intent), h.deployment.wallet);
     const op = { calls, nonce: h.nextNonce(), deadline: BigInt(Math.floor(Date.now() / 1000)) + 120n, callGasLimit: 1_000_000n, bounds };
     const agentSignature = await privateKeyToAccount(generatePrivateKey()).signTypedData(operationTypedData(h.deployment.chainId, h.deployment.wallet, op));
-    const body = {
-      chainId: h.deployment.chainId,
-      wallet: h.deployment.wallet,
-      calls: calls.map((c) => ({ ...c, value: "0" })),
-      nonce: op.nonce.toString(),
-      deadline: op.deadline.toString(),
-      callGasLimit: op.callGasLimit.toString(),
-      bounds: boundsJson(bounds),
-      agentSignature,
-      intent,
-    };
+    const body = encodeOperationRequest({ chainId: h.deployment.chainId, wallet: h.deployment.wallet, ...op, agentSignature, intent: intent as IntentBody });
     const stats = h.cosigner.fork.cache.stats;
     const before = stats.upstreamCalls;
     const started = performance.now();

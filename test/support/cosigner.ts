@@ -12,7 +12,8 @@ import { createCosigner, type Cosigner } from "../../src/cosigner";
 import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
 import { startLocalNode, type LocalNode } from "../../src/devchain/node";
 import { executeArgs, operationTypedData, type Bound, type Call } from "../../src/eip712";
-import { boundsJson, deriveBounds } from "../../src/intent/bounds";
+import { encodeOperationRequest, type IntentBody } from "../../src/api";
+import { deriveBounds } from "../../src/intent/bounds";
 import { intentSchema } from "../../src/intent/schema";
 import type { ReviewPolicy } from "../../src/policy/decide";
 import { CosignerKey } from "../../src/signing/signer";
@@ -116,17 +117,8 @@ export async function proposal(h: CosignerHarness, calls: Call[], intent: Record
   const agentSignature = await devAccount(opts.signer ?? LOCAL_ROLES.sessionKey).signTypedData(
     operationTypedData(chainId, wallet, { calls, nonce, deadline, callGasLimit, bounds }),
   );
-  return {
-    chainId,
-    wallet,
-    calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
-    nonce: nonce.toString(),
-    deadline: deadline.toString(),
-    callGasLimit: callGasLimit.toString(),
-    bounds: boundsJson(bounds),
-    agentSignature,
-    intent,
-  };
+  const body = encodeOperationRequest({ chainId, wallet, calls, nonce, deadline, callGasLimit, bounds, agentSignature, intent: intent as IntentBody });
+  return { ...body, intent };
 }
 
 export type Proposal = Awaited<ReturnType<typeof proposal>>;

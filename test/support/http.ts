@@ -22,9 +22,9 @@ import { loadArtifact } from "../../src/chain/artifacts";
 import { loadConfig, type Config } from "../../src/config";
 import { deployDemo, type DemoDeployment } from "../../src/deploy/demo";
 import { startLocalNode, type LocalNode } from "../../src/devchain/node";
+import { encodeOperationRequest, READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readMessage, type IntentBody, type OperationRequestBody } from "../../src/api";
 import { executeArgs, operationTypedData, type Bound, type Call } from "../../src/eip712";
-import { boundsJson, deriveBounds, isPlainTransfer } from "../../src/intent/bounds";
-import { READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readMessage } from "../../src/http/read-auth";
+import { deriveBounds, isPlainTransfer } from "../../src/intent/bounds";
 import { intentSchema } from "../../src/intent/schema";
 import { createLogger } from "../../src/logger";
 import { startService, type Service } from "../../src/service";
@@ -92,19 +92,11 @@ export async function startHttpHarness(env: (d: DemoDeployment) => Record<string
   }
 }
 
-/** The JSON body of POST /v1/operations, signed by a development account (the session key by default). */
-export type OperationBody = {
-  chainId: number;
-  wallet: Address;
-  calls: { target: Address; value: string; data: Hex }[];
-  nonce: string;
-  deadline: string;
-  callGasLimit: string;
-  bounds: { asset: Address; account: Address; minDelta: string }[];
-  agentSignature: Hex;
-  intent: Record<string, unknown>;
-  idempotencyKey?: string;
-};
+/**
+ * The JSON body of POST /v1/operations (src/api), signed by a development account (the session key by default); the
+ * intent is any JSON, as a test wrote it.
+ */
+export type OperationBody = Omit<OperationRequestBody, "intent"> & { intent: Record<string, unknown> };
 
 /** The callGasLimit the harness signs by default (the SDK's default). */
 export const CALL_GAS_LIMIT = 1_000_000n;
@@ -148,18 +140,19 @@ export async function signedOperation(
   const agentSignature = await (opts.account ?? devAccount(opts.signer ?? LOCAL_ROLES.sessionKey)).signTypedData(
     operationTypedData(chainId, wallet, { calls, nonce, deadline, callGasLimit, bounds }),
   );
-  return {
+  // The intent goes as the test wrote it (JSON, malformed on purpose in validation tests): the encoder sends it as given.
+  return encodeOperationRequest({
     chainId,
     wallet,
-    calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
-    nonce: nonce.toString(),
-    deadline: deadline.toString(),
-    callGasLimit: callGasLimit.toString(),
-    bounds: boundsJson(bounds),
+    calls,
+    nonce,
+    deadline,
+    callGasLimit,
+    bounds,
     agentSignature,
-    intent,
-    ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
-  };
+    intent: intent as IntentBody,
+    idempotencyKey: opts.idempotencyKey,
+  });
 }
 
 /** An ERC-20 transfer call. */
@@ -284,13 +277,4 @@ export async function eventually(check: () => Promise<boolean>, what: string, ti
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** The same signature with s replaced by n - s (and v flipped): valid ECDSA, refused as malleable. */
-export function highS(signature: Hex): Hex {
-  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-  const r = signature.slice(2, 66);
-  const s = BigInt(`0x${signature.slice(66, 130)}`);
-  const v = parseInt(signature.slice(130, 132), 16);
-  return `0x${r}${(n - s).toString(16).padStart(64, "0")}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
 }
