@@ -5,6 +5,7 @@
  */
 import { decodeFunctionResult, encodeFunctionData, getAddress, parseAbi, toHex, type Address, type Hex } from "viem";
 import { CountersignError } from "../errors";
+import { isOutOfGas, isRevert } from "../errors/classify";
 import type { BlockEnv, Fork } from "../simulation/fork";
 
 const abi = parseAbi(["function sessionKeyValidUntil(address key) view returns (uint48)"]);
@@ -33,7 +34,8 @@ export class SessionKeys {
       try {
         raw = await rpc<Hex>("eth_call", [{ to: wallet, data, gas: toHex(READ_GAS) }, "latest"]);
       } catch (err) {
-        if (/revert|invalid opcode|call exception|out of gas/i.test(String((err as Error)?.message ?? err))) {
+        // A wallet that is not an AgentWallet reverts (or burns the read's gas) instead of answering.
+        if (isRevert(err) || isOutOfGas(err)) {
           throw new CountersignError("WALLET_NOT_FOUND", `${wallet} is not an AgentWallet on this chain`, { wallet });
         }
         throw err;

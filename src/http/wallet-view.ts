@@ -6,6 +6,7 @@ import { decodeFunctionResult, encodeFunctionData, getAddress, toHex, zeroAddres
 import { loadArtifact } from "../chain/artifacts";
 import { cloneImplementation } from "../engine";
 import { CountersignError } from "../errors";
+import { errorData, isRevert } from "../errors/classify";
 import type { ServedWallets } from "../authenticate/served-wallets";
 import type { Fork } from "../simulation/fork";
 
@@ -66,10 +67,13 @@ export async function readWalletView(fork: Fork, wallet: Address, self: Address,
       await rpc("evm_mine");
       raw = await rpc<Hex>("eth_call", [{ to: fork.reader, data: encodeFunctionData({ abi, functionName: "walletState", args: [wallet] }), gas: "0x1c9c380" }, "latest"]);
     } catch (err) {
+      if (!isRevert(err)) throw err;
+      // No return data (no wallet code answers, an invalid opcode): not an AgentWallet. Return data (a reason, a
+      // panic, a custom error): a wallet whose state could not be read.
+      const data = errorData(err);
+      if (data === undefined || data === "0x") throw notFound();
       const message = String((err as Error)?.message ?? err);
-      if (/without a reason|selector was not recognized|invalid opcode|call exception/i.test(message)) throw notFound();
-      if (/revert/i.test(message)) throw new CountersignError("SIMULATION_FAILED", `reading ${wallet}'s state failed: ${message.split("\n")[0]}`, { wallet });
-      throw err;
+      throw new CountersignError("SIMULATION_FAILED", `reading ${wallet}'s state failed: ${message.split("\n")[0]}`, { wallet });
     } finally {
       await rpc("evm_revert", [snapshot]);
     }

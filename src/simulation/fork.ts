@@ -9,12 +9,13 @@
 import { randomBytes } from "node:crypto";
 import { getAddress, toHex, type Address, type Hex } from "viem";
 import { CountersignError } from "../errors";
+import { isUpstreamFailure } from "../errors/classify";
 import { loadArtifact } from "../chain/artifacts";
 import { createEvm, type Rpc } from "./evm";
 import { HeadWatcher, nextBaseFee, type Head } from "./head-watcher";
 import { Mutex } from "./mutex";
 import { webSocketUrlOf } from "./new-heads";
-import { keyId, UpstreamCache, UpstreamError, type StateKey } from "./upstream-cache";
+import { keyId, UpstreamCache, type StateKey } from "./upstream-cache";
 
 type Json = unknown;
 
@@ -538,10 +539,4 @@ function sameValue(a: Json, b: Json): boolean {
 
 function padWord(value: string): string {
   return `0x${BigInt(value).toString(16).padStart(64, "0")}`;
-}
-
-function isUpstreamFailure(err: unknown): boolean {
-  if (err instanceof UpstreamError) return true;
-  const message = String((err as Error)?.message ?? err);
-  return /upstream|ECONNREFUSED|fetch failed|Failed to fetch|remote|JSON-RPC|timed out/i.test(message);
 }

@@ -15,6 +15,7 @@ import {
 import { loadArtifact } from "../chain/artifacts";
 import type { Bound, Call } from "../eip712";
 import { CountersignError } from "../errors";
+import { errorData, isRevert } from "../errors/classify";
 import { measureCallGas, type CallGasUse, type StructLog } from "./call-gas";
 import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
 import type { BlockEnv, Fork } from "./fork";
@@ -132,7 +133,7 @@ interface Pair {
   account: Address;
 }
 
-function query(pairs: readonly Pair[], allowances: { token: Address; owner: Address; spender: Address }[] = []) {
+function query(pairs: readonly Pair[], allowances: readonly AllowanceRead[] = []) {
   return {
     assets: pairs.map((p) => (p.asset === "native" ? zeroAddress : (p.asset as Address))),
     accounts: pairs.map((p) => p.account),
@@ -195,6 +196,92 @@ export async function simulateOperation(
   self: Address,
   checkAuth: (auth: AuthState) => void,
 ): Promise<SimulationResult> {
+  const prepared = await prepare(fork, rpc, env, input, self, checkAuth);
+  let after: AfterState;
+  try {
+    const execution = await execute(fork, rpc, env, input, prepared);
+    after = await observe(fork, rpc, input, prepared, execution);
+  } finally {
+    await revertTo(fork, rpc, prepared.snapshot);
+  }
+  const lateBefore = await observeLateBefore(fork, rpc, input, prepared, after);
+  return diff(env, input, prepared, after, lateBefore);
+}
+
+/** An ERC-20 allowance to read: `owner`'s allowance for `spender` on `token`. */
+interface AllowanceRead {
+  token: Address;
+  owner: Address;
+  spender: Address;
+}
+
+/** What prepare read and built before the transaction: everything the later stages need. */
+interface Prepared {
+  /** Every (asset, account) balance to read; the stages append to it, so indices up to a count stay stable. */
+  watch: BalanceWatch;
+  /** How many watched pairs had their balances read before the transaction, in prepare. */
+  knownCount: number;
+  /** How many watched pairs observe reads in its first round trip (knownCount plus the wallet's budgeted tokens). */
+  observedCount: number;
+  /** The distinct call targets other than the wallet. */
+  targets: Address[];
+  snapshot: string;
+  /** The calldata of `execute(...)`. */
+  data: Hex;
+  auth: AuthState;
+  stateBefore: readonly Hex[];
+  before: Observation;
+  /** The targets' EIP-1967 slot values before; observeLateBefore adds the contracts only the logs named. */
+  slotsBeforeOf: Map<Address, string[]>;
+  /** Whether a target's code could move ETH (then the transaction is traced for ETH recipients). */
+  mayMoveEth: boolean;
+}
+
+/** What sending the transaction answered: its hash, or the revert data when the fork refused it outright. */
+interface Execution {
+  hash?: Hex;
+  revertData?: Hex;
+}
+
+/** What the fork showed after the transaction, read inside the snapshot. */
+interface AfterState {
+  success: boolean;
+  revertData?: Hex;
+  gasUsed: bigint;
+  callGas: CallGasUse;
+  logs: RawLog[];
+  parsed: ReturnType<typeof parseLogs>;
+  stateAfter: readonly Hex[];
+  /** Balances of every watched pair (in watch order) and the allowances of allowanceReads. */
+  after: Observation;
+  allowanceReads: AllowanceRead[];
+  /** Contracts whose EIP-1967 slots are compared: the targets and every contract that emitted a log. */
+  touched: Address[];
+  slotsAfter: string[];
+}
+
+/** The values before the transaction of what only the transaction named, read after the revert. */
+interface LateBefore {
+  /** Balances before of watch.pairs from knownCount on. */
+  extra: Observation;
+  /** EIP-1967 slot values before of every touched contract, in touched order. */
+  slotsBefore: string[];
+}
+
+const NO_OBSERVATION: Observation = { balances: [], balanceOk: [], allowances: [] };
+
+/**
+ * Prepare: reads auth, control state, balances and the targets' slots and code before, sets the next block, takes
+ * the snapshot and encodes the call; refuses (dropping the snapshot) if `checkAuth` or the gas limit says so.
+ */
+async function prepare(
+  fork: Fork,
+  rpc: Fork["rpc"],
+  env: BlockEnv,
+  input: SimulationInput & { signer: Address },
+  self: Address,
+  checkAuth: (auth: AuthState) => void,
+): Promise<Prepared> {
   const watch = new BalanceWatch();
   watch.add("native", input.wallet);
   for (const call of input.calls) watch.add("native", call.target);
@@ -224,11 +311,6 @@ export async function simulateOperation(
   const [preparedRead, targetSlotsRead, envSet, snapshotTaken, targetCodeRead] = await firstTrip;
   if (snapshotTaken.status === "rejected") throw snapshotTaken.reason;
   const snapshot = snapshotTaken.value;
-  let auth: AuthState;
-  let stateBefore: readonly Hex[];
-  let before: Observation;
-  let slotsBeforeOf: Map<Address, string[]>;
-  let mayMoveEth: boolean;
   try {
     if (preparedRead.status === "rejected") {
       if (isRevert(preparedRead.reason)) {
@@ -240,13 +322,12 @@ export async function simulateOperation(
     if (envSet.status === "rejected") throw envSet.reason;
     if (targetCodeRead.status === "rejected") throw targetCodeRead.reason;
     // Code that could pay ETH to an account no one watches: then the transaction is traced (fails closed if it cannot be).
-    mayMoveEth = targetCodeRead.value.some(canMoveEth);
+    const mayMoveEth = targetCodeRead.value.some(canMoveEth);
     if ("error" in encoded) throw encoded.error;
-    slotsBeforeOf = new Map(targets.map((c, i) => [c, slotsOf(targetSlotsRead.value, i)]));
-    const [rawAuth, control, observation] = preparedRead.value;
+    const slotsBeforeOf = new Map(targets.map((c, i) => [c, slotsOf(targetSlotsRead.value, i)]));
+    const [rawAuth, stateBefore, before] = preparedRead.value;
     // viem decodes uint48 as a number: make validUntil the bigint AuthState promises, or `validUntil === 0n` never holds.
-    auth = { ...rawAuth, validUntil: BigInt(rawAuth.validUntil) };
-    [stateBefore, before] = [control, observation];
+    const auth: AuthState = { ...rawAuth, validUntil: BigInt(rawAuth.validUntil) };
     budgetedTokensOf(fork).set(input.wallet, auth.budgetedTokens);
     checkAuth(auth);
     if (input.callGasLimit > env.gasLimit) {
@@ -256,98 +337,119 @@ export async function simulateOperation(
         { callGasLimit: input.callGasLimit.toString(), blockGasLimit: env.gasLimit.toString() },
       );
     }
+    for (const token of auth.budgetedTokens) watch.add(token, input.wallet);
+    const observedCount = watch.pairs.length;
+    return { watch, knownCount, observedCount, targets, snapshot, data: encoded.data, auth, stateBefore, before, slotsBeforeOf, mayMoveEth };
   } catch (err) {
     // Nothing ran: drop the snapshot (the refusal stands whatever happens to it).
     await revertTo(fork, rpc, snapshot).catch(() => undefined);
     throw err;
   }
-  for (const token of auth.budgetedTokens) watch.add(token, input.wallet);
-  const observedCount = watch.pairs.length;
+}
 
-  let success = true;
-  let revertData: Hex | undefined;
+/** Execute: sends the exact `execute(...)` from the fork's relayer; a transaction the fork refuses is a revert. */
+async function execute(fork: Fork, rpc: Fork["rpc"], env: BlockEnv, input: SimulationInput, prepared: Prepared): Promise<Execution> {
+  const tx = { from: fork.relayer, to: input.wallet, data: prepared.data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
+  try {
+    return { hash: await rpc<Hex>("eth_sendTransaction", [tx]) };
+  } catch (err) {
+    const revertData = revertDataOf(err);
+    if (revertData === undefined) throw err;
+    return { revertData };
+  }
+}
+
+/**
+ * Observe, inside the snapshot: the receipt, the state, balances and slots after, the trace (for ETH recipients and
+ * the calls' gas, only when needed), then the balances, allowances and slots after of what only the logs named.
+ */
+async function observe(fork: Fork, rpc: Fork["rpc"], input: SimulationInput, prepared: Prepared, execution: Execution): Promise<AfterState> {
+  const { watch, targets, slotsBeforeOf, observedCount } = prepared;
+  const { hash } = execution;
+  let success = hash !== undefined;
   let gasUsed = 0n;
   let callGas: CallGasUse = { used: 0n, exact: false };
   let logs: RawLog[] = [];
-  let stateAfter: readonly Hex[];
-  let after: Observation;
-  let allowanceReads: { token: Address; owner: Address; spender: Address }[] = [];
-  let touched: Address[] = [];
-  let slotsAfter: string[] = [];
-  let parsed: ReturnType<typeof parseLogs>;
-  try {
-    const tx = { from: fork.relayer, to: input.wallet, data: encoded.data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
-    let hash: Hex | undefined;
-    try {
-      hash = await rpc<Hex>("eth_sendTransaction", [tx]);
-    } catch (err) {
-      const reverted = revertDataOf(err);
-      if (reverted === undefined) throw err;
-      success = false;
-      revertData = reverted;
+  // The receipt and the state after for everything known before the logs, in one round trip; what only the logs
+  // name (more balances, allowances, emitting contracts) is read in a second one, still inside the snapshot.
+  const [receipt, observed, targetSlotsAfter] = await settled([
+    hash === undefined
+      ? Promise.resolve(undefined)
+      : rpc<{ gasUsed: string; logs: RawLog[]; status: string }>("eth_getTransactionReceipt", [hash]),
+    readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(watch.pairs)]),
+    readSlots(rpc, targets),
+  ]);
+  if (hash !== undefined && !receipt) throw new CountersignError("SIMULATION_FAILED", "the fork returned no receipt for the simulated transaction");
+  if (receipt) {
+    gasUsed = BigInt(receipt.gasUsed);
+    logs = receipt.logs;
+    success = receipt.status === "0x1";
+    // Traced for ETH payments only if a target's code could make one, and for the calls' gas only if the receipt's
+    // bound cannot clear them (reusing the value trace), and only while the transaction is on the fork.
+    let steps: StructLog[] | undefined;
+    if (success && prepared.mayMoveEth) {
+      const traced = await traceValueRecipients(rpc, hash!);
+      steps = traced.steps;
+      for (const account of traced.recipients) watch.add("native", account);
     }
-    // The receipt and the state after for everything known before the logs, in one round trip; what only the logs
-    // name (more balances, allowances, emitting contracts) is read in a second one, still inside the snapshot.
-    const [receipt, observed, targetSlotsAfter] = await settled([
-      hash === undefined
-        ? Promise.resolve(undefined)
-        : rpc<{ gasUsed: string; logs: RawLog[]; status: string }>("eth_getTransactionReceipt", [hash]),
-      readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(watch.pairs)]),
-      readSlots(rpc, targets),
-    ]);
-    if (hash !== undefined && !receipt) throw new CountersignError("SIMULATION_FAILED", "the fork returned no receipt for the simulated transaction");
-    if (receipt) {
-      gasUsed = BigInt(receipt.gasUsed);
-      logs = receipt.logs;
-      success = receipt.status === "0x1";
-      // Traced for ETH payments only if a target's code could make one, and for the calls' gas only if the receipt's
-      // bound cannot clear them (reusing the value trace), and only while the transaction is on the fork.
-      let steps: StructLog[] | undefined;
-      if (success && mayMoveEth) {
-        const traced = await traceValueRecipients(rpc, hash!);
-        steps = traced.steps;
-        for (const account of traced.recipients) watch.add("native", account);
-      }
-      if (success) callGas = await measureCallGas(rpc, hash!, input.callGasLimit, gasUsed, steps);
-    }
-    parsed = parseLogs(logs);
-    for (const [token, accounts] of parsed.erc20Accounts) for (const a of accounts) watch.add(token, a);
-    allowanceReads = parsed.approvals
-      .filter((a) => a.kind === "erc20" && a.owner === input.wallet)
-      .map((a) => ({ token: a.contract, owner: a.owner, spender: a.spender }));
-    touched = [...new Set([...targets, ...parsed.emitters])].filter((c) => c !== input.wallet);
-    const lateTouched = touched.filter((c) => !slotsBeforeOf.has(c));
-    const lateAfter = watch.pairs.slice(observedCount);
-    const [lateObserved, lateSlotsAfter] = await settled([
-      lateAfter.length > 0 || allowanceReads.length > 0
-        ? readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(lateAfter, allowanceReads)]).then((r) => r[1])
-        : Promise.resolve<Observation>({ balances: [], balanceOk: [], allowances: [] }),
-      readSlots(rpc, lateTouched),
-    ]);
-    stateAfter = observed[0];
-    after = {
+    if (success) callGas = await measureCallGas(rpc, hash!, input.callGasLimit, gasUsed, steps);
+  }
+  const parsed = parseLogs(logs);
+  for (const [token, accounts] of parsed.erc20Accounts) for (const a of accounts) watch.add(token, a);
+  const allowanceReads = parsed.approvals
+    .filter((a) => a.kind === "erc20" && a.owner === input.wallet)
+    .map((a) => ({ token: a.contract, owner: a.owner, spender: a.spender }));
+  const touched = [...new Set([...targets, ...parsed.emitters])].filter((c) => c !== input.wallet);
+  const lateTouched = touched.filter((c) => !slotsBeforeOf.has(c));
+  const lateAfter = watch.pairs.slice(observedCount);
+  const [lateObserved, lateSlotsAfter] = await settled([
+    lateAfter.length > 0 || allowanceReads.length > 0
+      ? readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(lateAfter, allowanceReads)]).then((r) => r[1])
+      : Promise.resolve<Observation>(NO_OBSERVATION),
+    readSlots(rpc, lateTouched),
+  ]);
+  const slotsAfterOf = new Map(targets.map((c, i) => [c, slotsOf(targetSlotsAfter, i)]));
+  lateTouched.forEach((c, i) => slotsAfterOf.set(c, slotsOf(lateSlotsAfter, i)));
+  return {
+    success,
+    revertData: execution.revertData,
+    gasUsed,
+    callGas,
+    logs,
+    parsed,
+    stateAfter: observed[0],
+    after: {
       balances: [...observed[1].balances, ...lateObserved.balances],
       balanceOk: [...observed[1].balanceOk, ...lateObserved.balanceOk],
       allowances: lateObserved.allowances,
-    };
-    const slotsAfterOf = new Map(targets.map((c, i) => [c, slotsOf(targetSlotsAfter, i)]));
-    lateTouched.forEach((c, i) => slotsAfterOf.set(c, slotsOf(lateSlotsAfter, i)));
-    slotsAfter = touched.flatMap((c) => slotsAfterOf.get(c)!);
-  } finally {
-    await revertTo(fork, rpc, snapshot);
-  }
+    },
+    allowanceReads,
+    touched,
+    slotsAfter: touched.flatMap((c) => slotsAfterOf.get(c)!),
+  };
+}
+
+/** Observe, after the revert: the balances and slots before of what only the transaction named. */
+async function observeLateBefore(fork: Fork, rpc: Fork["rpc"], input: SimulationInput, prepared: Prepared, after: AfterState): Promise<LateBefore> {
+  const { watch, knownCount, slotsBeforeOf } = prepared;
   const extra = watch.pairs.slice(knownCount);
-  const lateTouched = touched.filter((c) => !slotsBeforeOf.has(c));
+  const lateTouched = after.touched.filter((c) => !slotsBeforeOf.has(c));
   const [extraBefore, lateSlots] = await settled([
     extra.length > 0
       ? readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(extra)]).then((r) => r[1])
-      : Promise.resolve<Observation>({ balances: [], balanceOk: [], allowances: [] }),
+      : Promise.resolve<Observation>(NO_OBSERVATION),
     readSlots(rpc, lateTouched),
   ]);
   lateTouched.forEach((c, i) => slotsBeforeOf.set(c, slotsOf(lateSlots, i)));
-  const slotsBefore = touched.flatMap((c) => slotsBeforeOf.get(c)!);
-  const beforeBalances = [...before.balances, ...extraBefore.balances];
-  const beforeOk = [...before.balanceOk, ...extraBefore.balanceOk];
+  return { extra: extraBefore, slotsBefore: after.touched.flatMap((c) => slotsBeforeOf.get(c)!) };
+}
+
+/** Diff: the changes before → after (balances, log gaps, allowances left, control and the wallet's own state). */
+function diff(env: BlockEnv, input: SimulationInput, prepared: Prepared, observed: AfterState, lateBefore: LateBefore): SimulationResult {
+  const { watch, before, stateBefore } = prepared;
+  const { after, parsed, logs, success } = observed;
+  const beforeBalances = [...before.balances, ...lateBefore.extra.balances];
+  const beforeOk = [...before.balanceOk, ...lateBefore.extra.balanceOk];
 
   const balanceChanges: AssetChange[] = watch.pairs.map((p, i) => ({
     account: p.account,
@@ -362,32 +464,32 @@ export async function simulateOperation(
     const gap = balanceChanges[i]!.delta - claimed;
     if (gap !== 0n && beforeOk[i] && after.balanceOk[i]) logBalanceGaps.set(`${p.asset}:${p.account}`, gap);
   });
-  const remaining = new Map(allowanceReads.map((a, i) => [`${a.token}:${a.spender}`, after.allowances[i]!]));
-  const control = [...parsed!.control];
-  touched.forEach((contract, c) => {
+  const remaining = new Map(observed.allowanceReads.map((a, i) => [`${a.token}:${a.spender}`, after.allowances[i]!]));
+  const control = [...parsed.control];
+  observed.touched.forEach((contract, c) => {
     EIP1967_SLOTS.forEach((slot, s) => {
       const i = c * EIP1967_SLOTS.length + s;
-      if (slotsAfter[i] !== slotsBefore[i]) control.push({ contract, event: `EIP-1967 slot ${slot.slice(0, 10)} changed` });
+      if (observed.slotsAfter[i] !== lateBefore.slotsBefore[i]) control.push({ contract, event: `EIP-1967 slot ${slot.slice(0, 10)} changed` });
     });
   });
   return {
     blockNumber: env.number,
     timestamp: env.timestamp,
     success,
-    revertData,
-    gasUsed,
-    changes: netChanges([...balanceChanges, ...parsed!.nftChanges]),
+    revertData: observed.revertData,
+    gasUsed: observed.gasUsed,
+    changes: netChanges([...balanceChanges, ...parsed.nftChanges]),
     grossOutflow: success ? grossOutflows(input.wallet, input.calls, logs) : new Map(),
-    callGas,
+    callGas: observed.callGas,
     logBalanceGaps,
     unreadable,
-    approvals: parsed!.approvals.map((a) => ({
+    approvals: parsed.approvals.map((a) => ({
       ...a,
       remaining: a.kind === "erc20" ? (remaining.get(`${a.contract}:${a.spender}`) ?? a.amount) : a.amount,
     })),
     control,
     walletStateChanges: [
-      ...CONTROL_FIELDS.filter((_, i) => stateBefore[i] !== stateAfter![i]),
+      ...CONTROL_FIELDS.filter((_, i) => stateBefore[i] !== observed.stateAfter[i]),
       ...logs
         .filter((l) => getAddress(l.address) === input.wallet)
         .map((l) => (l.topics[0] ? (walletEventName(l.topics[0] as Hex) ?? l.topics[0]) : "anonymous"))
@@ -409,16 +511,12 @@ async function revertTo(fork: Fork, rpc: Fork["rpc"], snapshot: string): Promise
   if (!reverted) throw new CountersignError("SIMULATION_FAILED", "the fork could not revert a simulation; it is rebuilt before the next one");
 }
 
-function isRevert(err: unknown): boolean {
-  return /revert|invalid opcode|call exception/i.test(String((err as Error)?.message ?? err));
-}
-
-/** The revert data of a failed simulated transaction, or undefined if the error is not a revert. */
+/**
+ * The revert data of a failed simulated transaction ("0x" for a revert without data), or undefined if the error is
+ * not a revert.
+ * @example const data = revertDataOf(err) // "0x3b4c7a5f…"
+ */
 export function revertDataOf(err: unknown): Hex | undefined {
-  const e = err as { data?: unknown; message?: string };
-  const data = typeof e?.data === "string" ? e.data : (e?.data as { data?: unknown })?.data;
-  if (typeof data === "string" && /^0x[0-9a-fA-F]*$/.test(data)) return data as Hex;
-  if (isRevert(err)) return "0x";
-  return undefined;
+  return errorData(err) ?? (isRevert(err) ? "0x" : undefined);
 }
 
