@@ -12,7 +12,7 @@ import { cloneImplementation, CosignerEngine } from "./engine";
 import type { ReviewPolicy } from "./policy/decide";
 import { CosignerKey } from "./signing/signer";
 import { Fork } from "./simulation/fork";
-import { DecisionStore } from "./store/store";
+import { openStore, type Store } from "./store";
 
 export interface CosignerOptions {
   upstreamUrl: string;
@@ -38,7 +38,7 @@ export interface CosignerOptions {
 export interface Cosigner {
   engine: CosignerEngine;
   fork: Fork;
-  store: DecisionStore;
+  store: Store;
   key: CosignerKey;
   /** The wallets served. */
   served: ServedWallets;
@@ -50,7 +50,7 @@ export interface Cosigner {
  * @example const cosigner = await createCosigner({ upstreamUrl, key, dbPath: "data/cs.sqlite", review })
  */
 export async function createCosigner(options: CosignerOptions): Promise<Cosigner> {
-  const store = DecisionStore.open(options.dbPath);
+  const store = await openStore(options.dbPath);
   const implementations = new Set<Address>();
   let fork: Fork;
   try {
@@ -63,7 +63,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
       maxQueuedRuns: options.maxQueuedRuns,
     });
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
   try {
@@ -76,7 +76,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
     }
   } catch (err) {
     await fork.stop();
-    store.close();
+    await store.close();
     throw err;
   }
   const served = new ServedWallets(options.wallets ?? []);
@@ -98,7 +98,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
     served,
     async stop() {
       await fork.stop();
-      store.close();
+      await store.close();
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import { getAddress, type Address, type Hex } from "viem";
+import type { Decision, SimulationView } from "./api/decision";
 import { approvalStaleness } from "./approvals/binding";
 import type { ServedWallets } from "./authenticate/served-wallets";
 import { SessionKeys } from "./authenticate/session-key";
@@ -18,30 +19,13 @@ import { describeRevert } from "./policy/revert-reasons";
 import { recoverSigner, type CosignerKey } from "./signing/signer";
 import type { Fork } from "./simulation/fork";
 import { simulateOperation, type AuthState, type SimulationResult } from "./simulation/simulate";
-import { DecisionStore, MAX_STORED_REQUEST_BYTES, requestHash, toJson, UniqueConflict, type StoredDecision } from "./store/store";
+import { MAX_STORED_REQUEST_BYTES, requestHash, toJson, UniqueConflict, type Store, type StoredDecision } from "./store";
 
-/** The simulation evidence of a decision (amounts as decimal strings). */
-export interface SimulationView {
-  blockNumber: string;
-  success: boolean;
-  revertReason?: string;
-  changes: { account: string; asset: string; delta: string }[];
-  gasUsed: string;
-}
-
-/** A decision as the API returns it. */
-export interface Decision {
-  id: string;
-  status: DecisionStatus;
-  digest: Hex;
-  cosignerSignature?: Hex;
-  reasons: Reason[];
-  simulation: SimulationView | null;
-}
+export type { Decision, SimulationView } from "./api/decision";
 
 export interface EngineOptions {
   fork: Fork;
-  store: DecisionStore;
+  store: Store;
   key: CosignerKey;
   review: ReviewPolicy;
   /** Furthest a deadline may be ahead (seconds, default 300). */
@@ -130,29 +114,36 @@ export class CosignerEngine {
     const problem = boundsProblem(req.bounds, req.intent, req.wallet, req.calls);
     if (problem) throw new CountersignError("BOUNDS_MISMATCH", problem);
     if (req.idempotencyKey) {
-      const prior = store.findByIdempotencyKey(req.idempotencyKey);
+      const prior = await store.findByIdempotencyKey(req.idempotencyKey);
       if (prior && prior.requestHash === bodyHash && prior.sessionKey === signer) return toDecision(prior);
       if (prior) {
         throw new CountersignError("IDEMPOTENCY_CONFLICT", `idempotency key ${req.idempotencyKey} was used with another request`, conflictDetails(prior, signer));
       }
     }
-    const same = store.findByDigest(req.chainId, req.wallet, digest);
+    const same = await store.findByDigest(req.chainId, req.wallet, digest);
     if (same) {
       if (same.sessionKey !== signer) throw new CountersignError("UNKNOWN_SESSION_KEY", `${signer} did not propose this operation`);
       return toDecision(same);
     }
-    const live = store.findLiveByNonce(req.chainId, req.wallet, req.nonce.toString());
+    const live = await store.findLiveByNonce(req.chainId, req.wallet, req.nonce.toString());
     if (live) {
       throw new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was already decided for another operation`, conflictDetails(live, signer));
     }
-    const auth = { verified: false };
+    this.checkDeadline(req);
+    // Signed now, outside the fork's lock; used by the simulation and returned only if the decision is "approved".
+    const cosignature = key.sign(digest);
+    const attempt = await this.simulate(req, signer, cosignature, options.admitAuthenticated);
+    // Only refusals of a key the wallet confirmed as an active session key are evidence worth keeping; anything
+    // earlier can be produced at will with random signatures and would only fill the log.
+    if (!attempt.ok) {
+      if (attempt.keyVerified) await this.recordRefusal(req, digest, attempt.refusal);
+      throw attempt.refusal;
+    }
+    const { sim } = attempt;
     try {
-      this.checkDeadline(req);
-      // Signed now, outside the fork's lock; used by the simulation and returned only if the decision is "approved".
-      const cosignature = key.sign(digest);
-      const sim = await this.simulate(req, signer, cosignature, auth, options.admitAuthenticated);
       const reasons = judge(req, sim);
       const recipients = payees(req.intent, req.wallet, sim.changes);
+      const known = await Promise.all(recipients.map((r) => store.isRecipientKnown(req.chainId, req.wallet, r)));
       const outcome = decide(
         {
           reasons,
@@ -160,19 +151,16 @@ export class CosignerEngine {
           wallet: req.wallet,
           changes: sim.changes,
           grossOutflow: sim.grossOutflow,
-          newRecipients: recipients.filter((r) => !store.isRecipientKnown(req.chainId, req.wallet, r)),
-          anomaly: store.activeAnomaly(req.chainId, req.wallet),
+          newRecipients: recipients.filter((_r, i) => !known[i]),
+          anomaly: await store.activeAnomaly(req.chainId, req.wallet),
         },
         this.options.review,
       );
-      const simulation = toSimulationView(sim);
-      const stored = this.record(req, digest, bodyHash, signer, outcome.status, outcome.reasons, simulation, cosignature, recipients);
+      const stored = await this.record({ req, digest, bodyHash, sessionKey: signer, outcome, simulation: toSimulationView(sim), cosignature, recipients });
       this.log(stored, started);
       return toDecision(stored);
     } catch (err) {
-      // Only refusals of a key the wallet confirmed as an active session key are evidence worth keeping; anything
-      // earlier can be produced at will with random signatures and would only fill the log.
-      if (err instanceof CountersignError && auth.verified) this.recordRefusal(req, digest, err);
+      if (err instanceof CountersignError) await this.recordRefusal(req, digest, err);
       throw err;
     }
   }
@@ -184,7 +172,8 @@ export class CosignerEngine {
    * person to look again.
    */
   async approve(id: string, approver: string): Promise<Decision> {
-    const pending = this.pending(id);
+    const started = performance.now();
+    const pending = await this.pending(id);
     const req = parseOperationRequest(pending.request);
     const digest = pending.digest as Hex;
     let status: DecisionStatus = "rejected";
@@ -195,11 +184,13 @@ export class CosignerEngine {
       this.checkDeadline(req);
       const sessionKey = recoverSessionKey(digest, req.agentSignature);
       const cosignature = this.options.key.sign(digest);
-      const sim = await this.simulate(req, sessionKey, cosignature);
+      const attempt = await this.simulate(req, sessionKey, cosignature);
+      if (!attempt.ok) throw attempt.refusal;
+      const { sim } = attempt;
       reasons = judge(req, sim);
       simulation = toSimulationView(sim);
       const stale = reasons.length === 0 ? approvalStaleness(pending.simulation as SimulationView | null, simulation, req.wallet) : undefined;
-      if (stale) return this.restate(pending, req, sim, simulation, stale, approver);
+      if (stale) return await this.restate({ pending, req, sim, simulation, stale, approver, started });
       if (reasons.length === 0) {
         status = "approved";
         signature = cosignature;
@@ -210,51 +201,61 @@ export class CosignerEngine {
       if (["UPSTREAM_UNAVAILABLE", "FORK_STALE", "SIMULATION_FAILED", "STORE_UNAVAILABLE"].includes(err.code)) throw err;
       reasons = [{ code: err.code, message: err.message }];
     }
-    const stored = this.options.store.resolvePending(
+    const stored = await this.options.store.resolvePending(
       id,
       { status, reasons, simulation, cosignerSignature: signature, decidedBy: approver },
       { status, reasons, simulation },
     );
-    this.log(stored, performance.now());
+    this.log(stored, started);
     return toDecision(stored);
   }
 
   /** Keeps a pending decision pending with the figures of a re-simulation the person has not seen, and why. */
-  private restate(pending: StoredDecision, req: OperationRequest, sim: SimulationResult, simulation: SimulationView, stale: Reason, approver: string): Decision {
-    const reasons = [stale, ...(pending.reasons as Reason[]).filter((r) => r.code !== "APPROVAL_STALE")];
-    const recipients = payees(req.intent, req.wallet, sim.changes);
-    const stored = this.options.store.restatePending(pending.id, { simulation, reasons, recipients }, { approver, reasons, simulation });
-    this.log(stored, performance.now());
+  private async restate(r: {
+    pending: StoredDecision;
+    req: OperationRequest;
+    sim: SimulationResult;
+    simulation: SimulationView;
+    stale: Reason;
+    approver: string;
+    started: number;
+  }): Promise<Decision> {
+    const { pending, req, simulation, approver } = r;
+    const reasons = [r.stale, ...(pending.reasons as Reason[]).filter((x) => x.code !== "APPROVAL_STALE")];
+    const recipients = payees(req.intent, req.wallet, r.sim.changes);
+    const stored = await this.options.store.restatePending(pending.id, { simulation, reasons, recipients }, { approver, reasons, simulation });
+    this.log(stored, r.started);
     return toDecision(stored);
   }
 
   /** A person rejects a pending decision. */
-  reject(id: string, approver: string, note?: string): Decision {
-    const pending = this.pending(id);
+  async reject(id: string, approver: string, note?: string): Promise<Decision> {
+    const started = performance.now();
+    const pending = await this.pending(id);
     const reasons: Reason[] = [{ code: "REJECTED_BY_APPROVER", message: note ? `rejected by ${approver}: ${note}` : `rejected by ${approver}` }];
-    const stored = this.options.store.resolvePending(
+    const stored = await this.options.store.resolvePending(
       id,
       { status: "rejected", reasons, simulation: pending.simulation, cosignerSignature: null, decidedBy: approver },
       { status: "rejected", reasons },
     );
-    this.log(stored, performance.now());
+    this.log(stored, started);
     return toDecision(stored);
   }
 
   /** A stored decision, or undefined. Whoever asks must be its proposer (see `proposer`) or an approver. */
-  get(id: string): Decision | undefined {
-    const stored = this.options.store.get(id);
+  async get(id: string): Promise<Decision | undefined> {
+    const stored = await this.options.store.get(id);
     return stored ? toDecision(stored) : undefined;
   }
 
   /** The session key that proposed a stored decision (the one key that may read it besides an approver), or undefined. */
-  proposer(id: string): Address | undefined {
-    const sessionKey = this.options.store.get(id)?.sessionKey;
+  async proposer(id: string): Promise<Address | undefined> {
+    const sessionKey = (await this.options.store.get(id))?.sessionKey;
     return sessionKey ? getAddress(sessionKey) : undefined;
   }
 
-  private pending(id: string): StoredDecision {
-    const stored = this.options.store.get(id);
+  private async pending(id: string): Promise<StoredDecision> {
+    const stored = await this.options.store.get(id);
     if (!stored) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
     if (stored.status !== "pending_approval") {
       throw new CountersignError("NOT_PENDING", `decision ${id} is ${stored.status}, not pending approval`, { id });
@@ -273,44 +274,34 @@ export class CosignerEngine {
     }
   }
 
-  /** Reads the wallet's view of the session key, nonce and pause, then runs the operation on the fork. */
+  /**
+   * Reads the wallet's view of the session key, nonce and pause, then runs the operation on the fork. A refusal is
+   * returned, with whether the wallet had confirmed the signer as an active session key before it.
+   */
   private async simulate(
     req: OperationRequest,
     sessionKey: Address,
     cosignature: Hex,
-    verified: { verified: boolean } = { verified: false },
     admitAuthenticated?: (wallet: Address, signer: Address) => void,
-  ): Promise<SimulationResult> {
+  ): Promise<Attempt> {
     const { fork, key, served } = this.options;
     served.check(req.wallet, this.chainId);
-    return fork.run(async (rpc, env) => {
+    return fork.run(async (rpc, env): Promise<Attempt> => {
       await this.checkWalletCode(rpc, req.wallet);
       // Authenticate with one small read before the fork reads anything the request names (balances, targets).
       await this.sessionKeys.check(rpc, env, req.wallet, sessionKey);
-      admitAuthenticated?.(req.wallet, sessionKey);
-      const watch: { asset: string; account: Address }[] = [];
-      if (req.intent.kind === "transfer") watch.push({ asset: req.intent.asset, account: req.intent.to }, { asset: req.intent.asset, account: req.wallet });
-      if (req.intent.kind === "swap") watch.push({ asset: req.intent.buy.asset, account: req.wallet }, { asset: req.intent.sell.asset, account: req.wallet });
-      if (req.intent.kind === "call") for (const e of req.intent.expect) watch.push({ asset: e.asset, account: req.wallet });
-      return simulateOperation(
-        fork,
-        rpc,
-        env,
-        {
-          wallet: req.wallet,
-          signer: sessionKey,
-          calls: req.calls,
-          nonce: req.nonce,
-          deadline: req.deadline,
-          callGasLimit: req.callGasLimit,
-          bounds: req.bounds,
-          agentSignature: req.agentSignature,
-          cosignerSignature: cosignature,
-          watch,
-        },
-        key.address,
-        (auth) => checkAuth(auth, req, sessionKey, env.timestamp, key.address, verified),
-      );
+      try {
+        admitAuthenticated?.(req.wallet, sessionKey);
+        const input = { ...req, signer: sessionKey, cosignerSignature: cosignature, watch: watchedBalances(req) };
+        const sim = await simulateOperation(fork, rpc, env, input, key.address, (auth) => {
+          const refusal = authRefusal(auth, req, sessionKey, env.timestamp, key.address);
+          if (refusal) throw refusal;
+        });
+        return { ok: true, sim };
+      } catch (err) {
+        if (err instanceof CountersignError) return { ok: false, refusal: err, keyVerified: true };
+        throw err;
+      }
     });
   }
 
@@ -328,17 +319,19 @@ export class CosignerEngine {
     this.knownWallets.add(wallet);
   }
 
-  private record(
-    req: OperationRequest,
-    digest: Hex,
-    bodyHash: string,
-    sessionKey: Address,
-    status: DecisionStatus,
-    reasons: Reason[],
-    simulation: SimulationView,
-    cosignature: Hex,
-    recipients: Address[],
-  ): StoredDecision {
+  /** Commits a decision; a concurrent decision of the same operation is returned, another one's is a conflict. */
+  private async record(r: {
+    req: OperationRequest;
+    digest: Hex;
+    bodyHash: string;
+    sessionKey: Address;
+    outcome: { status: DecisionStatus; reasons: Reason[] };
+    simulation: SimulationView;
+    cosignature: Hex;
+    recipients: Address[];
+  }): Promise<StoredDecision> {
+    const { req, digest, bodyHash, sessionKey, simulation, cosignature, recipients } = r;
+    const { status, reasons } = r.outcome;
     const { store } = this.options;
     const decision = {
       chainId: req.chainId,
@@ -372,10 +365,10 @@ export class CosignerEngine {
       reasons,
     };
     try {
-      return store.insert(decision, evidence);
+      return await store.insert(decision, evidence);
     } catch (err) {
       if (!(err instanceof UniqueConflict)) throw err;
-      const same = store.findByDigest(req.chainId, req.wallet, digest);
+      const same = await store.findByDigest(req.chainId, req.wallet, digest);
       if (same && err.index === "nonce") return same;
       throw err.index === "nonce"
         ? new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was decided concurrently for another operation`)
@@ -383,9 +376,9 @@ export class CosignerEngine {
     }
   }
 
-  private recordRefusal(req: OperationRequest, digest: Hex, err: CountersignError): void {
+  private async recordRefusal(req: OperationRequest, digest: Hex, err: CountersignError): Promise<void> {
     try {
-      this.options.store.appendAudit("refusal", digest, {
+      await this.options.store.appendAudit("refusal", digest, {
         chainId: req.chainId,
         wallet: req.wallet,
         nonce: req.nonce,
@@ -436,33 +429,36 @@ function judge(req: OperationRequest, sim: SimulationResult): Reason[] {
   return [...compareWithIntent(req.intent, req.wallet, sim), ...callGasReasons(sim, req.callGasLimit)];
 }
 
+/** The simulation of an operation, or why it was refused. */
+type Attempt = { ok: true; sim: SimulationResult } | { ok: false; refusal: CountersignError; keyVerified: boolean };
+
+/** The balances an intent names: watched beside whatever the calls touch. */
+function watchedBalances(req: OperationRequest): { asset: string; account: Address }[] {
+  const { intent, wallet } = req;
+  if (intent.kind === "transfer") return [{ asset: intent.asset, account: intent.to }, { asset: intent.asset, account: wallet }];
+  if (intent.kind === "swap") return [{ asset: intent.buy.asset, account: wallet }, { asset: intent.sell.asset, account: wallet }];
+  return intent.expect.map((e) => ({ asset: e.asset, account: wallet }));
+}
+
 /**
- * Refuses when the wallet, read on the fork, does not let this session key use this nonce now, or when the
- * operation claims the plain-transfer exemption from bounds for a token the wallet does not budget.
+ * Why the wallet, read on the fork, does not let this session key use this nonce now (or refuses the plain-transfer
+ * exemption from bounds for a token it does not budget); undefined when it does.
  */
-function checkAuth(
-  auth: AuthState,
-  req: OperationRequest,
-  sessionKey: Address,
-  timestamp: bigint,
-  self: Address,
-  verified: { verified: boolean },
-): void {
-  if (auth.validUntil === 0n) throw new CountersignError("UNKNOWN_SESSION_KEY", `${sessionKey} is not a session key of the wallet`);
+export function authRefusal(auth: AuthState, req: OperationRequest, sessionKey: Address, timestamp: bigint, self: Address): CountersignError | undefined {
+  if (auth.validUntil === 0n) return new CountersignError("UNKNOWN_SESSION_KEY", `${sessionKey} is not a session key of the wallet`);
   if (auth.validUntil < timestamp) {
-    throw new CountersignError("SESSION_KEY_EXPIRED", `session key ${sessionKey} expired at ${auth.validUntil} (now ${timestamp})`);
+    return new CountersignError("SESSION_KEY_EXPIRED", `session key ${sessionKey} expired at ${auth.validUntil} (now ${timestamp})`);
   }
-  verified.verified = true;
   if (auth.cosigner !== self) {
-    throw new CountersignError("COSIGNER_MISMATCH", `the wallet's co-signer is ${auth.cosigner}, not this co-signer (${self})`);
+    return new CountersignError("COSIGNER_MISMATCH", `the wallet's co-signer is ${auth.cosigner}, not this co-signer (${self})`);
   }
   if (auth.owner === self || auth.selfIsGuardian || auth.selfIsSessionKey) {
-    throw new CountersignError("COSIGNER_MISMATCH", `this co-signer (${self}) also holds another role on the wallet; it will not sign`);
+    return new CountersignError("COSIGNER_MISMATCH", `this co-signer (${self}) also holds another role on the wallet; it will not sign`);
   }
-  if (auth.nonceUsed) throw new CountersignError("NONCE_USED", `nonce ${req.nonce} was already used on chain`);
-  if (auth.paused) throw new CountersignError("WALLET_PAUSED", "the wallet is paused");
+  if (auth.nonceUsed) return new CountersignError("NONCE_USED", `nonce ${req.nonce} was already used on chain`);
+  if (auth.paused) return new CountersignError("WALLET_PAUSED", "the wallet is paused");
   const unbounded = unboundedTransferProblem(req.bounds, req.intent, req.wallet, req.calls, auth.budgetedTokens);
-  if (unbounded) throw new CountersignError("BOUNDS_MISMATCH", unbounded);
+  return unbounded ? new CountersignError("BOUNDS_MISMATCH", unbounded) : undefined;
 }
 
 /** The implementation an EIP-1167 minimal proxy delegates to, or undefined for any other code. */

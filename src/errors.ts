@@ -60,6 +60,9 @@ export const REASON_CODES = [
   "NOT_PENDING",
   // store / sign
   "STORE_UNAVAILABLE",
+  // breaker
+  "GUARDIAN_UNAVAILABLE",
+  "NOT_A_GUARDIAN",
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];
@@ -89,6 +92,8 @@ const STATUS: Partial<Record<ReasonCode, number>> = {
   SIMULATION_FAILED: 503,
   BUSY: 503,
   STORE_UNAVAILABLE: 503,
+  GUARDIAN_UNAVAILABLE: 503,
+  NOT_A_GUARDIAN: 422,
   DEADLINE_PASSED: 422,
   DEADLINE_TOO_FAR: 422,
   COSIGNER_MISMATCH: 422,
@@ -122,3 +127,6 @@ export class ValidationError extends CountersignError {
     super("INVALID_REQUEST", issues.map((i) => `${i.path || "(body)"}: ${i.message}`).join("; "), { issues });
   }
 }
+
+/** What kind of failure an error from the chain, a node or the network is (revert, out of gas, upstream down). */
+export { causes, errorData, hexDataOf, isOutOfGas, isRevert, isUpstreamFailure, RPC_ERROR_CODES } from "./errors/classify";

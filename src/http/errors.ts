@@ -3,7 +3,7 @@
  * reason code of src/errors.ts or one of the HTTP-only codes below, and `details` names the field or the values.
  */
 import { CountersignError } from "../errors";
-import { toJson } from "../store/store";
+import { toJson } from "../store";
 
 /** Codes only the HTTP layer answers with (the engine never decides on these). */
 export const HTTP_ERROR_CODES = [
@@ -12,8 +12,6 @@ export const HTTP_ERROR_CODES = [
   "UNSUPPORTED_MEDIA_TYPE",
   "RATE_LIMITED",
   "UNAUTHORIZED",
-  "GUARDIAN_UNAVAILABLE",
-  "NOT_A_GUARDIAN",
   "INTERNAL",
 ] as const;
 export type HttpErrorCode = (typeof HTTP_ERROR_CODES)[number];

@@ -5,7 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Cosigner } from "../cosigner";
-import type { Decision } from "../engine";
+import type { Decision } from "../api";
 
 /**
  * The service's metrics.
@@ -122,9 +122,9 @@ export class ServiceMetrics {
       name: "countersign_audit_records",
       help: "Records in the hash-chained audit log",
       registers,
-      collect() {
+      async collect() {
         try {
-          this.set(store.auditHead().seq);
+          this.set((await store.auditHead()).seq);
         } catch {
           // The store is closed or failing; /healthz says so.
         }

@@ -2,9 +2,8 @@
  * The HTTP API (fastify): the edge of the co-signer. It parses and limits requests, hands them to the engine and
  * maps what comes back to the statuses of DESIGN.md's table. Decisions are the engine's; this layer adds none.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
-import type { Address } from "viem";
 import type { Config } from "../config";
 import type { Cosigner } from "../cosigner";
 import { REDACT_PATHS } from "../logger";
@@ -16,13 +15,15 @@ import { auditRoutes } from "./routes/audit";
 import { operationRoutes } from "./routes/operations";
 import { systemRoutes } from "./routes/system";
 import { walletRoutes } from "./routes/wallets";
-import { bearerMatches } from "./auth";
+import { approverChecks, type DeploymentInfo, type ServiceContext } from "./context";
+import { Approvals } from "../services/approvals";
+import { Breaker } from "../services/breaker";
+import { readWalletView } from "./wallet-view";
 
 /** Largest request body accepted (bytes). */
 export const BODY_LIMIT = 64 * 1024;
 
-/** A deployment record: where the contracts the service serves live (deployments/<network>.json). */
-export type DeploymentInfo = { chainId: number; wallet: Address } & Record<string, unknown>;
+export type { DeploymentInfo, ServiceContext } from "./context";
 
 export interface ServerOptions {
   cosigner: Cosigner;
@@ -38,23 +39,6 @@ export interface ServerOptions {
   now?: () => number;
   /** Whether /metrics includes process metrics (default true). */
   processMetrics?: boolean;
-}
-
-/** What the route modules share. */
-export interface ServiceContext {
-  cosigner: Cosigner;
-  config: Config;
-  logger: Logger;
-  metrics: ServiceMetrics;
-  guardian: Guardian | null;
-  deployment?: DeploymentInfo;
-  signerLimiter: RateLimiter;
-  /** Proposals per wallet, counted once the signer is verified as one of its session keys. */
-  walletLimiter: RateLimiter;
-  /** Throws 401 unless the request carries the approver (operator) token. */
-  requireToken(req: FastifyRequest): void;
-  /** Whether the request carries the approver (operator) token. */
-  hasToken(req: FastifyRequest): boolean;
 }
 
 /** Routes the per-IP limit does not apply to: monitoring must see an overloaded service. */
@@ -131,26 +115,26 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     reply.code(404).send({ error: { code: "ROUTE_NOT_FOUND", message: `no route ${req.method} ${req.url.split("?")[0]}` } });
   });
 
+  const breaker = new Breaker({
+    chainId: cosigner.fork.chainId,
+    store: cosigner.store,
+    guardian,
+    guardiansOf: async (wallet) => (await readWalletView(cosigner.fork, wallet, cosigner.key.address, cosigner.served)).guardians,
+    trips: metrics.breakerTrips,
+    logger,
+  });
   const ctx: ServiceContext = {
     cosigner,
     config,
     logger,
     metrics,
+    breaker,
     guardian,
+    approvals: new Approvals(cosigner.engine, metrics),
     deployment: options.deployment,
     signerLimiter,
     walletLimiter,
-    requireToken(req) {
-      if (!config.APPROVER_TOKEN) {
-        throw new HttpError(401, "UNAUTHORIZED", "approvals, the audit log and the breaker are disabled: no APPROVER_TOKEN is configured");
-      }
-      if (!bearerMatches(req.headers.authorization, config.APPROVER_TOKEN)) {
-        throw new HttpError(401, "UNAUTHORIZED", "a valid approver token is required: Authorization: Bearer <APPROVER_TOKEN>");
-      }
-    },
-    hasToken(req) {
-      return config.APPROVER_TOKEN !== undefined && bearerMatches(req.headers.authorization, config.APPROVER_TOKEN);
-    },
+    ...approverChecks(config),
   };
   operationRoutes(app, ctx);
   walletRoutes(app, ctx);

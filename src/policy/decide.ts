@@ -7,7 +7,8 @@ import type { Reason } from "../errors";
 import type { Intent } from "../intent/schema";
 import type { AssetChange } from "../simulation/changes";
 
-export type DecisionStatus = "approved" | "rejected" | "pending_approval";
+export type { DecisionStatus } from "../api/decision";
+import type { DecisionStatus } from "../api/decision";
 
 /** When a person must look: amounts per asset ("native" or a token address) and new recipients. */
 export interface ReviewPolicy {

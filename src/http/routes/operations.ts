@@ -2,14 +2,14 @@
  * POST /v1/operations (propose), GET /v1/operations/:id, POST /v1/operations/:id/approve and /reject.
  * Decision statuses map to 200 approved, 202 pending_approval, 422 rejected; refusals map through their code.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Decision } from "../../engine";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { Decision } from "../../api";
 import { CountersignError } from "../../errors";
 import { HttpError } from "../errors";
 import { parse } from "../parse";
 import { READ_SIGNATURE_HEADER, READ_TIMESTAMP_HEADER, readSigner } from "../read-auth";
 import { approvalRequestSchema, operationParamsSchema } from "../schemas";
-import type { ServiceContext } from "../server";
+import type { ServiceContext } from "../context";
 
 const STATUS: Record<Decision["status"], number> = { approved: 200, pending_approval: 202, rejected: 422 };
 
@@ -60,8 +60,8 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
    */
   app.get("/v1/operations/:id", async (req, reply) => {
     const { id } = parse(operationParamsSchema, req.params);
-    if (ctx.hasToken(req)) {
-      const decision = cosigner.engine.get(id);
+    if (ctx.isApprover(req)) {
+      const decision = await cosigner.engine.get(id);
       if (!decision) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
       return reply.code(200).send(decision);
     }
@@ -76,29 +76,21 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
         `reading a decision needs the approver token or a read signed by its session key (${READ_SIGNATURE_HEADER}, ${READ_TIMESTAMP_HEADER}): ${read.problem}`,
       );
     }
-    const proposer = cosigner.engine.proposer(id);
+    const proposer = await cosigner.engine.proposer(id);
     if (!proposer) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
     if (proposer !== read.signer) throw new HttpError(401, "UNAUTHORIZED", `${read.signer} did not propose decision ${id}`);
-    return reply.code(200).send(cosigner.engine.get(id));
+    return reply.code(200).send(await cosigner.engine.get(id));
   });
 
-  const authenticate = async (req: FastifyRequest) => ctx.requireToken(req);
-
-  app.post("/v1/operations/:id/approve", { onRequest: authenticate }, async (req, reply) => {
+  app.post("/v1/operations/:id/approve", { onRequest: ctx.approverOnly }, async (req, reply) => {
     const { id } = parse(operationParamsSchema, req.params);
     const body = parse(approvalRequestSchema, req.body ?? {});
-    const started = performance.now();
-    const decision = await cosigner.engine.approve(id, body.approver ?? "approver");
-    metrics.decided(decision, (performance.now() - started) / 1000, "approve");
-    return reply.code(200).send(decision);
+    return reply.code(200).send(await ctx.approvals.approve(id, body.approver ?? "approver"));
   });
 
-  app.post("/v1/operations/:id/reject", { onRequest: authenticate }, async (req, reply) => {
+  app.post("/v1/operations/:id/reject", { onRequest: ctx.approverOnly }, async (req, reply) => {
     const { id } = parse(operationParamsSchema, req.params);
     const body = parse(approvalRequestSchema, req.body ?? {});
-    const started = performance.now();
-    const decision = cosigner.engine.reject(id, body.approver ?? "approver", body.note);
-    metrics.decided(decision, (performance.now() - started) / 1000, "reject");
-    return reply.code(200).send(decision);
+    return reply.code(200).send(await ctx.approvals.reject(id, body.approver ?? "approver", body.note));
   });
 }

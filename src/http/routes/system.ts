@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
 import { openApiDocument } from "../openapi";
-import type { ServiceContext } from "../server";
+import type { ServiceContext } from "../context";
 
 export function systemRoutes(app: FastifyInstance, ctx: ServiceContext): void {
   const { cosigner, config, metrics, guardian } = ctx;
@@ -15,7 +15,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     const lag = fork.lag;
     if (lag > BigInt(config.MAX_HEAD_LAG)) problems.push(`fork is ${lag} blocks behind the upstream (max ${config.MAX_HEAD_LAG})`);
     try {
-      store.auditHead();
+      await store.auditHead();
     } catch (err) {
       problems.push(`store unavailable: ${(err as Error).message}`);
     }
