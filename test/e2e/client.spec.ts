@@ -133,11 +133,19 @@ describe("agent SDK: CosignerClient against the service over HTTP (end to end)",
 
   describe("call", function () {
     it("executes arbitrary calls whose net change is exactly the declared one", async function () {
+      const holders = [h.deployment.wallet, alice, bob];
+      const balances = () => Promise.all(holders.map((a) => balanceOf(h, usdcToken, a)));
+      const before = await balances();
       const calls = [...transferCalls({ asset: usdcToken, to: alice, amount: usdc(3) }), ...transferCalls({ asset: usdcToken, to: bob, amount: usdc(2) })];
       const r = await client.call({ calls, expect: [{ asset: usdcToken, delta: -usdc(5) }], memo: "two payees" });
       expect(r.decision.status).to.equal("approved");
       expect(r.proposal.bounds).to.deep.equal([{ asset: usdcToken, account: h.deployment.wallet, minDelta: -usdc(5) }]);
       expect(r.receipt?.status).to.equal("success");
+      // On the real chain: the wallet's USDC moved by exactly the declared -5, split 3 to alice and 2 to bob.
+      const after = await balances();
+      expect(after.map((b, i) => b - before[i]!)).to.deep.equal([-usdc(5), usdc(3), usdc(2)]);
+      // ...and the co-signer's simulation said the same before it signed.
+      expect(r.decision.simulation?.changes).to.deep.include({ account: h.deployment.wallet, asset: usdcToken, delta: (-usdc(5)).toString() });
     });
   });
 
@@ -223,10 +231,25 @@ describe("agent SDK: CosignerClient against the service over HTTP (end to end)",
 
   describe("nonces", function () {
     it("hands out distinct nonces, sequential within one bitmap word", async function () {
-      const a = await client.sign(transferCalls({ asset: usdcToken, to: alice, amount: 1n }), { kind: "call", expect: [] });
-      const b = await client.sign(transferCalls({ asset: usdcToken, to: alice, amount: 1n }), { kind: "call", expect: [] });
-      expect(b.nonce).to.not.equal(a.nonce);
-      expect(b.nonce >> 8n).to.equal(a.nonce >> 8n);
+      // A client of this test's own: its nonces start at the first of a fresh random word.
+      const fresh = new CosignerClient({ cosignerUrl: h.url, publicClient: pub, sessionKey: devAccount(LOCAL_ROLES.sessionKey), wallet: h.deployment.wallet });
+      const nonces: bigint[] = [];
+      for (let i = 0; i < 4; i++) nonces.push((await fresh.sign(transferCalls({ asset: usdcToken, to: alice, amount: 1n }), { kind: "call", expect: [] })).nonce);
+      expect(new Set(nonces).size).to.equal(4);
+      expect(nonces[0]! % 256n, "the first nonce of its word").to.equal(0n);
+      expect(nonces.map((n) => n - nonces[0]!)).to.deep.equal([0n, 1n, 2n, 3n]);
+      expect(nonces.map((n) => n >> 8n)).to.deep.equal(Array(4).fill(nonces[0]! >> 8n));
+    });
+
+    it("walks a word to its last nonce (index 255), then moves to the first nonce of another word", async function () {
+      const word = 0x5eedn;
+      const nonces = new NonceSource((n) => client.isNonceUsed(n), word);
+      const handed: bigint[] = [];
+      for (let i = 0; i < 257; i++) handed.push(await nonces.next());
+      expect(handed.slice(0, 256)).to.deep.equal(Array.from({ length: 256 }, (_, i) => word * 256n + BigInt(i)));
+      const next = handed[256]!;
+      expect(next >> 8n).to.not.equal(word);
+      expect(next % 256n).to.equal(0n);
     });
 
     it("skips a nonce already used on chain", async function () {

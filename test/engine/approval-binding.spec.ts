@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { getAddress, parseEther, type Address } from "viem";
 import { swapCalls } from "../../src/client/calls";
-import type { Decision } from "../../src/engine";
+import type { Decision } from "../../src/api";
 import { proposal, usdc, type CosignerHarness } from "../support/cosigner";
 import { artifact, auditCount, expectApproved, ROLES, send, startEngineHarness, syncFork } from "../support/engine";
 
@@ -61,7 +61,7 @@ describe("engine: an approval binds what the person saw", function () {
       const pending = await proposeSwap();
       expect(walletDelta(pending, wallet, WETH)).to.equal(parseEther("0.1"));
       await setRate(RATE / 1_000_000_000_000n);
-      const records = auditCount(h);
+      const records = (await auditCount(h));
       const again = await h.cosigner.engine.approve(pending.id, "ops@example.com");
       expect(again.id).to.equal(pending.id);
       expect(again.status, JSON.stringify(again.reasons)).to.equal("pending_approval");
@@ -69,8 +69,8 @@ describe("engine: an approval binds what the person saw", function () {
       expect(again.reasons.find((r) => r.code === "APPROVAL_STALE")!.message).to.contain(WETH);
       expect(again).to.not.have.property("cosignerSignature");
       expect(walletDelta(again, wallet, WETH)).to.equal(parseEther("0.1") / 1_000_000_000_000n);
-      expect(h.cosigner.engine.get(pending.id)).to.deep.equal(again);
-      const stale = h.cosigner.store.listAudit(records, 10);
+      expect(await h.cosigner.engine.get(pending.id)).to.deep.equal(again);
+      const stale = await h.cosigner.store.listAudit(records, 10);
       expect(stale.map((r) => r.kind)).to.deep.equal(["decision.stale"]);
       expect(stale[0]!.ref).to.equal(pending.id);
     });
@@ -105,10 +105,10 @@ describe("engine: an approval binds what the person saw", function () {
     it("keeps the decision pending with APPROVAL_STALE naming the new payee", async function () {
       const pending = await proposeSwap();
       // The figures the person reviewed, restated without the DEX among the payees: the re-simulation pays it.
-      const stored = h.cosigner.store.get(pending.id)!;
+      const stored = (await h.cosigner.store.get(pending.id))!;
       const shown = stored.simulation as { changes: { account: string; asset: string; delta: string }[] };
       const edited = { ...shown, changes: shown.changes.filter((c) => getAddress(c.account) === wallet) };
-      h.cosigner.store.restatePending(pending.id, { simulation: edited, reasons: stored.reasons, recipients: [] }, { test: true });
+      await h.cosigner.store.restatePending(pending.id, { simulation: edited, reasons: stored.reasons, recipients: [] }, { test: true });
       const again = await h.cosigner.engine.approve(pending.id, "ops@example.com");
       expect(again.status, JSON.stringify(again.reasons)).to.equal("pending_approval");
       const reason = again.reasons.find((r) => r.code === "APPROVAL_STALE");

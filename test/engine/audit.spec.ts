@@ -62,8 +62,8 @@ describe("engine: record (audit log)", function () {
 
   describe("what is recorded", function () {
     it("records a decision with its request, intent, memo, simulated block, changes, reasons and digest", async function () {
-      const record = h.cosigner.store.listAudit(0, 100).find((r) => r.kind === "decision" && r.ref === approvedId)!;
-      const decision = h.cosigner.engine.get(approvedId)!;
+      const record = (await h.cosigner.store.listAudit(0, 100)).find((r) => r.kind === "decision" && r.ref === approvedId)!;
+      const decision = (await h.cosigner.engine.get(approvedId))!;
       const payload = record.payload as Record<string, unknown>;
       expect(payload).to.include({ id: approvedId, digest: decision.digest, status: "approved", memo: "invoice 2024-117 for alice" });
       expect(payload.intent).to.deep.equal({ kind: "transfer", asset: USDC, to: alice, amount: "10000000", memo: "invoice 2024-117 for alice" });
@@ -81,7 +81,7 @@ describe("engine: record (audit log)", function () {
     });
 
     it("records rejections with their reasons and refusals with their code", async function () {
-      const records = h.cosigner.store.listAudit(0, 100);
+      const records = await h.cosigner.store.listAudit(0, 100);
       const rejected = records.find((r) => (r.payload as { status?: string }).status === "rejected")!;
       expect((rejected.payload as { reasons: { code: string }[] }).reasons.map((r) => r.code)).to.deep.equal(["INTENT_MISMATCH"]);
       const refusal = records.find((r) => r.kind === "refusal")!;
@@ -89,10 +89,10 @@ describe("engine: record (audit log)", function () {
       expect(records.filter((r) => r.kind === "refusal")).to.have.length(1);
     });
 
-    it("verifies an untouched log", function () {
-      const count = h.cosigner.store.listAudit(0, 100).length;
+    it("verifies an untouched log", async function () {
+      const count = (await h.cosigner.store.listAudit(0, 100)).length;
       expect(count).to.equal(6);
-      expect(h.cosigner.store.verifyAudit()).to.deep.equal({ ok: true, checked: count });
+      expect(await h.cosigner.store.verifyAudit()).to.deep.equal({ ok: true, checked: count });
     });
   });
 
@@ -101,26 +101,26 @@ describe("engine: record (audit log)", function () {
       expect(() => db.prepare("UPDATE audit_log SET payload = '{}' WHERE seq = 2").run()).to.throw(/the audit log is append-only/);
     });
 
-    it("refuses DELETE of an audit record", function () {
+    it("refuses DELETE of an audit record", async function () {
       expect(() => db.prepare("DELETE FROM audit_log WHERE seq = 2").run()).to.throw(/the audit log is append-only/);
-      expect(h.cosigner.store.verifyAudit().ok).to.equal(true);
+      expect((await h.cosigner.store.verifyAudit()).ok).to.equal(true);
     });
   });
 
   describe("when someone with write access to the file tampers with it", function () {
-    afterEach(function () {
+    afterEach(async function () {
       db.exec(NO_UPDATE);
       db.exec(NO_DELETE);
-      expect(h.cosigner.store.verifyAudit().ok, "the test restored the log").to.equal(true);
+      expect((await h.cosigner.store.verifyAudit()).ok, "the test restored the log").to.equal(true);
     });
 
-    it("reports the first changed record: a payload changed after dropping the UPDATE trigger", function () {
+    it("reports the first changed record: a payload changed after dropping the UPDATE trigger", async function () {
       const original = row(3);
       db.exec("DROP TRIGGER audit_log_no_update");
       const forged = original.payload.replace(/"code":"[A-Z_]+"/, '"code":"NONE"').replace('"status":"rejected"', '"status":"approved"');
       expect(forged).to.not.equal(original.payload);
       db.prepare("UPDATE audit_log SET payload = ? WHERE seq = 3").run(forged);
-      expect(h.cosigner.store.verifyAudit()).to.deep.equal({
+      expect(await h.cosigner.store.verifyAudit()).to.deep.equal({
         ok: false,
         checked: 2,
         brokenAt: 3,
@@ -129,7 +129,7 @@ describe("engine: record (audit log)", function () {
       db.prepare("UPDATE audit_log SET payload = ? WHERE seq = 3").run(original.payload);
     });
 
-    it("reports the next record when the forger also recomputes the changed record's hash", function () {
+    it("reports the next record when the forger also recomputes the changed record's hash", async function () {
       const original = row(2);
       db.exec("DROP TRIGGER audit_log_no_update");
       const forged = original.payload.replace("10000000", "99999999");
@@ -137,15 +137,15 @@ describe("engine: record (audit log)", function () {
         .update([original.prev_hash, original.seq, original.at, original.kind, original.ref ?? "", forged].join("\x1f"))
         .digest("hex");
       db.prepare("UPDATE audit_log SET payload = ?, hash = ? WHERE seq = 2").run(forged, hash);
-      expect(h.cosigner.store.verifyAudit()).to.deep.include({ ok: false, brokenAt: 3, reason: "prev_hash does not match the previous record" });
+      expect(await h.cosigner.store.verifyAudit()).to.deep.include({ ok: false, brokenAt: 3, reason: "prev_hash does not match the previous record" });
       db.prepare("UPDATE audit_log SET payload = ?, hash = ? WHERE seq = 2").run(original.payload, original.hash);
     });
 
-    it("reports a deleted record after dropping the DELETE trigger", function () {
+    it("reports a deleted record after dropping the DELETE trigger", async function () {
       const original = row(4);
       db.exec("DROP TRIGGER audit_log_no_delete");
       db.prepare("DELETE FROM audit_log WHERE seq = 4").run();
-      expect(h.cosigner.store.verifyAudit()).to.deep.equal({ ok: false, checked: 3, brokenAt: 4, reason: "record 4 is missing" });
+      expect(await h.cosigner.store.verifyAudit()).to.deep.equal({ ok: false, checked: 3, brokenAt: 4, reason: "record 4 is missing" });
       db.prepare("INSERT INTO audit_log (seq, at, kind, ref, payload, prev_hash, hash) VALUES (@seq, @at, @kind, @ref, @payload, @prev_hash, @hash)").run(
         original,
       );
@@ -155,7 +155,7 @@ describe("engine: record (audit log)", function () {
   describe("after tampering was repaired", function () {
     it("keeps appending to a chain that verifies", async function () {
       expectApproved(await h.cosigner.engine.propose(await pay(usdc(1), usdc(1))));
-      const result = h.cosigner.store.verifyAudit();
+      const result = await h.cosigner.store.verifyAudit();
       expect(result).to.deep.equal({ ok: true, checked: 7 });
     });
   });

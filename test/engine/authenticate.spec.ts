@@ -1,9 +1,13 @@
 import { expect } from "chai";
-import { hexToBytes, bytesToHex, type Address, type Hex } from "viem";
-import { devAccount } from "../../src/chain/accounts";
-import { checkRoles } from "../../src/cosigner";
+import type { Hex } from "viem";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { devAccount, devPrivateKey } from "../../src/chain/accounts";
+import { checkRoles, createCosigner } from "../../src/cosigner";
 import { operationTypedData } from "../../src/eip712";
 import { CosignerEngine } from "../../src/engine";
+import { CosignerKey } from "../../src/signing/signer";
 import { operationOf, proposal, startHarness, transferCall, usdc, executeOnChain, type CosignerHarness } from "../support/cosigner";
 import {
   asGuardian,
@@ -11,16 +15,17 @@ import {
   auditCount,
   chainTime,
   countForkRuns,
+  CountingProxy,
   expectApproved,
   expectRefusal,
   increaseTime,
   ROLES,
+  sleep,
   SPARE_COSIGNER,
   SPARE_KEY,
   syncFork,
 } from "../support/engine";
-
-const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+import { highS } from "../support/signatures";
 
 describe("engine: authenticate", function () {
   let h: CosignerHarness;
@@ -48,12 +53,8 @@ describe("engine: authenticate", function () {
   describe("the agent signature", function () {
     it("refuses a high-s signature with BAD_AGENT_SIGNATURE (401), before any simulation", async function () {
       const body = await pay();
-      const bytes = hexToBytes(body.agentSignature);
-      const s = BigInt(bytesToHex(bytes.subarray(32, 64)));
-      bytes.set(hexToBytes(`0x${(N - s).toString(16).padStart(64, "0")}`), 32);
-      bytes[64] = bytes[64] === 27 ? 28 : 27;
       const runs = countForkRuns(h);
-      const err = await expectRefusal(h.cosigner.engine.propose({ ...body, agentSignature: bytesToHex(bytes) }), "BAD_AGENT_SIGNATURE", 401);
+      const err = await expectRefusal(h.cosigner.engine.propose({ ...body, agentSignature: highS(body.agentSignature) }), "BAD_AGENT_SIGNATURE", 401);
       expect(err.message).to.include("high s");
       expect(runs()).to.equal(0);
     });
@@ -80,11 +81,11 @@ describe("engine: authenticate", function () {
     });
 
     it("records nothing for a signer that is not a session key (random signatures must not fill the log), and stores no decision", async function () {
-      const before = auditCount(h);
+      const before = (await auditCount(h));
       const body = await pay({ signer: ROLES.mallory });
       await expectRefusal(h.cosigner.engine.propose(body), "UNKNOWN_SESSION_KEY");
-      expect(h.cosigner.store.listAudit(before, 10)).to.have.length(0);
-      expect(h.cosigner.store.findLiveByNonce(h.deployment.chainId, h.deployment.wallet, body.nonce)).to.equal(undefined);
+      expect(await h.cosigner.store.listAudit(before, 10)).to.have.length(0);
+      expect(await h.cosigner.store.findLiveByNonce(h.deployment.chainId, h.deployment.wallet, body.nonce)).to.equal(undefined);
     });
   });
 
@@ -184,14 +185,40 @@ describe("engine: authenticate", function () {
     });
 
     it("refuses to start with a key that is also the wallet's session key, guardian or owner", async function () {
+      // A store left open keeps its write-ahead log beside it: the running harness's store shows the sign.
+      expect(existsSync(`${h.dbPath}-wal`), "an open store's -wal file").to.equal(true);
       for (const role of [ROLES.sessionKey, ROLES.guardian, ROLES.owner]) {
-        let error: Error | undefined;
+        const proxy = new CountingProxy();
+        const dbPath = join(mkdtempSync(join(tmpdir(), "countersign-refused-")), "decisions.sqlite");
         try {
-          await checkRoles(h.cosigner.fork, h.deployment.wallet, devAccount(role).address);
-        } catch (err) {
-          error = err as Error;
+          const starting = createCosigner({
+            upstreamUrl: await proxy.start(h.node.url),
+            key: CosignerKey.fromPrivateKey(devPrivateKey(role)),
+            dbPath,
+            review: { thresholds: new Map(), reviewNewRecipients: false },
+            wallets: [h.deployment.wallet],
+            pollMs: 50,
+            simulationBudgetMs: 60_000, // its first runs are on a cold fork: on a loaded machine they may take seconds
+          });
+          let error: Error | undefined;
+          await starting.then(
+            (cosigner) => cosigner.stop(),
+            (err: Error) => (error = err),
+          );
+          expect(error?.message, `role ${role}`).to.match(
+            new RegExp(`^refusing to start: the co-signer key ${devAccount(role).address} is also the owner, a guardian or a session key of ${h.deployment.wallet}$`),
+          );
+          // It had reached the chain through the proxy; once refused, nothing of it polls the chain any more...
+          expect(proxy.requests, `role ${role}: requests while starting`).to.be.greaterThan(0);
+          proxy.reset();
+          await sleep(1_000); // 20 of its head polls
+          expect(proxy.requests, `role ${role}: requests after the refusal`).to.equal(0);
+          // ...and its store is closed (the last connection's close removes the write-ahead log).
+          expect(existsSync(dbPath), `role ${role}: the store was opened`).to.equal(true);
+          expect(existsSync(`${dbPath}-wal`), `role ${role}: the store's -wal file`).to.equal(false);
+        } finally {
+          await proxy.stop();
         }
-        expect(error?.message, `role ${role}`).to.match(/^refusing to start: the co-signer key .* is also the owner, a guardian or a session key/);
       }
       await checkRoles(h.cosigner.fork, h.deployment.wallet, devAccount(ROLES.cosigner).address);
     });

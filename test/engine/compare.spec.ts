@@ -3,7 +3,7 @@ import { encodeFunctionData, parseAbi, parseEther, toFunctionSelector, type Abi,
 import { devAccount } from "../../src/chain/accounts";
 import { loadArtifact } from "../../src/chain/artifacts";
 import type { Call } from "../../src/eip712";
-import type { Decision } from "../../src/engine";
+import type { Decision } from "../../src/api";
 import { compareWithIntent } from "../../src/policy/compare";
 import { intentSchema } from "../../src/intent/schema";
 import { executeOnChain, proposal, startHarness, transferCall, usdc, type CosignerHarness, type ProposalOptions } from "../support/cosigner";

@@ -1,9 +1,9 @@
 import { expect } from "chai";
-import { encodeFunctionData, toFunctionSelector, type Abi, type Address } from "viem";
+import { encodeFunctionData, toFunctionSelector, type Abi, type Address, type Hex } from "viem";
 import { devAccount } from "../../src/chain/accounts";
 import type { Call } from "../../src/eip712";
 import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
-import { artifact, asGuardian, asOwner, deployMock, expectRefusal, expectRejected, ROLES, syncFork } from "../support/engine";
+import { artifact, asGuardian, asOwner, deployMock, expectRefusal, expectRejected, recordForkRequests, ROLES, syncFork } from "../support/engine";
 
 function call(target: Address, abi: Abi, functionName: string, args: readonly unknown[]): Call {
   return { target, value: 0n, data: encodeFunctionData({ abi, functionName, args } as never) };
@@ -59,8 +59,14 @@ describe("engine: control changes without events, Permit2 allowances, revoked ke
   });
 
   describe("a session key revoked by a guardian", function () {
+    after(async function () {
+      // Give the wallet its session key back, for whatever runs next on this harness.
+      await asOwner(h, "addSessionKey", [h.deployment.roles.sessionKey, h.deployment.sessionKeyValidUntil]);
+      await syncFork(h);
+    });
+
     it("is refused before simulation with UNKNOWN_SESSION_KEY (401)", async function () {
-      const { tokens, recipients, roles } = h.deployment;
+      const { tokens, recipients, roles, wallet } = h.deployment;
       const req = await proposal(h, [transferCall(tokens.USDC!, recipients.alice!, usdc(1))], {
         kind: "transfer",
         asset: tokens.USDC,
@@ -69,7 +75,16 @@ describe("engine: control changes without events, Permit2 allowances, revoked ke
       });
       await asGuardian(h, "revokeSessionKey", [roles.sessionKey]);
       await syncFork(h);
+      const requests = recordForkRequests(h);
       await expectRefusal(h.cosigner.engine.propose(req), "UNKNOWN_SESSION_KEY", 401);
+      // The refusal comes from the one read of the wallet's session key: the operation itself never ran on the fork
+      // (no snapshot, no transaction, no call to the token it names).
+      const sessionKeyRead = toFunctionSelector("sessionKeyValidUntil(address)");
+      const calls = requests().filter((r) => r.method === "eth_call");
+      expect(calls.map((r) => [(r.params[0] as { to: Address }).to, (r.params[0] as { data: Hex }).data.slice(0, 10)])).to.deep.equal([[wallet, sessionKeyRead]]);
+      const methods = requests().map((r) => r.method);
+      for (const simulationStep of ["evm_snapshot", "eth_sendTransaction", "eth_estimateGas"]) expect(methods).to.not.include(simulationStep);
+      expect(methods.every((m) => m === "eth_call" || m === "eth_getCode"), methods.join(", ")).to.equal(true);
     });
   });
 });

@@ -136,10 +136,10 @@ describe("engine: the fork", function () {
       proposal(h, [transferCall(USDC, alice, usdc(1))], { kind: "transfer", asset: USDC, to: alice, amount: usdc(1).toString() });
 
     /** Expects no decision at all (not even a rejection) for the request's digest and nonce. */
-    function expectNoDecision(body: Awaited<ReturnType<typeof request>>) {
+    async function expectNoDecision(body: Awaited<ReturnType<typeof request>>) {
       const digest = operationDigest(body.chainId, body.wallet, operationOf(body));
-      expect(h.cosigner.store.findByDigest(body.chainId, body.wallet, digest)).to.equal(undefined);
-      expect(h.cosigner.store.findLiveByNonce(body.chainId, body.wallet, body.nonce)).to.equal(undefined);
+      expect(await h.cosigner.store.findByDigest(body.chainId, body.wallet, digest)).to.equal(undefined);
+      expect(await h.cosigner.store.findLiveByNonce(body.chainId, body.wallet, body.nonce)).to.equal(undefined);
     }
 
     before(async function () {
@@ -177,7 +177,7 @@ describe("engine: the fork", function () {
       const body = await request();
       const err = await expectRefusal(h.cosigner.engine.propose(body), "FORK_STALE", 503);
       expect(err.message).to.equal(`fork at block ${mined - 1n} is 1 blocks behind the upstream (max 0)`);
-      expectNoDecision(body);
+      await expectNoDecision(body);
     });
 
     it("catches up as soon as the upstream answers again, without waiting for another block", async function () {
@@ -192,14 +192,14 @@ describe("engine: the fork", function () {
       try {
         await waitFor(() => !h.cosigner.fork.watcher.reachable(), "the watcher to notice", 15_000);
         const body = await request();
-        const records = auditCount(h);
+        const records = (await auditCount(h));
         await expectRefusal(h.cosigner.engine.propose(body), "UPSTREAM_UNAVAILABLE", 503);
-        expectNoDecision(body);
+        await expectNoDecision(body);
         // An outage is not evidence about the agent: nothing is recorded (and nothing is signed).
-        expect(h.cosigner.store.listAudit(records, 10)).to.deep.equal([]);
+        expect(await h.cosigner.store.listAudit(records, 10)).to.deep.equal([]);
         // A person's approval during the outage signs nothing and leaves the decision pending (an outage settles nothing).
         await expectRefusal(h.cosigner.engine.approve(pendingId, "ops@example.com"), "UPSTREAM_UNAVAILABLE", 503);
-        expect(h.cosigner.store.get(pendingId)!.status).to.equal("pending_approval");
+        expect((await h.cosigner.store.get(pendingId))!.status).to.equal("pending_approval");
       } finally {
         proxy.mode = "pass";
       }
@@ -214,14 +214,14 @@ describe("engine: the fork", function () {
       const body = await request();
       const err = await expectRefusal(h.cosigner.engine.propose(body), "UPSTREAM_UNAVAILABLE", 503);
       expect(err.message).to.match(/^upstream not answering: /);
-      expectNoDecision(body);
+      await expectNoDecision(body);
     });
 
     it("refuses with SIMULATION_FAILED (503) once the fork is stopped", async function () {
       await h.cosigner.fork.stop();
       const body = await request();
       await expectRefusal(h.cosigner.engine.propose(body), "SIMULATION_FAILED", 503);
-      expectNoDecision(body);
+      await expectNoDecision(body);
     });
   });
 });

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { decodeEventLog, encodeFunctionData, parseEther, type Address } from "viem";
 import { loadArtifact } from "../../src/chain/artifacts";
 import type { Call } from "../../src/eip712";
-import type { Decision } from "../../src/engine";
+import type { Decision } from "../../src/api";
 import { executeOnChain, operationOf, proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import { balanceOf, erc20, expectApproved, publicClient, syncFork, walletAbi } from "../support/engine";
 

@@ -1,7 +1,8 @@
 import Database from "better-sqlite3";
 import { expect } from "chai";
 import type { Address } from "viem";
-import { CosignerEngine, type Decision } from "../../src/engine";
+import type { Decision } from "../../src/api";
+import { CosignerEngine } from "../../src/engine";
 import { CountersignError } from "../../src/errors";
 import { executeOnChain, proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import { devAccount } from "../../src/chain/accounts";
@@ -53,7 +54,7 @@ describe("engine: never sign twice", function () {
         expect(errors[0]).to.be.instanceOf(CountersignError);
         expect(errors[0]!.code).to.equal("NONCE_CONFLICT");
         expect(errors[0]!.status).to.equal(409);
-        const live = h.cosigner.store.findLiveByNonce(h.deployment.chainId, h.deployment.wallet, nonce.toString());
+        const live = await h.cosigner.store.findLiveByNonce(h.deployment.chainId, h.deployment.wallet, nonce.toString());
         expect(live?.id).to.equal(decisions[0]!.id);
       }
     });
@@ -102,10 +103,10 @@ describe("engine: never sign twice", function () {
       const body = await pay(usdc(10));
       const first = await h.cosigner.engine.propose(body);
       expectApproved(first);
-      const records = auditCount(h);
+      const records = (await auditCount(h));
       const again = await h.cosigner.engine.propose(body);
       expect(again).to.deep.equal(first);
-      expect(auditCount(h), "no new audit record").to.equal(records);
+      expect((await auditCount(h)), "no new audit record").to.equal(records);
     });
 
     it("returns one decision to two concurrent copies of the same request", async function () {
@@ -202,11 +203,11 @@ describe("engine: never sign twice", function () {
       expectApproved(decision);
       const fresh = reopenStore(h);
       try {
-        const row = fresh.get(decision.id);
+        const row = await fresh.get(decision.id);
         expect(row?.status).to.equal("approved");
         expect(row?.cosignerSignature).to.equal(decision.cosignerSignature);
         expect(row?.digest).to.equal(decision.digest);
-        expect(fresh.listAudit(0, 1_000_000).some((r) => r.kind === "decision" && r.ref === decision.id)).to.equal(true);
+        expect((await fresh.listAudit(0, 1_000_000)).some((r) => r.kind === "decision" && r.ref === decision.id)).to.equal(true);
       } finally {
         fresh.close();
       }
@@ -219,7 +220,7 @@ describe("engine: never sign twice", function () {
       try {
         const err = await expectRefusal(h.cosigner.engine.propose(body), "STORE_UNAVAILABLE", 503);
         expect(err.message).to.include("disk I/O error (test)");
-        expect(h.cosigner.store.findLiveByNonce(h.deployment.chainId, h.deployment.wallet, body.nonce)).to.equal(undefined);
+        expect(await h.cosigner.store.findLiveByNonce(h.deployment.chainId, h.deployment.wallet, body.nonce)).to.equal(undefined);
       } finally {
         db.exec("DROP TRIGGER test_disk_full;");
         db.close();

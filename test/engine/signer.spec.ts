@@ -5,24 +5,16 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import { bytesToHex, hexToBytes, keccak256, recoverAddress, toHex, type Hex } from "viem";
+import { bytesToHex, keccak256, recoverAddress, toHex, type Hex } from "viem";
 import { privateKeyToAccount, sign } from "viem/accounts";
 import { devAccount, devPrivateKey } from "../../src/chain/accounts";
 import { operationDigest, operationTypedData } from "../../src/eip712";
 import { CosignerKey, recoverSigner } from "../../src/signing/signer";
 import { ROLES } from "../support/engine";
+import { highS, SECP256K1_N } from "../support/signatures";
 
-const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const N = SECP256K1_N;
 const HALF_N = N / 2n;
-
-/** The signature with s replaced by n - s and v flipped: the same signature in its malleable high-s form. */
-function highS(signature: Hex): Hex {
-  const bytes = hexToBytes(signature);
-  const s = BigInt(bytesToHex(bytes.subarray(32, 64)));
-  bytes.set(hexToBytes(toHex(N - s, { size: 32 })), 32);
-  bytes[64] = bytes[64] === 27 ? 28 : 27;
-  return bytesToHex(bytes);
-}
 
 const withV = (signature: Hex, v: number): Hex => `${signature.slice(0, 130)}${v.toString(16).padStart(2, "0")}` as Hex;
 
@@ -79,6 +71,7 @@ describe("engine: sign", function () {
       // The twin is a valid ECDSA signature (viem recovers it); the wallet's ECDSA.tryRecover refuses it, so must we.
       expect(await recoverAddress({ hash: digest, signature: twin })).to.equal(key.address);
       expect(recoverSigner(digest, twin)).to.equal(undefined);
+      expect(highS(twin)).to.equal(good);
     });
 
     it("refuses v other than 27 or 28", function () {

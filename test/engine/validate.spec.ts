@@ -2,12 +2,10 @@ import { expect } from "chai";
 import { ValidationError } from "../../src/errors";
 import { MAX_CALLDATA_BYTES } from "../../src/intent/schema";
 import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
-import { auditCount, countForkRuns, expectRefusal } from "../support/engine";
+import { expectNeverRan, expectRefusal } from "../support/engine";
 
 describe("engine: validate", function () {
   let h: CosignerHarness;
-  let runs: () => number;
-  let auditBefore: number;
 
   /** A valid request: 10 USDC to alice. */
   async function valid() {
@@ -20,9 +18,12 @@ describe("engine: validate", function () {
     });
   }
 
-  /** Proposes `body` and expects INVALID_REQUEST (400) naming `path`; returns the error's message. */
+  /**
+   * Proposes `body` and expects INVALID_REQUEST (400) naming `path`, with nothing run on the fork and no audit record;
+   * returns the error's message.
+   */
   async function expectInvalid(body: unknown, path: string, reason: RegExp): Promise<string> {
-    const err = await expectRefusal(h.cosigner.engine.propose(body), "INVALID_REQUEST", 400);
+    const err = await expectNeverRan(h, () => expectRefusal(h.cosigner.engine.propose(body), "INVALID_REQUEST", 400));
     expect(err).to.be.instanceOf(ValidationError);
     const issues = (err as ValidationError).issues;
     const issue = issues.find((i) => i.path === path);
@@ -33,20 +34,9 @@ describe("engine: validate", function () {
 
   before(async function () {
     h = await startHarness();
-    runs = countForkRuns(h);
   });
   after(async function () {
     await h?.stop();
-  });
-  beforeEach(function () {
-    auditBefore = auditCount(h);
-  });
-  afterEach(function () {
-    // Invalid input never reaches the fork and leaves no decision or audit record.
-    if (this.currentTest?.title.startsWith("refuses")) {
-      expect(runs(), "simulations run").to.equal(0);
-      expect(auditCount(h), "audit records added").to.equal(auditBefore);
-    }
   });
 
   describe("addresses", function () {
@@ -113,13 +103,9 @@ describe("engine: validate", function () {
       const { tokens } = h.deployment;
       const data = `0x${"ab".repeat(MAX_CALLDATA_BYTES)}` as const;
       const body = await proposal(h, [{ target: tokens.USDC!, value: 0n, data }], { kind: "call", expect: [] });
-      try {
-        const decision = await h.cosigner.engine.propose(body);
-        expect(decision.reasons.map((r) => r.code)).to.deep.equal(["CALL_NOT_PERMITTED"]);
-        expect(decision.simulation!.revertReason).to.equal(`CallNotPermitted(${tokens.USDC}, 0xabababab)`);
-      } finally {
-        runs = countForkRuns(h); // this test simulated on purpose; count afresh
-      }
+      const decision = await h.cosigner.engine.propose(body);
+      expect(decision.reasons.map((r) => r.code)).to.deep.equal(["CALL_NOT_PERMITTED"]);
+      expect(decision.simulation!.revertReason).to.equal(`CallNotPermitted(${tokens.USDC}, 0xabababab)`);
     });
 
     it("refuses a memo of 501 characters", async function () {
@@ -152,7 +138,7 @@ describe("engine: validate", function () {
     });
 
     it("refuses a body that is not an object", async function () {
-      const err = await expectRefusal(h.cosigner.engine.propose("hello"), "INVALID_REQUEST", 400);
+      const err = await expectNeverRan(h, () => expectRefusal(h.cosigner.engine.propose("hello"), "INVALID_REQUEST", 400));
       expect(err.message).to.match(/expected object/i);
     });
   });
@@ -160,9 +146,8 @@ describe("engine: validate", function () {
   describe("chain", function () {
     it("refuses a request for another chain with CHAIN_MISMATCH (400) before any simulation", async function () {
       const body = await valid();
-      const err = await expectRefusal(h.cosigner.engine.propose({ ...body, chainId: 1 }), "CHAIN_MISMATCH", 400);
+      const err = await expectNeverRan(h, () => expectRefusal(h.cosigner.engine.propose({ ...body, chainId: 1 }), "CHAIN_MISMATCH", 400));
       expect(err.message).to.include(`serves chain ${h.deployment.chainId}, not 1`);
-      expect(runs()).to.equal(0);
     });
   });
 });

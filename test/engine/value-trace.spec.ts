@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { encodeFunctionData, getAddress, parseEther, toFunctionSelector, type Address, type Hex } from "viem";
 import { privateKeyToAccount, generatePrivateKey } from "viem/accounts";
 import type { Call } from "../../src/eip712";
-import type { Decision } from "../../src/engine";
+import type { Decision } from "../../src/api";
 import { canMoveEth, valueRecipients } from "../../src/simulation/value-trace";
 import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import { artifact, asOwner, deployMock, expectApproved, expectRefusal, syncFork } from "../support/engine";

@@ -22,10 +22,10 @@ import { devAccount, LOCAL_ROLES } from "../../src/chain/accounts";
 import { loadArtifact } from "../../src/chain/artifacts";
 import { rpc } from "../../src/devchain/node";
 import { operationTypedData, type Call } from "../../src/eip712";
-import type { Decision } from "../../src/engine";
+import type { Decision } from "../../src/api";
 import { CountersignError, type ReasonCode } from "../../src/errors";
 import { simulateOperation, type SimulationResult } from "../../src/simulation/simulate";
-import { DecisionStore } from "../../src/store/store";
+import { SqliteStore } from "../../src/store";
 import { startHarnessWith, type CosignerHarness, type HarnessOptions } from "./cosigner";
 
 export const ROLES = LOCAL_ROLES;
@@ -188,8 +188,8 @@ export function expectApproved(decision: Decision): void {
 }
 
 /** Number of records in the audit log. */
-export function auditCount(h: CosignerHarness): number {
-  return h.cosigner.store.listAudit(0, 1_000_000).length;
+export async function auditCount(h: CosignerHarness): Promise<number> {
+  return (await h.cosigner.store.listAudit(0, 1_000_000)).length;
 }
 
 /**
@@ -216,8 +216,8 @@ export type { HarnessOptions };
 export const startEngineHarness = (options: HarnessOptions = {}): Promise<CosignerHarness> => startHarnessWith(options);
 
 /** Opens the harness's decision store afresh, as another process would. */
-export function reopenStore(h: CosignerHarness): DecisionStore {
-  return DecisionStore.open(h.dbPath);
+export function reopenStore(h: CosignerHarness): SqliteStore {
+  return SqliteStore.open(h.dbPath);
 }
 
 export type ProxyMode = "pass" | "failStateReads" | "hang";
@@ -346,4 +346,96 @@ export async function relayRaw(h: CosignerHarness, from: number, to: Address, da
   if (!hash) throw new Error("the relayed transaction was not mined");
   const receipt = await rpc<{ status: string }>(h.node.url, "eth_getTransactionReceipt", [hash]);
   return { status: receipt.status === "0x1" ? "success" : "reverted", revertData };
+}
+
+/**
+ * Runs `action` and expects it to have run nothing on the fork and added no audit record: a request refused before
+ * the engine looked anything up. Returns what `action` returned.
+ * @example await expectNeverRan(h, () => expectRefusal(h.cosigner.engine.propose(body), "INVALID_REQUEST", 400))
+ */
+export async function expectNeverRan<T>(h: CosignerHarness, action: () => Promise<T>): Promise<T> {
+  const fork = h.cosigner.fork;
+  const original = fork.run;
+  let runs = 0;
+  fork.run = function (this: typeof fork, ...args: Parameters<typeof original>) {
+    runs += 1;
+    return original.apply(this, args);
+  } as typeof original;
+  const auditBefore = await auditCount(h);
+  try {
+    const result = await action();
+    expect(runs, "runs on the fork").to.equal(0);
+    expect(await auditCount(h), "audit records added").to.equal(auditBefore);
+    return result;
+  } finally {
+    fork.run = original;
+  }
+}
+
+/** One JSON-RPC request made on the fork inside fork.run. */
+export interface ForkRequest {
+  method: string;
+  params: unknown[];
+}
+
+/**
+ * Records every JSON-RPC request the engine makes on the fork inside fork.run from now on (each still goes to the
+ * fork): shows what a run did, e.g. that it read the session key and never sent the operation.
+ * @example const requests = recordForkRequests(h); ...; expect(requests().map((r) => r.method)).to.not.include("eth_sendTransaction")
+ */
+export function recordForkRequests(h: CosignerHarness): () => ForkRequest[] {
+  const fork = h.cosigner.fork;
+  const original = fork.run;
+  const requests: ForkRequest[] = [];
+  fork.run = function (this: typeof fork, fn: Parameters<typeof original>[0]) {
+    return original.call(this, (rpc, env) => {
+      const recording = (<R = unknown>(method: string, params: unknown[] = []) => {
+        requests.push({ method, params });
+        return rpc<R>(method, params);
+      }) as typeof rpc;
+      return fn(recording, env);
+    });
+  } as typeof original;
+  return () => requests;
+}
+
+/**
+ * A JSON-RPC pass-through in front of the upstream node that counts the requests it forwards: shows whether anything
+ * (a head watcher left behind, say) still talks to the chain.
+ * @example const proxy = new CountingProxy(); const url = await proxy.start(node.url); ...; expect(proxy.requests).to.equal(0)
+ */
+export class CountingProxy {
+  /** Requests forwarded since start (or since `reset`). */
+  requests = 0;
+  private server?: import("node:http").Server;
+
+  async start(target: string): Promise<string> {
+    const { createServer } = await import("node:http");
+    this.server = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      this.requests += 1;
+      try {
+        const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
+        res.setHeader("content-type", "application/json");
+        res.end(await upstream.text());
+      } catch {
+        res.destroy();
+      }
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    const { port } = this.server.address() as import("node:net").AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  reset(): void {
+    this.requests = 0;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = undefined;
+  }
 }
