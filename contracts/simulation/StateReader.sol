@@ -4,6 +4,12 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {AgentWallet} from "../AgentWallet.sol";
 
+/// @dev The two views of OpenZeppelin's Ownable2Step the reader calls by selector (they are public, not external).
+interface IOwnable2Step {
+    function owner() external view returns (address);
+    function pendingOwner() external view returns (address);
+}
+
 /// @title StateReader
 /// @notice Batch reads for the co-signer's fork: installed with hardhat_setCode on the in-process fork only, never
 /// deployed to a real chain. One eth_call returns what would otherwise take dozens.
@@ -182,26 +188,32 @@ contract StateReader {
         return _allowances(tokens, owners, spenders);
     }
 
+    /// @dev Every read of the co-signer's hot path is a raw staticcall (no extcodesize check, no ABI decoder): the
+    /// fork's EVM traces every step it runs, so each step saved is time saved on every decision.
     function _auth(
         address payable wallet,
         address signer,
         uint256 nonce,
         address self
     ) internal view returns (AuthState memory s) {
-        AgentWallet w = AgentWallet(wallet);
-        s.validUntil = w.sessionKeyValidUntil(signer);
-        s.nonceUsed = w.isNonceUsed(nonce);
-        s.paused = w.paused();
-        s.cosigner = w.cosigner();
-        s.owner = w.owner();
-        s.selfIsGuardian = w.isGuardian(self);
-        s.selfIsSessionKey = w.sessionKeyValidUntil(self) != 0;
-        s.budgetedTokens = w.budgetedTokens();
+        s.validUntil = uint48(_walletWord(wallet, AgentWallet.sessionKeyValidUntil.selector, uint160(signer)));
+        s.nonceUsed = _walletWord(wallet, AgentWallet.isNonceUsed.selector, nonce) != 0;
+        s.paused = _walletWord(wallet, AgentWallet.paused.selector, 0) != 0;
+        s.cosigner = address(uint160(_walletWord(wallet, AgentWallet.cosigner.selector, 0)));
+        s.owner = address(uint160(_walletWord(wallet, IOwnable2Step.owner.selector, 0)));
+        s.selfIsGuardian = _walletWord(wallet, AgentWallet.isGuardian.selector, uint160(self)) != 0;
+        s.selfIsSessionKey = _walletWord(wallet, AgentWallet.sessionKeyValidUntil.selector, uint160(self)) != 0;
+        s.budgetedTokens = AgentWallet(wallet).budgetedTokens();
     }
 
     function _controlState(address payable wallet) internal view returns (bytes32[5] memory c) {
-        AgentWallet w = AgentWallet(wallet);
-        return _controlState(wallet, w.owner(), w.cosigner(), w.paused());
+        return
+            _controlState(
+                wallet,
+                address(uint160(_walletWord(wallet, IOwnable2Step.owner.selector, 0))),
+                address(uint160(_walletWord(wallet, AgentWallet.cosigner.selector, 0))),
+                _walletWord(wallet, AgentWallet.paused.selector, 0) != 0
+            );
     }
 
     /// @dev The control state with the owner, co-signer and pause flag already read (in the same call).
@@ -212,10 +224,44 @@ contract StateReader {
         bool paused
     ) internal view returns (bytes32[5] memory c) {
         c[0] = bytes32(uint256(uint160(owner)));
-        c[1] = bytes32(uint256(uint160(AgentWallet(wallet).pendingOwner())));
+        c[1] = bytes32(_walletWord(wallet, IOwnable2Step.pendingOwner.selector, 0));
         c[2] = bytes32(uint256(uint160(cosigner)));
         c[3] = paused ? bytes32(uint256(1)) : bytes32(0);
         c[4] = wallet.codehash;
+    }
+
+    /// @dev The one-word answer of a wallet view `selector(arg)` (an argument-less view ignores `arg`). Reverts when
+    /// the call fails or answers less than a word, as a high-level call would: `wallet` is not an AgentWallet.
+    function _walletWord(address wallet, bytes4 selector, uint256 arg) private view returns (uint256 value) {
+        assembly ("memory-safe") {
+            mstore(0x00, selector)
+            mstore(0x04, arg)
+            // Yul evaluates arguments right to left: the call must come before returndatasize() is read.
+            let ok := staticcall(gas(), wallet, 0x00, 0x24, 0x00, 0x20)
+            if iszero(and(ok, gt(returndatasize(), 0x1f))) {
+                revert(0x00, 0x00)
+            }
+            value := mload(0x00)
+        }
+    }
+
+    /// @dev The one-word answer of `token.selector(a, b)` with READ_GAS (an ERC-20 balanceOf or allowance), and
+    /// whether there was one.
+    function _tokenWord(
+        address token,
+        bytes4 selector,
+        address a,
+        address b
+    ) private view returns (uint256 value, bool ok) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), a)
+            mstore(add(ptr, 0x24), b)
+            ok := staticcall(READ_GAS, token, ptr, 0x44, 0x00, 0x20)
+            ok := and(ok, gt(returndatasize(), 0x1f))
+            value := mul(mload(0x00), ok)
+        }
     }
 
     function _balances(
@@ -229,10 +275,7 @@ contract StateReader {
                 (amounts[i], ok[i]) = (accounts[i].balance, true);
                 continue;
             }
-            (bool success, bytes memory ret) = assets[i].staticcall{gas: READ_GAS}(
-                abi.encodeCall(IERC20.balanceOf, (accounts[i]))
-            );
-            if (success && ret.length >= 32) (amounts[i], ok[i]) = (abi.decode(ret, (uint256)), true);
+            (amounts[i], ok[i]) = _tokenWord(assets[i], IERC20.balanceOf.selector, accounts[i], address(0));
         }
     }
 
@@ -243,10 +286,8 @@ contract StateReader {
     ) internal view returns (uint256[] memory amounts) {
         amounts = new uint256[](tokens.length);
         for (uint256 i; i < tokens.length; ++i) {
-            (bool success, bytes memory ret) = tokens[i].staticcall{gas: READ_GAS}(
-                abi.encodeCall(IERC20.allowance, (owners[i], spenders[i]))
-            );
-            amounts[i] = success && ret.length >= 32 ? abi.decode(ret, (uint256)) : type(uint256).max;
+            (uint256 amount, bool ok) = _tokenWord(tokens[i], IERC20.allowance.selector, owners[i], spenders[i]);
+            amounts[i] = ok ? amount : type(uint256).max;
         }
     }
 }
