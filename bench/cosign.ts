@@ -40,21 +40,25 @@
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import v8 from "node:v8";
+import vm from "node:vm";
 import path from "node:path";
 import { createEvm } from "../src/simulation/evm";
 import { createPublicClient, createWalletClient, encodeFunctionData, http, toHex, type Address, type Hex } from "viem";
+import type { Decision, OperationRequestBody } from "../src/api";
 import { devAccount, devPrivateKey, LOCAL_ROLES } from "../src/chain/accounts";
 import { loadArtifact } from "../src/chain/artifacts";
 import { createCosigner, type Cosigner } from "../src/cosigner";
 import { deployDemo, type DemoDeployment } from "../src/deploy/demo";
 import { rpc as nodeRpc, startLocalNode, type LocalNode } from "../src/devchain/node";
-import { operationDigest, type Call } from "../src/eip712";
-import type { Decision } from "../src/engine";
 import { CosignerKey } from "../src/signing/signer";
 import { RELAYER, type Fork } from "../src/simulation/fork";
 import { UpstreamCache, type StateKey } from "../src/simulation/upstream-cache";
-import { encodeExecute } from "../src/simulation/simulate";
 import { startLatencyProxy, type LatencyProxy } from "./support/latency-proxy";
+import { loadFigures, runLoad, slope, startService } from "./support/http-load";
+import { Requests } from "./support/requests";
+import { soak } from "./support/soak";
+import { machine } from "./support/machine";
 
 // ───────────────────────────── parameters ─────────────────────────────
 
@@ -84,19 +88,35 @@ const P = {
   freshnessTrials: QUICK ? 6 : 50,
   /** Deadline of each request: this far ahead of signing (the engine allows at most 300 s). */
   ttlSeconds: 240n,
+  /** HTTP phase: closed-loop clients over loopback for this long, after a warm-up of httpWarmup requests. */
+  httpConcurrency: 8,
+  httpSeconds: QUICK ? 3 : 20,
+  httpWarmup: scale(200),
+  /** Memory phase: decisions (8 concurrent) after a warm-up, RSS sampled after a GC every memorySampleEvery. */
+  memoryWarmup: scale(1_000),
+  memoryRuns: scale(20_000),
+  memorySampleEvery: QUICK ? 100 : 1_000,
+  /** The upstream mines a block this often during the memory phase and the soak (the fork advances). */
+  blockMs: 2_000,
   /** The whole benchmark is killed after this long. */
-  watchdogMs: 10 * 60_000,
+  watchdogMs: 20 * 60_000,
 };
 const GOALS = {
   decideP50Ms: 10,
-  ratioP50: 5,
+  ratioP50: 4,
   decisionsPerSecond: 100,
+  // CPU of the whole process (EDR's threads included) per sequential decision, over the local execute's p50.
+  cpuRatio: 3,
+  rssGrowthKiBPerDecision: 50,
+  httpDecisionsPerSecond: 100,
+  httpVsInProcess: 0.8,
+  httpErrors: 0,
   // One round trip at most: without a newHeads subscription each request checks the head (one eth_blockNumber).
   remoteDecideP50Ms: 30,
   remoteFirstAfterHeadMs: 250,
   signedAfterRevocation: 0,
 };
-const HIGHER_IS_BETTER = new Set(["decisionsPerSecond"]);
+const HIGHER_IS_BETTER = new Set(["decisionsPerSecond", "httpDecisionsPerSecond", "httpVsInProcess"]);
 
 // ───────────────────────────── helpers ─────────────────────────────
 
@@ -138,53 +158,6 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
   }
 }
 
-/** Pre-signed operation requests: USDC 1 base unit to alice, sequential fresh nonces. */
-class Requests {
-  private nonce: bigint;
-  private readonly call: Call;
-  constructor(
-    private readonly d: DemoDeployment,
-    private readonly sessionKey: CosignerKey,
-    private readonly cosignerKey: CosignerKey,
-    firstNonce: bigint,
-  ) {
-    this.nonce = firstNonce;
-    const erc20 = loadArtifact("MockERC20").abi;
-    this.call = {
-      target: d.tokens.USDC!,
-      value: 0n,
-      data: encodeFunctionData({ abi: erc20, functionName: "transfer", args: [d.recipients.alice!, P.amount] }),
-    };
-  }
-
-  /** One request body (as JSON would carry it) and the calldata of the `execute` the co-signer would simulate. */
-  make(): { body: Record<string, unknown>; execute: Hex } {
-    const nonce = this.nonce++;
-    const deadline = BigInt(Math.floor(Date.now() / 1000)) + P.ttlSeconds;
-    const calls = [this.call];
-    // A plain transfer of a budgeted token: no bounds (what the SDK signs for it), the SDK's default callGasLimit.
-    const op = { calls, nonce, deadline, callGasLimit: P.callGasLimit, bounds: [] };
-    const digest = operationDigest(this.d.chainId, this.d.wallet, op);
-    const agentSignature = this.sessionKey.sign(digest);
-    const body = {
-      chainId: this.d.chainId,
-      wallet: this.d.wallet,
-      calls: calls.map((c) => ({ target: c.target, value: c.value.toString(), data: c.data })),
-      nonce: nonce.toString(),
-      deadline: deadline.toString(),
-      callGasLimit: P.callGasLimit.toString(),
-      bounds: [],
-      agentSignature,
-      intent: { kind: "transfer", asset: this.d.tokens.USDC, to: this.d.recipients.alice, amount: P.amount.toString() },
-    };
-    const execute = encodeExecute({ ...op, agentSignature, cosignerSignature: this.cosignerKey.sign(digest) });
-    return { body, execute };
-  }
-
-  batch(n: number): Record<string, unknown>[] {
-    return Array.from({ length: n }, () => this.make().body);
-  }
-}
 
 /**
  * The race of issue 8: the guardian pauses the wallet or revokes the session key (alternating), and a proposal is
@@ -341,7 +314,7 @@ async function writeState(p: Eip1193, state: { key: StateKey; value: unknown }[]
   }
 }
 
-async function sequential(cosigner: Cosigner, bodies: Record<string, unknown>[]): Promise<number[]> {
+async function sequential(cosigner: Cosigner, bodies: OperationRequestBody[]): Promise<number[]> {
   const times: number[] = [];
   for (const body of bodies) {
     const started = now();
@@ -351,7 +324,7 @@ async function sequential(cosigner: Cosigner, bodies: Record<string, unknown>[])
   return times;
 }
 
-async function concurrent(cosigner: Cosigner, bodies: Record<string, unknown>[], workers: number) {
+async function concurrent(cosigner: Cosigner, bodies: OperationRequestBody[], workers: number) {
   const times: number[] = [];
   let next = 0;
   const started = now();
@@ -376,7 +349,7 @@ async function concurrent(cosigner: Cosigner, bodies: Record<string, unknown>[],
  * requests), the time inside fork.run (lock, simulation, hydration) and the store's insert; the rest is validation,
  * digests, signatures, comparison and store reads. Instruments the instances for the duration only.
  */
-async function profile(cosigner: Cosigner, bodies: Record<string, unknown>[]) {
+async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
   const fork = cosigner.fork as unknown as { provider: Eip1193; run: Fork["run"] };
   const store = cosigner.store;
   const methods = new Map<string, { calls: number; ms: number }>();
@@ -408,10 +381,10 @@ async function profile(cosigner: Cosigner, bodies: Record<string, unknown>[]) {
       stage.run += now() - t;
     }
   };
-  store.insert = (...args) => {
+  store.insert = async (...args) => {
     const t = now();
     try {
-      return insert.apply(store, args);
+      return await insert.apply(store, args);
     } finally {
       stage.insert += now() - t;
     }
@@ -461,6 +434,82 @@ async function profile(cosigner: Cosigner, bodies: Record<string, unknown>[]) {
   };
 }
 
+/**
+ * The HTTP phase: the co-signer's own service on loopback, rate limits lifted, and P.httpConcurrency closed-loop
+ * clients in a worker thread sending valid proposals for P.httpSeconds. The process's CPU includes the worker's.
+ */
+async function httpLoad(cosigner: Cosigner, requests: Requests) {
+  const service = await startService(cosigner, 1_000_000_000);
+  try {
+    const warm = loadFigures(await runLoad({ url: service.url, bodies: requests.json(P.httpWarmup), concurrency: P.httpConcurrency, durationMs: 60_000 }));
+    if (warm.ok !== P.httpWarmup) throw new Error(`HTTP warm-up: ${JSON.stringify(warm.errors)}`);
+    // Enough bodies for twice the in-process rate over the whole phase; signed before the clock starts.
+    const bodies = requests.json(Math.ceil(P.httpSeconds * 400));
+    const cpu = process.cpuUsage();
+    const run = loadFigures(await runLoad({ url: service.url, bodies, concurrency: P.httpConcurrency, durationMs: P.httpSeconds * 1000 }));
+    const used = process.cpuUsage(cpu);
+    if (run.sent === bodies.length) throw new Error("the HTTP phase ran out of bodies before its time: sign more");
+    return { ...run, cpuMsPerDecision: (used.user + used.system) / 1000 / Math.max(1, run.sent) };
+  } finally {
+    await service.app.close();
+  }
+}
+
+/** A function that runs a full garbage collection (V8's gc, exposed at run time). */
+function exposeGc(): () => void {
+  v8.setFlagsFromString("--expose-gc");
+  return vm.runInNewContext("gc") as () => void;
+}
+
+/** Resident set and heap now, in MiB, after a full collection. */
+function memoryNow(gc: () => void) {
+  gc();
+  const m = process.memoryUsage();
+  return { rssMiB: round(m.rss / 2 ** 20, 1), heapUsedMiB: round(m.heapUsed / 2 ** 20, 1), externalMiB: round(m.external / 2 ** 20, 1) };
+}
+
+/**
+ * The memory phase: P.memoryRuns decisions (8 concurrent) after P.memoryWarmup, the upstream mining a block every
+ * P.blockMs (so the fork advances as it would on a live chain); RSS after a full GC every P.memorySampleEvery. The
+ * growth per decision is the least-squares slope of RSS over decisions (robust to one noisy sample).
+ */
+async function memoryPhase(cosigner: Cosigner, requests: Requests, nodeUrl: string, log: (s: string) => void) {
+  const gc = exposeGc();
+  const miner = setInterval(() => void nodeRpc(nodeUrl, "evm_mine").catch(() => undefined), P.blockMs);
+  try {
+    for (let done = 0; done < P.memoryWarmup; done += P.memorySampleEvery) {
+      await concurrent(cosigner, requests.batch(Math.min(P.memorySampleEvery, P.memoryWarmup - done)), P.concurrency);
+    }
+    const samples = [{ decisions: 0, ...memoryNow(gc) }];
+    const started = now();
+    for (let done = 0; done < P.memoryRuns; ) {
+      const n = Math.min(P.memorySampleEvery, P.memoryRuns - done);
+      await concurrent(cosigner, requests.batch(n), P.concurrency);
+      done += n;
+      samples.push({ decisions: done, ...memoryNow(gc) });
+      if (done % (P.memorySampleEvery * 5) === 0) log(`memory: ${done} decisions, rss ${samples.at(-1)!.rssMiB} MiB`);
+    }
+    const first = samples[0]!;
+    const last = samples.at(-1)!;
+    const kib = (mib: number) => mib * 1024;
+    return {
+      decisions: P.memoryRuns,
+      warmup: P.memoryWarmup,
+      seconds: round((now() - started) / 1000, 1),
+      rssGrowthKiBPerDecision: kib(slope(samples.map((x) => x.decisions), samples.map((x) => x.rssMiB))),
+      rssGrowthKiBPerDecisionEndToEnd: round(kib(last.rssMiB - first.rssMiB) / P.memoryRuns, 2),
+      heapGrowthKiBPerDecision: round(kib(slope(samples.map((x) => x.decisions), samples.map((x) => x.heapUsedMiB))), 3),
+      rssMiB: last.rssMiB,
+      heapUsedMiB: last.heapUsedMiB,
+      forkResets: cosigner.fork.stats.resets,
+      hydratedKeys: cosigner.fork.stats.hydratedKeys,
+      samples,
+    };
+  } finally {
+    clearInterval(miner);
+  }
+}
+
 // ───────────────────────────── the benchmark ─────────────────────────────
 
 async function main() {
@@ -486,8 +535,7 @@ async function main() {
     log(`upstream ${node.url}: demo wallet ${d.wallet}`);
     const cosignerKey = CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.cosigner));
     const sessionKey = CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.sessionKey));
-    // Nonces from 2^20 (a nonce-bitmap word boundary), one fresh nonce per request.
-    const requests = new Requests(d, sessionKey, cosignerKey, 1n << 20n);
+    const requests = new Requests(d, sessionKey, cosignerKey, P);
     const review = { thresholds: new Map<string, bigint>(), reviewNewRecipients: false };
     const head = (await nodeRpc<{ number: string; gasLimit: string }>(node.url, "eth_getBlockByNumber", ["latest", false]))!;
 
@@ -542,7 +590,11 @@ async function main() {
     log(`decide p50 ${pct(decideTimes, 50).toFixed(3)} ms, p99 ${pct(decideTimes, 99).toFixed(3)} ms`);
     const conc = await concurrent(cosigner, requests.batch(P.concurrentRuns), P.concurrency);
     log(`${P.concurrency} concurrent: ${conc.perSecond.toFixed(1)} decisions/s`);
+    const httpPhase = await httpLoad(cosigner, requests);
+    log(`HTTP, ${P.httpConcurrency} clients: ${httpPhase.perSecond.toFixed(1)} decisions/s, p99 ${pct(httpPhase.latencies, 99).toFixed(1)} ms, errors ${JSON.stringify(httpPhase.errors)}`);
     const prof = await profile(cosigner, requests.batch(P.profileRuns));
+    const memory = await memoryPhase(cosigner, requests, node.url, log);
+    log(`memory: ${memory.rssGrowthKiBPerDecision.toFixed(1)} KiB RSS per decision over ${memory.decisions} decisions (rss ${memory.rssMiB} MiB at the end)`);
     const localForkStats = { ...cosigner.fork.stats };
 
     await cosigner.stop();
@@ -646,6 +698,15 @@ async function main() {
       ratioP50: round(decideP50Ms / localExecP50Ms, 2),
       ratioP50Standalone: round(decideP50Ms / pct(localRun.times, 50), 2),
       cpuMsPerDecision: round(cpuMicros / 1000 / decideTimes.length, 3),
+      cpuRatio: round(cpuMicros / 1000 / decideTimes.length / localExecP50Ms, 2),
+      httpDecisionsPerSecond: round(httpPhase.perSecond, 1),
+      httpVsInProcess: round(httpPhase.perSecond / conc.perSecond, 2),
+      httpP50Ms: round(pct(httpPhase.latencies, 50), 2),
+      httpP99Ms: round(pct(httpPhase.latencies, 99), 2),
+      httpErrors: httpPhase.sent - httpPhase.ok,
+      rssGrowthKiBPerDecision: round(memory.rssGrowthKiBPerDecision, 1),
+      rssMiB: memory.rssMiB,
+      heapUsedMiB: memory.heapUsedMiB,
       remoteDecideP50Ms: round(pct(remoteTimes, 50), 3),
       remoteDecideP99Ms: round(pct(remoteTimes, 99), 3),
       remoteFirstAfterHeadMs: round(pct(firstAfterHead.map((x) => x.minedToDecisionMs), 50), 1),
@@ -675,10 +736,10 @@ async function main() {
       node: process.version,
       cores: os.cpus().length,
       cpu: os.cpus()[0]?.model,
+      machine: machine(),
       loadAverage: { before: loadBefore.map((x) => round(x)), after: os.loadavg().map((x) => round(x)) },
       hardhat: (require("hardhat/package.json") as { version: string }).version,
-      caveat:
-        "measured on a shared 2-core machine while other work may run: p50s are robust to that, p99s and throughput less so",
+      caveat: `measured on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}) while other work may run: p50s are robust to that, p99s and throughput less so`,
       operation: `execute([USDC.transfer(alice, ${P.amount})]) on the demo wallet, transfer intent, fresh sequential nonces`,
       parameters: { ...P, amount: P.amount.toString(), callGasLimit: P.callGasLimit.toString(), ttlSeconds: P.ttlSeconds.toString() },
       figures,
@@ -703,12 +764,15 @@ async function main() {
         duringAdvance: duringAdvance.map((x) => ({ decisionMs: round(x.decisionMs, 2), onNewHead: x.onNewHead })),
       },
       profile: prof,
+      http: { concurrency: P.httpConcurrency, seconds: P.httpSeconds, sent: httpPhase.sent, ok: httpPhase.ok, errors: httpPhase.errors, cpuMsPerDecision: round(httpPhase.cpuMsPerDecision, 3) },
+      memory,
       samples: {
         localExec: summary(localTimes),
         localExecStandalone: summary(localRun.times),
         naiveFork: summary(naiveRun.times),
         decide: summary(decideTimes),
         concurrentDecide: summary(conc.times),
+        http: summary(httpPhase.latencies),
         remoteDecide: summary(remoteTimes),
         remoteFirstAfterHead: summary(firstAfterHead.map((x) => x.minedToDecisionMs)),
         remoteFirstAfterHeadDecision: summary(firstAfterHead.map((x) => x.decisionMs)),
@@ -751,7 +815,14 @@ async function main() {
   }
 }
 
-main()
+/** `--name value` from the command line, if given. */
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const soakSeconds = flag("soak");
+(soakSeconds ? soak(Number(soakSeconds), Number(flag("rate") ?? 50)).then((passed) => (process.exitCode = passed ? 0 : 1)) : main())
   .then(() => process.exit(process.exitCode ?? 0))
   .catch((error) => {
     console.error(error);

@@ -1,0 +1,161 @@
+/**
+ * The soak mode of bench:cosign (`npm run bench:cosign -- --soak 600 [--rate 50]`, not in CI): the demo deployment on
+ * a local node that mines a block every 2 s, the co-signer's HTTP service, and valid proposals at a fixed rate from a
+ * worker thread for the given seconds. Every 10 s it samples RSS, heap, event-loop delay and the window's latency
+ * p99 into bench/results/soak.json, and fails (exit 1) when memory or p99 trends up over the last half, or any
+ * request failed.
+ *
+ * "Trends up" over the last half: the least-squares slope, times the half's duration, is a rise of more than 5% of
+ * the half's mean and more than 16 MiB for RSS, or more than 25% of the mean and more than 5 ms for p99.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { devPrivateKey, LOCAL_ROLES } from "../../src/chain/accounts";
+import { createCosigner } from "../../src/cosigner";
+import { deployDemo } from "../../src/deploy/demo";
+import { rpc as nodeRpc, startLocalNode } from "../../src/devchain/node";
+import { CosignerKey } from "../../src/signing/signer";
+import { loadFigures, runLoad, slope, startLoad, startService, type LoadResult } from "./http-load";
+import { machine } from "./machine";
+import { Requests } from "./requests";
+
+const WINDOW_MS = 10_000;
+const SHAPE = { amount: 1n, callGasLimit: 1_000_000n, ttlSeconds: 240n };
+
+interface Sample {
+  atSeconds: number;
+  rssMiB: number;
+  heapUsedMiB: number;
+  eventLoopDelayP99Ms: number;
+  requests: number;
+  ok: number;
+  p99Ms: number;
+  decisionsPerSecond: number;
+}
+
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+function p99(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+}
+
+/** Whether `ys` (sampled at `xs` seconds) rises over the last half by more than `share` of its mean and `floor`. */
+export function trendsUp(xs: number[], ys: number[], share: number, floor: number) {
+  const half = Math.floor(xs.length / 2);
+  const hx = xs.slice(half);
+  const hy = ys.slice(half);
+  const mean = hy.reduce((a, b) => a + b, 0) / Math.max(1, hy.length);
+  const rise = slope(hx, hy) * ((hx.at(-1) ?? 0) - (hx[0] ?? 0));
+  return { rise: round(rise, 2), mean: round(mean, 2), limit: round(Math.max(share * mean, floor), 2), up: rise > Math.max(share * mean, floor) };
+}
+
+export async function soak(seconds: number, ratePerSecond: number): Promise<boolean> {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const startedAt = new Date();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "countersign-soak-"));
+  const node = await startLocalNode();
+  const cleanups: (() => Promise<unknown>)[] = [async () => rmSync(dir, { recursive: true, force: true }), () => node.stop()];
+  try {
+    const d = await deployDemo(node.url);
+    const cosignerKey = CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.cosigner));
+    const sessionKey = CosignerKey.fromPrivateKey(devPrivateKey(LOCAL_ROLES.sessionKey));
+    const cosigner = await createCosigner({
+      upstreamUrl: node.url,
+      key: cosignerKey,
+      dbPath: path.join(dir, "soak.sqlite"),
+      review: { thresholds: new Map(), reviewNewRecipients: false },
+      wallets: [d.wallet],
+    });
+    cleanups.push(() => cosigner.stop());
+    const service = await startService(cosigner, 1_000_000_000);
+    cleanups.push(() => service.app.close());
+    const requests = new Requests(d, sessionKey, cosignerKey, SHAPE);
+    const warm = loadFigures(await runLoad({ url: service.url, bodies: requests.json(200), concurrency: 8, durationMs: 60_000 }));
+    if (warm.ok !== 200) throw new Error(`soak warm-up: ${JSON.stringify(warm.errors)}`);
+    const miner = setInterval(() => void nodeRpc(node.url, "evm_mine").catch(() => undefined), 2_000);
+    cleanups.push(async () => clearInterval(miner));
+
+    // Bodies are signed 20 s ahead of when they are sent (deadlines are at most 300 s ahead).
+    const perWindow = Math.ceil((ratePerSecond * WINDOW_MS) / 1000);
+    const run = startLoad({ url: service.url, bodies: requests.json(2 * perWindow), concurrency: 256, durationMs: seconds * 1000, ratePerSecond });
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const samples: Sample[] = [];
+    const t0 = performance.now();
+    let seen = 0;
+    let fed = 2 * perWindow;
+    const total = Math.ceil(ratePerSecond * seconds);
+    let finished = false;
+    void run.done.then(() => (finished = true));
+    while (!finished && performance.now() - t0 < seconds * 1000 + 30_000) {
+      await new Promise((r) => setTimeout(r, WINDOW_MS));
+      if (fed < total) {
+        const n = Math.min(perWindow, total - fed);
+        run.feed(requests.json(n));
+        fed += n;
+      }
+      if (fed >= total) run.end();
+      const window: LoadResult[] = run.results.slice(seen);
+      seen = run.results.length;
+      gc();
+      const m = process.memoryUsage();
+      const ok = window.filter((r) => r.status === 200);
+      const sample: Sample = {
+        atSeconds: round((performance.now() - t0) / 1000, 1),
+        rssMiB: round(m.rss / 2 ** 20, 1),
+        heapUsedMiB: round(m.heapUsed / 2 ** 20, 1),
+        eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
+        requests: window.length,
+        ok: ok.length,
+        p99Ms: round(p99(ok.map((r) => r.ms)), 2),
+        decisionsPerSecond: round((ok.length * 1000) / WINDOW_MS, 1),
+      };
+      loop.reset();
+      samples.push(sample);
+      console.log(
+        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB, heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
+          `${sample.ok}/${sample.requests} ok, p99 ${sample.p99Ms} ms`,
+      );
+    }
+    const done = await run.done;
+    const figures = loadFigures(done);
+    // The last window may be partial (the run ended inside it): it is left out of the trends.
+    const full = samples.filter((s) => s.requests >= 0.5 * perWindow);
+    const xs = full.map((s) => s.atSeconds);
+    const rss = trendsUp(xs, full.map((s) => s.rssMiB), 0.05, 16);
+    const latency = trendsUp(xs, full.map((s) => s.p99Ms), 0.25, 5);
+    const errors = figures.sent - figures.ok;
+    const passed = !rss.up && !latency.up && errors === 0 && figures.sent > 0;
+    const out = {
+      generatedAt: startedAt.toISOString(),
+      machine: machine(),
+      seconds,
+      ratePerSecond,
+      decisions: figures.ok,
+      errors: figures.errors,
+      p99Ms: round(p99(figures.latencies), 2),
+      trends: { rssMiB: rss, p99Ms: latency },
+      passed,
+      forkStats: { ...cosigner.fork.stats },
+      samples,
+    };
+    const results = path.join(__dirname, "..", "results");
+    mkdirSync(results, { recursive: true });
+    writeFileSync(path.join(results, "soak.json"), JSON.stringify(out, null, 2) + "\n");
+    console.table(samples);
+    console.log(
+      `soak ${seconds} s at ${ratePerSecond}/s: ${figures.ok} decisions, ${errors} errors; RSS over the last half ${rss.rise} MiB (limit ${rss.limit}), ` +
+        `p99 ${latency.rise} ms (limit ${latency.limit}): ${passed ? "passed" : "FAILED"}; wrote bench/results/soak.json`,
+    );
+    return passed;
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error("cleanup:", (err as Error).message));
+  }
+}
