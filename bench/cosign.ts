@@ -664,7 +664,8 @@ async function main() {
     const proxied0 = { requests: proxy.stats.requests, calls: proxy.stats.calls };
     const remoteHead = (await nodeRpc<{ number: string }>(node.url, "eth_getBlockByNumber", ["latest", false]))!;
     const naiveRemote = await inProcessChain(d.chainId, BigInt(head.gasLimit), { url: proxy.url, block: BigInt(remoteHead.number) });
-    const naiveRemoteTx = await execTx(naiveRemote, d.wallet, probe.execute);
+    // A fresh request: the probe signed at the start may be past its deadline after the memory phase.
+    const naiveRemoteTx = await execTx(naiveRemote, d.wallet, requests.make().execute);
     const proxied1 = { requests: proxy.stats.requests, calls: proxy.stats.calls };
     const naiveRemoteRun = await execLoop(naiveRemote, naiveRemoteTx, 1, P.naiveRemoteRuns);
     const proxied2 = { requests: proxy.stats.requests, calls: proxy.stats.calls };

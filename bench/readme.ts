@@ -120,7 +120,7 @@ function summary(verdicts: Verdict[], describe: (v: Verdict) => string): string 
 /** The co-signer's goals (issue 9 and before); a goal in cosign.json's own `goals` takes precedence. */
 const COSIGN_GOALS: Goal[] = [
   { figure: "decideP50Ms", comparison: "≤", goal: 10 },
-  { figure: "ratioP50", comparison: "≤", goal: 5 },
+  { figure: "ratioP50", comparison: "≤", goal: 4 },
   { figure: "decisionsPerSecond", comparison: "≥", goal: 100 },
   { figure: "remoteDecideP50Ms", comparison: "≤", goal: 30 },
   { figure: "remoteFirstAfterHeadMs", comparison: "≤", goal: 250 },
@@ -232,7 +232,9 @@ function cosignSection(result: Json | undefined): { text: string; verdicts: Verd
       : `${values.map((v) => (v === undefined ? "—" : sig(v))).join(" / ")}${row.unit ? ` ${row.unit}` : ""}`;
     const verdict = row.goal && verdicts.find((v) => v.figure === row.goal!.figure);
     if (verdict) judged.add(verdict.figure);
-    lines.push(`| ${row.label} | ${cell} | ${verdict ? row.goal!.words : ""} | ${verdict ? holdsCell(verdict) : ""} |`);
+    // The words carry the unit and wording; the number is the goal the JSON was judged against.
+    const words = verdict ? row.goal!.words.replace(/(?<=[≤≥] )-?[0-9][0-9.,]*/, String(verdict.goal)) : "";
+    lines.push(`| ${row.label} | ${cell} | ${words} | ${verdict ? holdsCell(verdict) : ""} |`);
   }
   // A goal cosign.json adds, which no row above shows.
   for (const v of verdicts.filter((x) => !judged.has(x.figure))) {

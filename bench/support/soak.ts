@@ -107,6 +107,8 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       gc();
       const m = process.memoryUsage();
       const ok = window.filter((r) => r.status === 200);
+      const failed: Record<string, number> = {};
+      for (const r of window) if (r.status !== 200) failed[`${r.status} ${r.code ?? ""}`] = (failed[`${r.status} ${r.code ?? ""}`] ?? 0) + 1;
       const sample: Sample = {
         atSeconds: round((performance.now() - t0) / 1000, 1),
         rssMiB: round(m.rss / 2 ** 20, 1),
@@ -121,7 +123,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       samples.push(sample);
       console.log(
         `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB, heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
-          `${sample.ok}/${sample.requests} ok, p99 ${sample.p99Ms} ms`,
+          `${sample.ok}/${sample.requests} ok, p99 ${sample.p99Ms} ms${Object.keys(failed).length > 0 ? ` ${JSON.stringify(failed)}` : ""}`,
       );
     }
     const done = await run.done;
