@@ -198,7 +198,7 @@ export class CosignerEngine {
     } catch (err) {
       if (!(err instanceof CountersignError)) throw err;
       // A refusal at approval time (expired, paused, nonce used …) settles the decision; an outage does not.
-      if (["UPSTREAM_UNAVAILABLE", "FORK_STALE", "SIMULATION_FAILED", "STORE_UNAVAILABLE"].includes(err.code)) throw err;
+      if (["UPSTREAM_UNAVAILABLE", "FORK_STALE", "SIMULATION_FAILED", "STORE_UNAVAILABLE", "BUSY"].includes(err.code)) throw err;
       reasons = [{ code: err.code, message: err.message }];
     }
     const stored = await this.options.store.resolvePending(
@@ -286,23 +286,27 @@ export class CosignerEngine {
   ): Promise<Attempt> {
     const { fork, key, served } = this.options;
     served.check(req.wallet, this.chainId);
-    return fork.run(async (rpc, env): Promise<Attempt> => {
-      await this.checkWalletCode(rpc, req.wallet);
-      // Authenticate with one small read before the fork reads anything the request names (balances, targets).
-      await this.sessionKeys.check(rpc, env, req.wallet, sessionKey);
-      try {
+    // Set once the wallet confirmed the signer; a refusal is thrown inside the run, so the fork keeps nothing the
+    // refused run read (see Fork.run), and turned into an Attempt here.
+    let keyVerified = false;
+    try {
+      const sim = await fork.run(async (rpc, env) => {
+        await this.checkWalletCode(rpc, req.wallet);
+        // Authenticate with one small read before the fork reads anything the request names (balances, targets).
+        await this.sessionKeys.check(rpc, env, req.wallet, sessionKey);
+        keyVerified = true;
         admitAuthenticated?.(req.wallet, sessionKey);
         const input = { ...req, signer: sessionKey, cosignerSignature: cosignature, watch: watchedBalances(req) };
-        const sim = await simulateOperation(fork, rpc, env, input, key.address, (auth) => {
+        return simulateOperation(fork, rpc, env, input, key.address, (auth) => {
           const refusal = authRefusal(auth, req, sessionKey, env.timestamp, key.address);
           if (refusal) throw refusal;
         });
-        return { ok: true, sim };
-      } catch (err) {
-        if (err instanceof CountersignError) return { ok: false, refusal: err, keyVerified: true };
-        throw err;
-      }
-    });
+      });
+      return { ok: true, sim };
+    } catch (err) {
+      if (err instanceof CountersignError) return { ok: false, refusal: err, keyVerified };
+      throw err;
+    }
   }
 
   private readonly knownWallets = new Set<Address>();
@@ -369,7 +373,11 @@ export class CosignerEngine {
     } catch (err) {
       if (!(err instanceof UniqueConflict)) throw err;
       const same = await store.findByDigest(req.chainId, req.wallet, digest);
-      if (same && err.index === "nonce") return same;
+      // The same operation decided concurrently: its decision, but only to the session key that proposed it.
+      if (same && err.index === "nonce") {
+        if (same.sessionKey !== sessionKey) throw new CountersignError("UNKNOWN_SESSION_KEY", `${sessionKey} did not propose this operation`);
+        return same;
+      }
       throw err.index === "nonce"
         ? new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was decided concurrently for another operation`)
         : new CountersignError("IDEMPOTENCY_CONFLICT", `idempotency key ${req.idempotencyKey} is taken`);

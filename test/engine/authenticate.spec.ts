@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import type { Hex } from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ import {
   auditCount,
   chainTime,
   countForkRuns,
-  CountingProxy,
+  FaultyProxy,
   expectApproved,
   expectRefusal,
   increaseTime,
@@ -171,6 +172,30 @@ describe("engine: authenticate", function () {
     });
   });
 
+  describe("a refused run of a verified key", function () {
+    it("keeps nothing it read in the fork: a paused wallet's refusal to pay a new account hydrates no key", async function () {
+      const stranger = privateKeyToAccount(generatePrivateKey()).address;
+      const usdcToken = h.deployment.tokens.USDC! as Hex;
+      const body = await proposal(h, [transferCall(usdcToken, stranger, usdc(1))], {
+        kind: "transfer",
+        asset: usdcToken,
+        to: stranger,
+        amount: usdc(1).toString(),
+      });
+      await asGuardian(h, "pause");
+      try {
+        await syncFork(h);
+        const before = h.cosigner.fork.stats.hydratedKeys;
+        await expectRefusal(h.cosigner.engine.propose(body), "WALLET_PAUSED", 503);
+        // The run read the stranger's balance before it was refused; had it been kept, every new head would re-read it.
+        expect(h.cosigner.fork.stats.hydratedKeys, "keys hydrated by the refused run").to.equal(before);
+      } finally {
+        await asOwner(h, "unpause");
+        await syncFork(h);
+      }
+    });
+  });
+
   describe("the co-signer's own role", function () {
     it("refuses with COSIGNER_MISMATCH (422) when the wallet names another co-signer", async function () {
       await asOwner(h, "setCosigner", [devAccount(SPARE_COSIGNER).address]);
@@ -188,7 +213,7 @@ describe("engine: authenticate", function () {
       // A store left open keeps its write-ahead log beside it: the running harness's store shows the sign.
       expect(existsSync(`${h.dbPath}-wal`), "an open store's -wal file").to.equal(true);
       for (const role of [ROLES.sessionKey, ROLES.guardian, ROLES.owner]) {
-        const proxy = new CountingProxy();
+        const proxy = new FaultyProxy();
         const dbPath = join(mkdtempSync(join(tmpdir(), "countersign-refused-")), "decisions.sqlite");
         try {
           const starting = createCosigner({

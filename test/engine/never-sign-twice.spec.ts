@@ -184,6 +184,22 @@ describe("engine: never sign twice", function () {
       expect(err.message).to.not.contain(first.id);
     });
 
+    it("never hands it the other key's decision of the same operation proposed at the same moment", async function () {
+      // One operation (so one digest) signed by both keys, proposed concurrently: both pass the early digest check,
+      // one decision is committed, and the loser's insert meets it under the nonce's unique index.
+      const nonce = h.nextNonce();
+      const deadline = BigInt(Math.floor(Date.now() / 1000)) + 120n;
+      const op = (signer?: number) =>
+        proposal(h, [transferCall(USDC, alice, usdc(3))], { kind: "transfer", asset: USDC, to: alice, amount: usdc(3).toString() }, { nonce, deadline, signer });
+      const [a, b] = [await op(), await op(SPARE_KEY)];
+      const [mine, theirs] = await Promise.allSettled([h.cosigner.engine.propose(a), h.cosigner.engine.propose(b)]);
+      const outcomes = [mine, theirs];
+      const signed = outcomes.filter((o) => o.status === "fulfilled");
+      expect(signed, "exactly one decision is handed out").to.have.length(1);
+      const refused = outcomes.find((o) => o.status === "rejected") as PromiseRejectedResult;
+      expect((refused.reason as CountersignError).code).to.equal("UNKNOWN_SESSION_KEY");
+    });
+
     it("refuses its reuse of an idempotency key with IDEMPOTENCY_CONFLICT, naming no decision", async function () {
       const first = await h.cosigner.engine.propose(await pay(usdc(10), { idempotencyKey: "agent-7:payroll:0004" }));
       expectApproved(first);

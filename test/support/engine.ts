@@ -230,12 +230,19 @@ const STATE_READS = ["eth_getBalance", "eth_getStorageAt", "eth_getCode", "eth_g
  * @example const proxy = new FaultyProxy(); const url = await proxy.start(node.url); proxy.mode = "hang";
  */
 export class FaultyProxy {
+  /** Requests received since start (or since `reset`): shows whether anything (a head watcher left behind) still talks to the chain. */
+  requests = 0;
   private current: ProxyMode = "pass";
   private readonly hung = new Set<import("node:http").ServerResponse>();
   private server?: import("node:http").Server;
 
   get mode(): ProxyMode {
     return this.current;
+  }
+
+  /** Counts from zero again. */
+  reset(): void {
+    this.requests = 0;
   }
 
   /** Switches the mode; leaving "hang" drops the requests it held, as a network that comes back would. */
@@ -252,6 +259,7 @@ export class FaultyProxy {
     this.server = createServer(async (req, res) => {
       let body = "";
       for await (const chunk of req) body += chunk;
+      this.requests += 1;
       if (this.mode === "hang") {
         this.hung.add(res); // never answers while hanging
         return;
@@ -397,45 +405,4 @@ export function recordForkRequests(h: CosignerHarness): () => ForkRequest[] {
     });
   } as typeof original;
   return () => requests;
-}
-
-/**
- * A JSON-RPC pass-through in front of the upstream node that counts the requests it forwards: shows whether anything
- * (a head watcher left behind, say) still talks to the chain.
- * @example const proxy = new CountingProxy(); const url = await proxy.start(node.url); ...; expect(proxy.requests).to.equal(0)
- */
-export class CountingProxy {
-  /** Requests forwarded since start (or since `reset`). */
-  requests = 0;
-  private server?: import("node:http").Server;
-
-  async start(target: string): Promise<string> {
-    const { createServer } = await import("node:http");
-    this.server = createServer(async (req, res) => {
-      let body = "";
-      for await (const chunk of req) body += chunk;
-      this.requests += 1;
-      try {
-        const upstream = await fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body });
-        res.setHeader("content-type", "application/json");
-        res.end(await upstream.text());
-      } catch {
-        res.destroy();
-      }
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    const { port } = this.server.address() as import("node:net").AddressInfo;
-    return `http://127.0.0.1:${port}`;
-  }
-
-  reset(): void {
-    this.requests = 0;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = undefined;
-  }
 }
