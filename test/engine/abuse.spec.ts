@@ -11,7 +11,7 @@ import { deriveBounds } from "../../src/intent/bounds";
 import { intentSchema } from "../../src/intent/schema";
 import { operationTypedData } from "../../src/eip712";
 import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
-import { countForkRuns, deployMock, expectApproved, expectRefusal, FaultyProxy, sleep, startEngineHarness } from "../support/engine";
+import { countForkRuns, deployMock, expectApproved, expectRefusal, FaultyProxy, sleep, startEngineHarness, syncFork } from "../support/engine";
 
 const randomAddress = () => privateKeyToAccount(generatePrivateKey()).address;
 
@@ -33,6 +33,9 @@ describe("engine: bounded work for unauthenticated callers (issue 8.2)", functio
   it("refuses a key that is not a session key after one small read, before the fork reads the balances its intent names", async function () {
     const burners: Address[] = [];
     for (let i = 0; i < 4; i++) burners.push(await deployMock(h, "GasBurner"));
+    // The deployments mined blocks: let the fork reach them first, or its advance (one batched re-read of every key
+    // it holds) would be counted as this request's upstream work.
+    await syncFork(h);
     const intent = { kind: "call", expect: burners.map((asset) => ({ asset, delta: "1" })) };
     const calls = [{ target: burners[0]!, value: 0n, data: "0x12345678" as Hex }];
     const bounds = deriveBounds(intentSchema.parse(intent), h.deployment.wallet);
