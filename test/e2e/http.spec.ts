@@ -1,9 +1,7 @@
 import { expect } from "chai";
-import type { AddressInfo } from "node:net";
 import { devAccount, devPrivateKey, LOCAL_ROLES } from "../../src/chain/accounts";
 import { swapCalls } from "../../src/client";
-import { loadConfig, type Config } from "../../src/config";
-import { buildServer } from "../../src/http/server";
+import { loadConfig } from "../../src/config";
 import { Guardian } from "../../src/monitor/guardian";
 import {
   auditPageSchema,
@@ -29,6 +27,7 @@ import {
   walletRead,
   walletTx,
   type HttpHarness,
+  withServer,
 } from "../support/http";
 import { highS } from "../support/signatures";
 
@@ -49,20 +48,6 @@ describe("co-signer HTTP API (end to end)", function () {
   let h: HttpHarness;
   const post = (path: string, body?: unknown, headers?: Record<string, string>) => call(h.url, "POST", path, body, headers);
   const get = (path: string, headers?: Record<string, string>) => call(h.url, "GET", path, undefined, headers);
-
-  /**
-   * A second API on the same co-signer with another configuration (and no guardian key unless given), listening on a
-   * free port while `fn` runs.
-   */
-  async function withServer(config: Config, fn: (url: string) => Promise<void>, guardian: Guardian | null = null): Promise<void> {
-    const app = await buildServer({ cosigner: h.service.cosigner, config, guardian, processMetrics: false });
-    await app.listen({ host: "127.0.0.1", port: 0 });
-    try {
-      await fn(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
-    } finally {
-      await app.close();
-    }
-  }
 
   before(async function () {
     // Transfers of more than 300 USDC go to a person.
@@ -497,7 +482,7 @@ describe("co-signer HTTP API (end to end)", function () {
 
   describe("rate limits", function () {
     it("answers 429 once one agent signer exceeds RATE_LIMIT_PER_MINUTE, and not for another signer", async function () {
-      await withServer({ ...h.config, RATE_LIMIT_PER_MINUTE: 2 }, async (url) => {
+      await withServer(h, { ...h.config, RATE_LIMIT_PER_MINUTE: 2 }, async (url) => {
         const op = await usdcTransfer(h, alice, usdc(1));
         expect((await call(url, "POST", "/v1/operations", op)).status).to.equal(200);
         expect((await call(url, "POST", "/v1/operations", op)).status).to.equal(200);
@@ -512,7 +497,7 @@ describe("co-signer HTTP API (end to end)", function () {
     });
 
     it("answers 429 once one client IP exceeds RATE_LIMIT_PER_IP_PER_MINUTE, but never on /healthz", async function () {
-      await withServer({ ...h.config, RATE_LIMIT_PER_IP_PER_MINUTE: 3 }, async (url) => {
+      await withServer(h, { ...h.config, RATE_LIMIT_PER_IP_PER_MINUTE: 3 }, async (url) => {
         for (let i = 0; i < 3; i++) expect((await call(url, "GET", "/v1/audit/verify", undefined, bearer(h.token))).status).to.equal(200);
         const error = expectError(await call(url, "GET", "/v1/audit/verify", undefined, bearer(h.token)), 429, "RATE_LIMITED");
         expect(error.details).to.include({ scope: "ip" });
@@ -610,7 +595,7 @@ describe("co-signer HTTP API (end to end)", function () {
 
     it("answers 422 NOT_A_GUARDIAN when the service's guardian key is not a guardian of the wallet, and pauses nothing", async function () {
       const stranger = devAccount(LOCAL_ROLES.mallory);
-      await withServer(
+      await withServer(h, 
         h.config,
         async (url) => {
           const error = expectError(await call(url, "POST", `/v1/wallets/${h.deployment.wallet}/pause`, { reason: "test" }, bearer(h.token)), 422, "NOT_A_GUARDIAN");
@@ -623,7 +608,7 @@ describe("co-signer HTTP API (end to end)", function () {
 
     it("answers 503 GUARDIAN_UNAVAILABLE when no guardian key is configured", async function () {
       const config = loadConfig({ UPSTREAM_RPC_URL: h.node.url, APPROVER_TOKEN: h.token });
-      await withServer(config, async (url) => {
+      await withServer(h, config, async (url) => {
         expectError(await call(url, "POST", `/v1/wallets/${h.deployment.wallet}/pause`, undefined, bearer(h.token)), 503, "GUARDIAN_UNAVAILABLE");
       });
     });

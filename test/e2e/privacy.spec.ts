@@ -1,12 +1,10 @@
 import { expect } from "chai";
 import { request as httpRequest } from "node:http";
-import type { AddressInfo } from "node:net";
 import { devAccount, LOCAL_ROLES } from "../../src/chain/accounts";
 import { CosignerClient } from "../../src/client";
 import { loadConfig, type Config } from "../../src/config";
-import { buildServer } from "../../src/http/server";
 import { decisionSchema, errorBodySchema } from "../../src/http/schemas";
-import { bearer, call, signedRead, startHttpHarness, usdc, usdcTransfer, walletTx, type HttpHarness } from "../support/http";
+import { bearer, call, signedRead, startHttpHarness, usdc, usdcTransfer, walletTx, type HttpHarness, withServer } from "../support/http";
 
 const alice = devAccount(LOCAL_ROLES.alice).address;
 const bob = devAccount(LOCAL_ROLES.bob).address;
@@ -43,17 +41,6 @@ describe("decisions are private (end to end)", function () {
   /** An approved transfer and a pending one (above the 300 USDC threshold), both proposed by the session key. */
   let approved: { id: string; cosignerSignature: string };
   let pending: { id: string };
-
-  /** A second API on the same co-signer with another configuration, listening on a free port while `fn` runs. */
-  async function withServer(config: Config, fn: (url: string) => Promise<void>): Promise<void> {
-    const app = await buildServer({ cosigner: h.service.cosigner, config, guardian: null, processMetrics: false });
-    await app.listen({ host: "127.0.0.1", port: 0 });
-    try {
-      await fn(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
-    } finally {
-      await app.close();
-    }
-  }
 
   before(async function () {
     h = await startHttpHarness((d) => ({ REVIEW_THRESHOLDS: JSON.stringify({ [d.tokens.USDC!]: usdc(300).toString() }) }));
@@ -170,7 +157,7 @@ describe("decisions are private (end to end)", function () {
 
   describe("GET /openapi.json", function () {
     it("takes its server URL from the listen address, not from a forged Host header sent first", async function () {
-      await withServer(h.config, async (url) => {
+      await withServer(h, h.config, async (url) => {
         const forged = await getWithHost(url, "/openapi.json", "evil.example");
         expect(forged.status).to.equal(200);
         expect(forged.body.servers).to.deep.equal([{ url }]);
@@ -190,7 +177,7 @@ describe("decisions are private (end to end)", function () {
 
     it("takes its server URL from PUBLIC_BASE_URL when it is configured", async function () {
       const config = loadConfig({ ...configEnv(h.config), PUBLIC_BASE_URL: "https://cosigner.example.com" });
-      await withServer(config, async (url) => {
+      await withServer(h, config, async (url) => {
         const forged = await getWithHost(url, "/openapi.json", "evil.example");
         expect(forged.body.servers).to.deep.equal([{ url: "https://cosigner.example.com" }]);
       });

@@ -364,15 +364,11 @@ export async function relayRaw(h: CosignerHarness, from: number, to: Address, da
 export async function expectNeverRan<T>(h: CosignerHarness, action: () => Promise<T>): Promise<T> {
   const fork = h.cosigner.fork;
   const original = fork.run;
-  let runs = 0;
-  fork.run = function (this: typeof fork, ...args: Parameters<typeof original>) {
-    runs += 1;
-    return original.apply(this, args);
-  } as typeof original;
+  const runs = countForkRuns(h);
   const auditBefore = await auditCount(h);
   try {
     const result = await action();
-    expect(runs, "runs on the fork").to.equal(0);
+    expect(runs(), "runs on the fork").to.equal(0);
     expect(await auditCount(h), "audit records added").to.equal(auditBefore);
     return result;
   } finally {

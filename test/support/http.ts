@@ -3,6 +3,7 @@
  * deployment on it, and the service (engine + fastify) on a free port with a fresh store. No mocked simulation.
  */
 import { mkdtempSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -28,6 +29,8 @@ import { deriveBounds, isPlainTransfer } from "../../src/intent/bounds";
 import { intentSchema } from "../../src/intent/schema";
 import { createLogger } from "../../src/logger";
 import { startService, type Service } from "../../src/service";
+import { buildServer } from "../../src/http/server";
+import type { Guardian } from "../../src/monitor/guardian";
 
 export interface HttpHarness {
   node: LocalNode;
@@ -276,5 +279,19 @@ export async function eventually(check: () => Promise<boolean>, what: string, ti
     if (await check()) return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Serves the harness's co-signer with another `config` (and guardian) on an ephemeral port for the duration of `fn`.
+ * @example await withServer(h, { ...h.config, RATE_LIMIT_PER_MINUTE: 2 }, async (url) => { ... })
+ */
+export async function withServer(h: HttpHarness, config: Config, fn: (url: string) => Promise<void>, guardian: Guardian | null = null): Promise<void> {
+  const app = await buildServer({ cosigner: h.service.cosigner, config, guardian, processMetrics: false });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  try {
+    await fn(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}`);
+  } finally {
+    await app.close();
   }
 }
