@@ -52,6 +52,7 @@ import { createCosigner, type Cosigner } from "../src/cosigner";
 import { deployDemo, type DemoDeployment } from "../src/deploy/demo";
 import { rpc as nodeRpc, startLocalNode, type LocalNode } from "../src/devchain/node";
 import { CosignerKey } from "../src/signing/signer";
+import { pct } from "./support/stats";
 import { RELAYER, type Fork } from "../src/simulation/fork";
 import { UpstreamCache, type StateKey } from "../src/simulation/upstream-cache";
 import { startLatencyProxy, type LatencyProxy } from "./support/latency-proxy";
@@ -127,12 +128,6 @@ interface Eip1193 {
 const now = () => performance.now();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Nearest-rank percentile of `xs` (not sorted in place). */
-function pct(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN;
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 function summary(xs: readonly number[]) {
   const r = (x: number) => Math.round(x * 1000) / 1000;

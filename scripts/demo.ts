@@ -5,12 +5,14 @@
  * answers there; otherwise it starts a private one (local node, demo deployment, co-signer on free ports, in a temp
  * folder) and shows the service's own log lines. Give APPROVER_TOKEN to let it use an external service's operator
  * endpoints (pause, approve); without it the guardian key pauses on chain. Exits 1 if any scenario ends otherwise.
+ * With `--mcp` (`npm run demo -- --mcp`) the agent's operations arrive as tool calls at the MCP server (src/mcp).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { readDeploymentFile } from "../src/deploy/deployment-file";
+import { startMcpAgent, type McpAgent } from "../src/demo/mcp-agent";
 import { runDemo, type DemoTarget } from "../src/demo/run";
 import { freePort } from "../src/devchain/node";
 import { createLogger } from "../src/logger";
@@ -73,8 +75,10 @@ async function demo(): Promise<number> {
       rmSync(dir, { recursive: true, force: true });
     };
   }
+  let agent: McpAgent | undefined;
   try {
-    const results = await runDemo({ target, approverToken, drainLogs });
+    if (process.argv.includes("--mcp")) agent = await startMcpAgent(target, (line) => console.log(line));
+    const results = await runDemo({ target, approverToken, drainLogs, client: agent?.client });
     console.log("");
     console.log("Summary");
     for (const r of results) console.log(`  ${r.ok ? "✔" : "✘"} (${r.id}) ${r.title}${r.ok ? "" : `: ${r.detail}`}`);
@@ -82,6 +86,7 @@ async function demo(): Promise<number> {
     console.log(failed === 0 ? `All ${results.length} scenarios ended as expected.` : `${failed} of ${results.length} scenarios ended otherwise.`);
     return failed === 0 ? 0 : 1;
   } finally {
+    await agent?.close();
     await stop?.();
   }
 }

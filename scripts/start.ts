@@ -93,6 +93,8 @@ async function serveLocal(env: Record<string, string | undefined>, options: Star
       HOST: env.HOST ?? "127.0.0.1",
       PORT: String(port),
       DB_PATH: dbPath,
+      // A new local chain gets a new embedded store; a shared DATABASE_URL is for a real upstream (serveUpstream).
+      DATABASE_URL: undefined,
       APPROVER_TOKEN: approverToken,
       COSIGNER_PRIVATE_KEY: env.COSIGNER_KEYSTORE_PATH ? env.COSIGNER_PRIVATE_KEY : (env.COSIGNER_PRIVATE_KEY ?? devPrivateKey(LOCAL_ROLES.cosigner)),
       GUARDIAN_PRIVATE_KEY: env.GUARDIAN_KEYSTORE_PATH ? env.GUARDIAN_PRIVATE_KEY : (env.GUARDIAN_PRIVATE_KEY ?? devPrivateKey(LOCAL_ROLES.guardian)),
@@ -142,7 +144,7 @@ async function serveUpstream(env: Record<string, string | undefined>, options: S
     ...env,
     HOST: env.HOST ?? "127.0.0.1",
     PORT: String(port),
-    ...(options.dbPath ? { DB_PATH: options.dbPath } : {}),
+    ...(options.dbPath ? { DB_PATH: options.dbPath, DATABASE_URL: undefined } : {}),
     // Development keys only on a development chain; anywhere else they must be configured.
     ...(dev && !env.COSIGNER_KEYSTORE_PATH && !env.COSIGNER_PRIVATE_KEY ? { COSIGNER_PRIVATE_KEY: devPrivateKey(LOCAL_ROLES.cosigner) } : {}),
     ...(dev && !env.GUARDIAN_KEYSTORE_PATH && !env.GUARDIAN_PRIVATE_KEY ? { GUARDIAN_PRIVATE_KEY: devPrivateKey(LOCAL_ROLES.guardian) } : {}),
@@ -153,7 +155,8 @@ async function serveUpstream(env: Record<string, string | undefined>, options: S
     service,
     deployment,
     deploymentsPath,
-    dbPath: config.DB_PATH,
+    // The URL may carry a password: name the store, never print it.
+    dbPath: config.DATABASE_URL ? "PostgreSQL (DATABASE_URL)" : config.DB_PATH,
     approverToken: env.APPROVER_TOKEN ? "(APPROVER_TOKEN from the environment)" : undefined,
     local: false,
     review: config.REVIEW_NEW_RECIPIENTS,

@@ -21,6 +21,11 @@ export const configSchema = z
     ALLOW_RAW_KEY: bool.default(false),
     NODE_ENV: z.string().default("development"),
     DB_PATH: z.string().default("data/countersign.sqlite"),
+    /** A shared PostgreSQL store for replicas (postgres://…); when set it is used instead of DB_PATH. */
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
     HOST: z.string().default("127.0.0.1"),
     PORT: z.coerce.number().int().min(0).max(65535).default(8787),
     /**
@@ -43,6 +48,15 @@ export const configSchema = z
       .regex(/^0x[0-9a-fA-F]{64}$/, "must be 32 bytes of 0x-hex")
       .optional(),
     APPROVER_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+    // --- people in the loop (issue 11; docs/approvals.md) ---
+    /** The approval policy file (JSON, src/approvals/policy.ts); without it REVIEW_THRESHOLDS and REVIEW_NEW_RECIPIENTS are the rules. */
+    APPROVAL_POLICY_FILE: z.string().min(1).optional(),
+    /** The named approvers and their tokens' SHA-256 (JSON, src/approvals/approvers.ts), besides APPROVER_TOKEN. */
+    APPROVERS_FILE: z.string().min(1).optional(),
+    /** The name APPROVER_TOKEN's holder approves as. */
+    APPROVER_NAME: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 _ . @ -").default("approver"),
+    /** Seconds a pending operation waits for people before it expires (never past its own deadline). */
+    PENDING_TTL_SECONDS: z.coerce.number().int().positive().max(86_400).default(900),
     /** Operations per minute one agent signer (session key) may propose. */
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(120),
     /**
@@ -61,7 +75,32 @@ export const configSchema = z
     FORK_MAX_QUEUE: z.coerce.number().int().positive().default(64),
     /** Requests per minute one client IP may make (a coarse limit in front of everything but /healthz and /metrics). */
     RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().positive().default(3000),
+    /**
+     * Replicas behind one load balancer: each counts its share (limit / REPLICAS, rounded up) of the signer, wallet
+     * and IP limits, so the limits hold across replicas when the balancer spreads requests evenly (docs/deploy.md).
+     */
+    REPLICAS: z.coerce.number().int().positive().default(1),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    // --- the monitor's chain follower (src/monitor/follower.ts) ---
+    /** Whether the service follows the chain (records executions, tells the breaker's rules). */
+    MONITOR_ENABLED: bool.default(true),
+    /** Milliseconds between the follower's polls of the upstream head. */
+    MONITOR_POLL_MS: z.coerce.number().int().positive().default(500),
+    /** Recorded blocks kept to detect and undo a reorg (default 12; 6 on the local chain 31337). */
+    MONITOR_REORG_DEPTH: z.coerce.number().int().positive().max(10_000).optional(),
+    /** /healthz is unhealthy when the follower is more than this many blocks behind the upstream head. */
+    MONITOR_MAX_LAG_BLOCKS: z.coerce.number().int().min(0).default(5),
+    /** Replicas on one PostgreSQL store: how often a standby tries to take the monitor lease (ms). */
+    MONITOR_LEASE_RETRY_MS: z.coerce.number().int().positive().default(2000),
+    // --- the breaker's rules and alerts (src/monitor/rules.ts, src/monitor/webhook.ts) ---
+    /**
+     * JSON: the breaker's rules, `{"default": {…}, "wallets": {"0x…": {…}}}` (fields of ruleSetSchema in
+     * src/monitor/rules.ts; unset fields keep the defaults: pause on an unattributed or mismatched execution, revoke a
+     * key after 3 manipulation refusals in 10 minutes, flag on 50% of a budget in 10 minutes or a control change).
+     */
+    MONITOR_RULES: z.string().default("{}"),
+    /** Where each incident is POSTed as JSON (retried with backoff; never delays the breaker). */
+    ALERT_WEBHOOK_URL: z.url().optional(),
   })
   .superRefine((env, ctx) => {
     for (const entry of env.SERVED_WALLETS.split(",").map((s) => s.trim()).filter((s) => s !== "")) {
@@ -123,10 +162,24 @@ export function describeConfig(config: Config): Record<string, unknown> {
     ...rest,
     // Provider URLs often carry an API key in the path or query: log the origin only.
     UPSTREAM_RPC_URL: rest.UPSTREAM_RPC_URL ? `${new URL(rest.UPSTREAM_RPC_URL).origin}/[redacted]` : undefined,
+    // A webhook URL often carries its secret in the path or query: the origin only.
+    ALERT_WEBHOOK_URL: rest.ALERT_WEBHOOK_URL ? `${new URL(rest.ALERT_WEBHOOK_URL).origin}/[redacted]` : undefined,
+    // The database URL may carry a password: host and database only.
+    DATABASE_URL: rest.DATABASE_URL ? redactDatabaseUrl(rest.DATABASE_URL) : undefined,
     COSIGNER_PRIVATE_KEY: COSIGNER_PRIVATE_KEY ? "[redacted]" : undefined,
     COSIGNER_KEYSTORE_PASSWORD: COSIGNER_KEYSTORE_PASSWORD ? "[redacted]" : undefined,
     GUARDIAN_PRIVATE_KEY: GUARDIAN_PRIVATE_KEY ? "[redacted]" : undefined,
     GUARDIAN_KEYSTORE_PASSWORD: GUARDIAN_KEYSTORE_PASSWORD ? "[redacted]" : undefined,
     APPROVER_TOKEN: APPROVER_TOKEN ? "[redacted]" : undefined,
   };
+}
+
+/** postgres://user:secret@host:5432/db?sslmode=… → postgres://host:5432/db (no user, password or parameters). */
+function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "[redacted]";
+  }
 }

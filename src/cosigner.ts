@@ -10,6 +10,8 @@ import type { Config } from "./config";
 import { parseThresholds } from "./config";
 import { cloneImplementation, CosignerEngine } from "./engine";
 import type { ReviewPolicy } from "./policy/decide";
+import { loadApprovalPolicy } from "./approvals/policy";
+import { readWalletView } from "./http/wallet-view";
 import { CosignerKey } from "./signing/signer";
 import { Fork } from "./simulation/fork";
 import { openStore, type Store } from "./store";
@@ -17,6 +19,7 @@ import { openStore, type Store } from "./store";
 export interface CosignerOptions {
   upstreamUrl: string;
   key: CosignerKey;
+  /** The store: a SQLite path, or a postgres:// URL (DATABASE_URL) shared by replicas. */
   dbPath: string;
   review: ReviewPolicy;
   maxTtlSeconds?: number;
@@ -33,6 +36,8 @@ export interface CosignerOptions {
   simulationBudgetMs?: number;
   /** Most simulations waiting for or holding the fork before BUSY (default 64). */
   maxQueuedRuns?: number;
+  /** How long a pending decision waits for people (seconds, default 900). */
+  pendingTtlSeconds?: number;
 }
 
 export interface Cosigner {
@@ -84,8 +89,22 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
     fork,
     store,
     key: options.key,
-    review: options.review,
+    // The wallet's owner, allowlist and budgets, read on the fork only when a rule of the policy needs them.
+    review: {
+      ...options.review,
+      walletFacts:
+        options.review.walletFacts ??
+        (async (wallet: Address) => {
+          const view = await readWalletView(fork, wallet, options.key.address, served);
+          return {
+            owner: view.owner,
+            recipients: view.recipients,
+            available: new Map(view.budgets.map((b) => [b.token, BigInt(b.available)])),
+          };
+        }),
+    },
     maxTtlSeconds: options.maxTtlSeconds,
+    pendingTtlSeconds: options.pendingTtlSeconds,
     logger: options.logger,
     served,
     implementations,
@@ -131,7 +150,16 @@ export async function loadKey(config: Config): Promise<CosignerKey> {
   throw new Error("no co-signer key: set COSIGNER_KEYSTORE_PATH and COSIGNER_KEYSTORE_PASSWORD (or COSIGNER_PRIVATE_KEY in development)");
 }
 
-/** The review policy from the configuration. */
+/**
+ * The review policy from the configuration: the approval policy file (APPROVAL_POLICY_FILE), or REVIEW_THRESHOLDS and
+ * REVIEW_NEW_RECIPIENTS as its rules. A file and REVIEW_THRESHOLDS together are refused: which would win is unclear.
+ * @example const review = reviewPolicy(loadConfig())
+ */
 export function reviewPolicy(config: Config): ReviewPolicy {
-  return { thresholds: parseThresholds(config.REVIEW_THRESHOLDS), reviewNewRecipients: config.REVIEW_NEW_RECIPIENTS };
+  const thresholds = parseThresholds(config.REVIEW_THRESHOLDS);
+  if (config.APPROVAL_POLICY_FILE && thresholds.size > 0) {
+    throw new Error("REVIEW_THRESHOLDS and APPROVAL_POLICY_FILE are both set: put the thresholds in the policy file as rules (docs/approvals.md)");
+  }
+  const rules = config.APPROVAL_POLICY_FILE ? loadApprovalPolicy(config.APPROVAL_POLICY_FILE) : undefined;
+  return { thresholds, reviewNewRecipients: config.REVIEW_NEW_RECIPIENTS, pendingTtlSeconds: config.PENDING_TTL_SECONDS, ...(rules ? { rules } : {}) };
 }

@@ -14,8 +14,10 @@ import { boundsProblem, unboundedTransferProblem } from "./intent/bounds";
 import { parseOperationRequest, type OperationRequest } from "./intent/schema";
 import { callGasReasons } from "./policy/call-gas";
 import { compareWithIntent } from "./policy/compare";
-import { decide, payees, type DecisionStatus, type ReviewPolicy } from "./policy/decide";
+import { decide, effectivePolicy, payees, type DecisionStatus, type PolicyDecision, type ReviewPolicy } from "./policy/decide";
+import { needsFacts } from "./approvals/policy";
 import { describeRevert } from "./policy/revert-reasons";
+import { Stops } from "./services/breaker";
 import { recoverSigner, type CosignerKey } from "./signing/signer";
 import type { Fork } from "./simulation/fork";
 import { simulateOperation, type AuthState, type SimulationResult } from "./simulation/simulate";
@@ -33,6 +35,8 @@ export interface EngineOptions {
   logger?: Logger;
   /** Wall clock (unix seconds); tests may pin it. */
   now?: () => bigint;
+  /** How long a pending decision waits for people (seconds, default 900); never past its deadline. */
+  pendingTtlSeconds?: number;
   /**
    * The wallets this co-signer serves (configuration, not "any clone"): any other is refused WALLET_NOT_FOUND
    * before anything runs on the fork.
@@ -63,6 +67,10 @@ export class CosignerEngine {
   private readonly maxTtl: bigint;
   private readonly now: () => bigint;
   private readonly sessionKeys = new SessionKeys();
+  /** The breaker's stops: wallets and keys being paused or revoked, refused before the chain shows it. */
+  readonly stops = new Stops();
+  /** Told which rule of the approval policy decided each new decision (each server counts them per rule). */
+  readonly policyListeners = new Set<(policy: PolicyDecision | undefined, status: DecisionStatus) => void>();
 
   constructor(private readonly options: EngineOptions) {
     this.maxTtl = BigInt(options.maxTtlSeconds ?? 300);
@@ -75,6 +83,11 @@ export class CosignerEngine {
 
   get cosigner(): Address {
     return this.options.key.address;
+  }
+
+  /** The review policy (the approval policy's rules) this engine decides with. */
+  get review(): ReviewPolicy {
+    return this.options.review;
   }
 
   /** The wallets this co-signer serves. */
@@ -123,6 +136,7 @@ export class CosignerEngine {
     const same = await store.findByDigest(req.chainId, req.wallet, digest);
     if (same) {
       if (same.sessionKey !== signer) throw new CountersignError("UNKNOWN_SESSION_KEY", `${signer} did not propose this operation`);
+      if (same.status === "approved") this.checkStops(req.wallet, signer, this.options.fork.head.number);
       return toDecision(same);
     }
     const live = await store.findLiveByNonce(req.chainId, req.wallet, req.nonce.toString());
@@ -130,20 +144,26 @@ export class CosignerEngine {
       throw new CountersignError("NONCE_CONFLICT", `nonce ${req.nonce} of ${req.wallet} was already decided for another operation`, conflictDetails(live, signer));
     }
     this.checkDeadline(req);
+    this.checkStops(req.wallet, signer, this.options.fork.head.number);
     // Signed now, outside the fork's lock; used by the simulation and returned only if the decision is "approved".
     const cosignature = key.sign(digest);
     const attempt = await this.simulate(req, signer, cosignature, options.admitAuthenticated);
     // Only refusals of a key the wallet confirmed as an active session key are evidence worth keeping; anything
     // earlier can be produced at will with random signatures and would only fill the log.
     if (!attempt.ok) {
-      if (attempt.keyVerified) await this.recordRefusal(req, digest, attempt.refusal);
+      if (attempt.keyVerified) await this.recordRefusal(req, digest, attempt.refusal, signer);
       throw attempt.refusal;
     }
     const { sim } = attempt;
     try {
+      // A trip while this ran on a state before the breaker's transaction: refused all the same.
+      this.checkStops(req.wallet, signer, sim.blockNumber - 1n);
       const reasons = judge(req, sim);
       const recipients = payees(req.intent, req.wallet, sim.changes);
       const known = await Promise.all(recipients.map((r) => store.isRecipientKnown(req.chainId, req.wallet, r)));
+      // The wallet's owner, allowlist and budgets, read only when a rule of the approval policy needs them.
+      const review = this.options.review;
+      const facts = reasons.length === 0 && needsFacts(effectivePolicy(review)) ? await review.walletFacts?.(req.wallet) : undefined;
       const outcome = decide(
         {
           reasons,
@@ -153,14 +173,18 @@ export class CosignerEngine {
           grossOutflow: sim.grossOutflow,
           newRecipients: recipients.filter((_r, i) => !known[i]),
           anomaly: await store.activeAnomaly(req.chainId, req.wallet),
+          facts,
         },
         this.options.review,
       );
       const stored = await this.record({ req, digest, bodyHash, sessionKey: signer, outcome, simulation: toSimulationView(sim), cosignature, recipients });
+      // A trip that landed during the awaits above: the decision stays recorded, its signature is not handed out.
+      if (stored.status === "approved") this.checkStops(req.wallet, signer, sim.blockNumber - 1n);
+      for (const listen of this.policyListeners) listen(outcome.policy, outcome.status);
       this.log(stored, started);
       return toDecision(stored);
     } catch (err) {
-      if (err instanceof CountersignError) await this.recordRefusal(req, digest, err);
+      if (err instanceof CountersignError && !err.details.by) await this.recordRefusal(req, digest, err, signer);
       throw err;
     }
   }
@@ -184,9 +208,11 @@ export class CosignerEngine {
       this.checkDeadline(req);
       const sessionKey = recoverSessionKey(digest, req.agentSignature);
       const cosignature = this.options.key.sign(digest);
+      this.checkStops(req.wallet, sessionKey, this.options.fork.head.number);
       const attempt = await this.simulate(req, sessionKey, cosignature);
       if (!attempt.ok) throw attempt.refusal;
       const { sim } = attempt;
+      this.checkStops(req.wallet, sessionKey, sim.blockNumber - 1n);
       reasons = judge(req, sim);
       simulation = toSimulationView(sim);
       const stale = reasons.length === 0 ? approvalStaleness(pending.simulation as SimulationView | null, simulation, req.wallet) : undefined;
@@ -329,7 +355,7 @@ export class CosignerEngine {
     digest: Hex;
     bodyHash: string;
     sessionKey: Address;
-    outcome: { status: DecisionStatus; reasons: Reason[] };
+    outcome: { status: DecisionStatus; reasons: Reason[]; policy?: PolicyDecision };
     simulation: SimulationView;
     cosignature: Hex;
     recipients: Address[];
@@ -351,6 +377,7 @@ export class CosignerEngine {
       reasons,
       cosignerSignature: status === "approved" ? cosignature : null,
       recipients,
+      ...(status === "pending_approval" && r.outcome.policy ? { approval: this.approvalRequest(r.outcome.policy, req.deadline) } : {}),
     };
     const evidence = {
       chainId: req.chainId,
@@ -367,6 +394,7 @@ export class CosignerEngine {
       bounds: req.bounds,
       simulation,
       reasons,
+      ...(r.outcome.policy ? { policy: r.outcome.policy } : {}),
     };
     try {
       return await store.insert(decision, evidence);
@@ -384,11 +412,32 @@ export class CosignerEngine {
     }
   }
 
-  private async recordRefusal(req: OperationRequest, digest: Hex, err: CountersignError): Promise<void> {
+  /** Who must approve a pending decision, and until when: PENDING_TTL from now, never past the operation's deadline. */
+  private approvalRequest(policy: PolicyDecision, deadline: bigint) {
+    const until = this.now() + BigInt(this.options.pendingTtlSeconds ?? this.options.review.pendingTtlSeconds ?? 900);
+    const expires = until < deadline ? until : deadline;
+    return {
+      rule: policy.rule,
+      approvalsRequired: Math.max(1, policy.approvalsRequired),
+      reversible: policy.reversible,
+      description: policy.description,
+      expiresAt: new Date(Number(expires) * 1000).toISOString(),
+    };
+  }
+
+  /** Throws the breaker's refusal when the wallet or this key is being stopped (fork state at `stateBlock`). */
+  private checkStops(wallet: Address, signer: Address, stateBlock: bigint): void {
+    const refusal = this.stops.check(wallet, signer, stateBlock);
+    if (refusal) throw refusal;
+  }
+
+  /** Appends a "refusal" audit record, with the session key the wallet verified (the monitor counts them per key). */
+  private async recordRefusal(req: OperationRequest, digest: Hex, err: CountersignError, sessionKey: Address): Promise<void> {
     try {
       await this.options.store.appendAudit("refusal", digest, {
         chainId: req.chainId,
         wallet: req.wallet,
+        sessionKey,
         nonce: req.nonce,
         digest,
         code: err.code,

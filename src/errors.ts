@@ -58,11 +58,18 @@ export const REASON_CODES = [
   "APPROVAL_STALE",
   "NOT_FOUND",
   "NOT_PENDING",
+  // people in the loop (src/approvals)
+  "APPROVAL_POLICY",
+  "POLICY_DENIED",
+  "APPROVAL_EXPIRED",
+  "DUPLICATE_APPROVAL",
   // store / sign
   "STORE_UNAVAILABLE",
   // breaker
   "GUARDIAN_UNAVAILABLE",
   "NOT_A_GUARDIAN",
+  // incidents
+  "INCIDENT_NOT_OPEN",
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];
@@ -86,6 +93,7 @@ const STATUS: Partial<Record<ReasonCode, number>> = {
   WALLET_NOT_FOUND: 404,
   NOT_FOUND: 404,
   NOT_PENDING: 409,
+  DUPLICATE_APPROVAL: 409,
   WALLET_PAUSED: 503,
   UPSTREAM_UNAVAILABLE: 503,
   FORK_STALE: 503,
@@ -94,6 +102,7 @@ const STATUS: Partial<Record<ReasonCode, number>> = {
   STORE_UNAVAILABLE: 503,
   GUARDIAN_UNAVAILABLE: 503,
   NOT_A_GUARDIAN: 422,
+  INCIDENT_NOT_OPEN: 409,
   DEADLINE_PASSED: 422,
   DEADLINE_TOO_FAR: 422,
   COSIGNER_MISMATCH: 422,

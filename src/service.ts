@@ -8,9 +8,11 @@ import type { Config } from "./config";
 import { describeConfig } from "./config";
 import { parseServedWallets } from "./authenticate/served-wallets";
 import { createCosigner, loadKey, reviewPolicy, type Cosigner } from "./cosigner";
-import { buildServer, type DeploymentInfo } from "./http/server";
+import { breakerRules, buildServer, type DeploymentInfo } from "./http/server";
 import { createLogger } from "./logger";
 import { Guardian } from "./monitor/guardian";
+import { Monitor } from "./monitor/follower";
+import { LeaseRunner } from "./monitor/lease";
 
 export interface ServiceOptions {
   config: Config;
@@ -28,6 +30,8 @@ export interface Service {
   app: FastifyInstance;
   cosigner: Cosigner;
   guardian: Guardian | null;
+  /** The chain follower (null when MONITOR_ENABLED=false): add the breaker's rules with monitor.addHandler(...). */
+  monitor: Monitor | null;
   logger: Logger;
   /** Closes the API, then stops the fork and closes the store. Safe to call twice. */
   stop(): Promise<void>;
@@ -51,7 +55,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const cosigner = await createCosigner({
     upstreamUrl,
     key,
-    dbPath: config.DB_PATH,
+    dbPath: config.DATABASE_URL ?? config.DB_PATH,
     review: reviewPolicy(config),
     maxTtlSeconds: config.MAX_TTL_SECONDS,
     maxHeadLag: config.MAX_HEAD_LAG,
@@ -66,6 +70,17 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   if (cosigner.served.list.length === 0) {
     logger.warn("no wallet is served (no deployment, SERVED_WALLETS empty): every proposal is refused WALLET_NOT_FOUND");
   }
+  // The follower is built before the API (its status feeds /healthz and /metrics) and started after it listens.
+  const monitor = config.MONITOR_ENABLED
+    ? new Monitor({
+        upstreamUrl,
+        store: cosigner.store,
+        wallets: cosigner.served.list,
+        pollMs: config.MONITOR_POLL_MS,
+        reorgDepth: config.MONITOR_REORG_DEPTH,
+        logger,
+      })
+    : null;
   let app: FastifyInstance;
   try {
     app = await buildServer({
@@ -76,6 +91,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       guardian: guardian ?? null,
       upstreamUrl,
       processMetrics: options.processMetrics,
+      monitor: monitor ?? undefined,
     });
     await app.listen({ host: config.HOST, port: config.PORT });
   } catch (err) {
@@ -84,6 +100,16 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       throw new Error(`port ${config.PORT} on ${config.HOST} is taken: stop what listens there or set PORT to another port`);
     }
     throw err;
+  }
+  breakerRules(app)?.attach(monitor); // the breaker's rules: the follower's events and the audit log's refusals
+  // One replica follows the chain: the holder of the store's monitor lease (always this process on SQLite).
+  const follower = monitor ? new LeaseRunner(cosigner.store, monitor, { retryMs: config.MONITOR_LEASE_RETRY_MS, logger }) : null;
+  try {
+    await follower?.start();
+  } catch (err) {
+    await app.close();
+    await cosigner.stop();
+    throw new Error(`the monitor could not start: ${(err as Error).message}`);
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
@@ -96,10 +122,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     app,
     cosigner,
     guardian: guardian ?? null,
+    monitor,
     logger,
     stop() {
       stopping ??= (async () => {
         await app.close();
+        await follower?.stop();
         await cosigner.stop();
         logger.info("stopped");
       })();

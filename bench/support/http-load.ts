@@ -50,7 +50,15 @@ export interface LoadRun {
  * Sends bodies (JSON strings) to `url` from a worker thread: `concurrency` at a time, or at `ratePerSecond`.
  * @example const run = startLoad({ url, bodies, concurrency: 8, durationMs: 20_000 }); run.end(); await run.done
  */
-export function startLoad(options: { url: string; bodies: string[]; concurrency: number; durationMs: number; ratePerSecond?: number }): LoadRun {
+export function startLoad(options: {
+  url: string;
+  /** Several services (replicas), sent requests in turn; `url` is then the first. */
+  urls?: string[];
+  bodies: string[];
+  concurrency: number;
+  durationMs: number;
+  ratePerSecond?: number;
+}): LoadRun {
   const worker = new Worker(path.join(__dirname, "load-worker.js"), { workerData: options });
   const results: LoadResult[] = [];
   const done = new Promise<{ results: LoadResult[]; elapsedMs: number }>((resolve, reject) => {

@@ -5,14 +5,16 @@
  * workerData and in messages ({ bodies }) from the parent, which signs them (deadlines are at most 300 s ahead, so a
  * long run is fed as it goes); { end: true } says no more will come. Plain JavaScript: a worker skips ts-node.
  *
- * workerData: { url, bodies: string[], concurrency, durationMs, ratePerSecond? }
+ * workerData: { url, urls?, bodies: string[], concurrency, durationMs, ratePerSecond? } (with `urls`, requests go to
+ * them in turn, as a round-robin load balancer would send them to replicas)
  * Posts { results } about every second and { done: true, elapsedMs } at the end; `startedMs` counts from the start.
  */
 const { parentPort, workerData } = require("node:worker_threads");
 const http = require("node:http");
 
 const { url, concurrency, durationMs, ratePerSecond } = workerData;
-const target = new URL("/v1/operations", url);
+const targets = (workerData.urls ?? [url]).map((u) => new URL("/v1/operations", u));
+let turn = 0;
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 const queue = [...workerData.bodies];
 let ended = false;
@@ -45,7 +47,7 @@ function post(body) {
   return new Promise((resolve) => {
     const started = performance.now();
     const req = http.request(
-      target,
+      targets[turn++ % targets.length],
       { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
       (res) => {
         const chunks = [];

@@ -19,6 +19,19 @@ export interface SimulationView {
   gasUsed: string;
 }
 
+/** What happened on chain to an approved operation, as the monitor recorded it (amounts as decimal strings). */
+export interface ExecutionView {
+  txHash: Hex;
+  blockNumber: string;
+  /** What actually changed, derived as the simulated changes are. */
+  changes: { account: string; asset: string; delta: string }[];
+  /** Whether `changes` equal the simulation's for every asset and account either names. */
+  matchesSimulation: boolean;
+  /** Who sent the transaction, and the gas it used. */
+  relayer?: string;
+  gasUsed?: string;
+}
+
 /** A decision as the API returns it. */
 export interface Decision {
   id: string;
@@ -27,6 +40,12 @@ export interface Decision {
   cosignerSignature?: Hex;
   reasons: Reason[];
   simulation: SimulationView | null;
+  /** GET /v1/operations/:id only: the intent as proposed (JSON), its memo, and who decided a reviewed operation. */
+  intent?: Record<string, unknown>;
+  memo?: string | null;
+  decidedBy?: string | null;
+  /** GET /v1/operations/:id only, once the monitor has seen the operation executed. */
+  execution?: ExecutionView;
 }
 
 const statusSchema = z.enum(["approved", "rejected", "pending_approval"]);
@@ -54,6 +73,30 @@ export const decisionSchema = z.object({
       gasUsed: decimalString,
     })
     .nullable(),
+});
+
+const changeSchema = z.object({ account: addressString, asset: z.string(), delta: decimalString });
+
+/** What happened on chain to an approved operation (GET /v1/operations/:id, once executed). */
+export const executionSchema = z.object({
+  txHash: hexString,
+  blockNumber: decimalString,
+  changes: z.array(changeSchema).describe("What actually changed, derived by the code that derives the simulated changes"),
+  matchesSimulation: z.boolean(),
+  relayer: addressString.optional(),
+  gasUsed: decimalString.optional(),
+});
+
+/**
+ * GET /v1/operations/:id: the decision, plus in one answer the intent and memo, who decided a reviewed operation,
+ * and (once executed) the transaction and what actually changed.
+ * @example const view = operationViewSchema.parse(res.body); view.execution?.matchesSimulation
+ */
+export const operationViewSchema = decisionSchema.extend({
+  intent: z.record(z.string(), z.unknown()).optional().describe("The intent as proposed"),
+  memo: z.string().nullable().optional(),
+  decidedBy: z.string().nullable().optional().describe("The approver of a reviewed operation; null when the policy decided"),
+  execution: executionSchema.optional().describe("Absent until the monitor has seen the operation executed"),
 });
 
 /**
@@ -84,6 +127,14 @@ export const tolerantDecisionSchema = z.object({
     .nullable()
     .optional()
     .transform((s) => s ?? null),
+  execution: z
+    .object({
+      txHash: hexString,
+      blockNumber: tolerantDecimal,
+      changes: z.array(z.object({ account: z.string(), asset: z.string(), delta: tolerantDecimal })),
+      matchesSimulation: z.boolean(),
+    })
+    .optional(),
 });
 
 /**

@@ -8,12 +8,15 @@
  */
 export {
   decisionSchema,
+  executionSchema,
   isDecisionBody,
+  operationViewSchema,
   parseDecision,
   reasonSchema,
   tolerantDecisionSchema,
   type Decision,
   type DecisionStatus,
+  type ExecutionView,
   type SimulationView,
 } from "./decision";
 export { errorBodySchema, type ErrorBody } from "./error-body";

@@ -11,6 +11,7 @@ import {
   createWalletClient,
   encodeFunctionData,
   formatUnits,
+  hashTypedData,
   getAddress,
   http,
   parseAbi,
@@ -24,6 +25,7 @@ import {
   type PublicClient,
 } from "viem";
 import { devAccount, LOCAL_ROLES } from "../chain/accounts";
+import { executeArgs, operationTypedData } from "../eip712";
 import { loadArtifact } from "../chain/artifacts";
 import {
   CosignerClient,
@@ -55,6 +57,8 @@ export interface DemoOptions {
   /** New service log lines since the last call (when the demo started the service itself). */
   drainLogs?: () => Record<string, unknown>[];
   print?: (line: string) => void;
+  /** The agent's client (default: the SDK with the demo session key); `--mcp` gives one whose operations are MCP tool calls (src/demo/mcp-agent.ts). */
+  client?: CosignerClient;
 }
 
 /** How one scenario ended. */
@@ -76,7 +80,7 @@ const erc20 = parseAbi(["function balanceOf(address) view returns (uint256)", "f
 const FIXED_GAS = 2_000_000n;
 
 /**
- * Runs the six scenarios in order and returns how each ended (never throws for a scenario's failure).
+ * Runs the scenarios in order and returns how each ended (never throws for a scenario's failure).
  * @example const results = await runDemo({ target, approverToken }); process.exitCode = results.every((r) => r.ok) ? 0 : 1
  */
 export async function runDemo(options: DemoOptions): Promise<ScenarioResult[]> {
@@ -89,6 +93,8 @@ export async function runDemo(options: DemoOptions): Promise<ScenarioResult[]> {
     ["d", "over budget: refused on chain even with both signatures", () => demo.overBudgetOnChain()],
     ["e", "a swap that stops paying after the simulation: its signed bounds refused on chain", () => demo.boundViolated()],
     ["f", "the breaker: paused, refused, unpaused, working again", () => demo.breaker()],
+    ["g", "a leaked co-signer key: the monitor pauses the wallet and opens an incident", () => leakedCosignerKey(demo.context())],
+    ["h", "a large payment waits for people, approved through the page's API, executes", () => demo.peopleInTheLoop()],
   ];
   await demo.setup();
   for (const [id, title, run] of scenarios) {
@@ -137,7 +143,7 @@ class Demo {
     for (const [symbol, token] of Object.entries(t.tokens)) {
       decimals[symbol] = Number(await pub.readContract({ address: token, abi: erc20, functionName: "decimals" }));
     }
-    const client = new CosignerClient({
+    const client = options.client ?? new CosignerClient({
       cosignerUrl: t.cosignerUrl,
       publicClient: pub,
       rpcUrl: t.rpcUrl,
@@ -146,6 +152,11 @@ class Demo {
       chainId: t.chainId,
     });
     return new Demo(options, client, pub, getAddress(usdc), decimals);
+  }
+
+  /** What a scenario written outside this class needs (see leakedCosignerKey). */
+  context(): ScenarioContext {
+    return { options: this.options, pub: this.pub, usdc: this.usdc, say: (t) => this.say(t), ownerSend: (f, a) => this.ownerSend(f, a), api: (m, p, b) => this.api(m, p, b) };
   }
 
   heading(text: string): void {
@@ -284,7 +295,7 @@ class Demo {
     this.say(`method   co-sign operation A (${this.fmt(a)} to bob) while it is within budget, keep it unsent, spend the budget with other approved operations, then send A`);
     this.say(`         (no key is misused: both signatures on A are genuine; the wallet re-checks the budget when A runs)`);
     const bob = getAddress(this.options.target.recipients.bob!);
-    const A = await this.settle(this.client.transfer({ asset: this.usdc, to: bob, amount: a, memo: "retainer (operation A)" }, { execute: false }));
+    const A = await this.settle(this.client.transfer({ asset: this.usdc, to: bob, amount: a, memo: "retainer (operation A)" }, { execute: false }), { execute: false });
     expect(A.decision.status === "approved" && !!A.decision.cosignerSignature, `expected A approved, got ${A.decision.status}`);
     this.say(`A        approved ${A.decision.id} at block ${A.decision.simulation?.blockNumber}, digest ${A.decision.digest}; the agent holds both signatures`);
     // Spend enough that what is available when A runs (after up to its TTL of refill) is below A.
@@ -346,7 +357,7 @@ class Demo {
       const calls = [{ target: pool, value: sell, data: encodeFunctionData({ abi: fickle.abi, functionName: "swapUntil", args: [this.usdc, out, until] }) }];
       const intent = { kind: "swap" as const, sell: { asset: "native" as const, maxAmount: sell }, buy: { asset: this.usdc, minAmount: out } };
       this.say(`intent   swap at most 0.01 ETH for at least 40 USDC on the pool`);
-      const S = await this.settle(this.client.operate(calls, intent, { execute: false }));
+      const S = await this.settle(this.client.operate(calls, intent, { execute: false }), { execute: false });
       this.showDecision(S.decision);
       expect(S.decision.status === "approved", `expected the swap approved, got ${S.decision.status}`);
       this.say(`bounds   signed by both: ${S.proposal.bounds.map((b) => `${this.name(b.account)} ${b.asset === zeroAddress ? "ETH" : this.name(b.asset)} >= ${b.minDelta}`).join(", ")}`);
@@ -378,7 +389,7 @@ class Demo {
     const t = this.options.target;
     const alice = getAddress(t.recipients.alice!);
     const bob = getAddress(t.recipients.bob!);
-    const P = await this.settle(this.client.transfer({ asset: this.usdc, to: alice, amount: this.units("5"), memo: "co-signed before the pause (P)" }, { execute: false }));
+    const P = await this.settle(this.client.transfer({ asset: this.usdc, to: alice, amount: this.units("5"), memo: "co-signed before the pause (P)" }, { execute: false }), { execute: false });
     expect(P.decision.status === "approved", `expected P approved, got ${P.decision.status}`);
     this.say(`P        ${P.decision.id}: 5 USDC to alice, approved and co-signed, not yet sent`);
 
@@ -440,10 +451,107 @@ class Demo {
     return `${refusals.length} operations refused with WALLET_PAUSED and a pre-signed one reverted WalletPaused on chain; after the owner's unpause a payment executed`;
   }
 
+  // ───────────── (h) ─────────────
+  /**
+   * People in the loop, self-contained: the co-signer under demo runs whatever policy it was started with, so this
+   * scenario starts its own chain and co-signer with the default approval policy (deployments/approval-policy.json)
+   * and two named approvers; a 400 USDC first payment waits for both, is approved through POST
+   * /v1/operations/:id/approve (what the page at /ui calls), and executes. Then it reads how many operations of this
+   * demo needed a person from both co-signers' /metrics.
+   */
+  async peopleInTheLoop(): Promise<string> {
+    const { randomBytes } = await import("node:crypto");
+    const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join, resolve } = await import("node:path");
+    const { startLocalNode } = await import("../devchain/node");
+    const { deployDemo } = await import("../deploy/demo");
+    const { loadConfig } = await import("../config");
+    const { startService } = await import("../service");
+    const { hashToken } = await import("../approvals/approvers");
+    const { devPrivateKey } = await import("../chain/accounts");
+    const dir = mkdtempSync(join(tmpdir(), "countersign-demo-people-"));
+    const tokens = { "alice-ops": randomBytes(24).toString("base64url"), "bob-ops": randomBytes(24).toString("base64url") };
+    writeFileSync(join(dir, "approvers.json"), JSON.stringify({ approvers: Object.entries(tokens).map(([name, t]) => ({ name, tokenSha256: hashToken(t) })) }));
+    const policyFile = resolve(__dirname, "..", "..", "deployments", "approval-policy.json");
+    const node = await startLocalNode();
+    let service: Awaited<ReturnType<typeof startService>> | undefined;
+    try {
+      const d = await deployDemo(node.url);
+      service = await startService({
+        config: loadConfig({
+          UPSTREAM_RPC_URL: node.url,
+          COSIGNER_PRIVATE_KEY: devPrivateKey(LOCAL_ROLES.cosigner),
+          GUARDIAN_PRIVATE_KEY: devPrivateKey(LOCAL_ROLES.guardian),
+          DB_PATH: join(dir, "decisions.sqlite"),
+          HOST: "127.0.0.1",
+          PORT: "0",
+          HEAD_POLL_MS: "100",
+          APPROVAL_POLICY_FILE: policyFile,
+          APPROVERS_FILE: join(dir, "approvers.json"),
+          LOG_LEVEL: "silent",
+        }),
+        deployment: d as typeof d & Record<string, unknown>,
+        processMetrics: false,
+      });
+      const url = service.url;
+      this.say(`setup    a second chain and co-signer (${url}) with APPROVAL_POLICY_FILE=deployments/approval-policy.json and approvers alice-ops, bob-ops`);
+      const pub = createPublicClient({ transport: http(node.url), pollingInterval: 100 }) as PublicClient;
+      const agent = new CosignerClient({ cosignerUrl: url, publicClient: pub, rpcUrl: node.url, sessionKey: devAccount(LOCAL_ROLES.sessionKey), wallet: d.wallet, chainId: d.chainId });
+      const usdc = getAddress(d.tokens.USDC!);
+      const alice = getAddress(d.recipients.alice!);
+      const amount = 400_000_000n;
+      this.say(`intent   transfer ${formatUnits(amount, 6)} USDC to alice (${alice}), the wallet's first payment to her`);
+      const r = await agent.transfer({ asset: usdc, to: alice, amount, memo: "INV-2001 (large)" }, { execute: false });
+      expect(r.decision.status === "pending_approval", `expected pending_approval, got ${r.decision.status}`);
+      this.say(`decision ${r.decision.id} PENDING_APPROVAL ${r.decision.reasons.map((x) => x.code).join(", ")}: ${r.decision.reasons[0]?.message ?? ""}`);
+      const people = async (method: "GET" | "POST", path: string, token: string, body?: unknown) => {
+        const res = await fetch(`${url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+          body: body !== undefined ? JSON.stringify(body) : undefined,
+        });
+        return { status: res.status, json: (await res.json()) as Record<string, any> };
+      };
+      const listed = await people("GET", "/v1/approvals", tokens["alice-ops"]);
+      const item = (listed.json.items as { id: string; rule: { name: string; approvalsRequired: number }; expiresAt: string }[]).find((i) => i.id === r.decision.id);
+      expect(!!item, "the pending payment is not listed at GET /v1/approvals");
+      this.say(`page     GET /v1/approvals: rule ${item!.rule.name} asks ${item!.rule.approvalsRequired} approvers, expires ${item!.expiresAt} (the page: ${url}/ui)`);
+      const first = await people("POST", `/v1/operations/${r.decision.id}/approve`, tokens["alice-ops"], {});
+      expect(first.status === 200 && first.json.status === "pending_approval", `alice-ops's approval answered ${first.status} ${first.json.status}`);
+      this.say(`person   alice-ops approves → still ${first.json.status}: one approver is not a quorum of two`);
+      const twice = await people("POST", `/v1/operations/${r.decision.id}/approve`, tokens["alice-ops"], {});
+      expect(twice.status === 409, `alice-ops approving twice answered ${twice.status}`);
+      this.say(`person   alice-ops again → ${twice.status} ${twice.json.error?.code}: the same approver never counts twice`);
+      const second = await people("POST", `/v1/operations/${r.decision.id}/approve`, tokens["bob-ops"], {});
+      expect(second.status === 200 && second.json.status === "approved", `bob-ops's approval answered ${second.status} ${second.json.status}`);
+      this.say(`person   bob-ops approves → re-simulated at block ${second.json.simulation?.blockNumber} and co-signed`);
+      const { txHash, receipt } = await agent.execute(r.proposal, second.json as Decision);
+      expect(receipt.status === "success", `execute reverted (${txHash})`);
+      this.say(`chain    executed: tx ${txHash}`);
+      const counts = async (base: string) => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        const by: Record<string, number> = { auto: 0, person: 0, refused: 0 };
+        for (const m of text.matchAll(/^countersign_policy_decisions_total\{rule="[^"]*",outcome="(\w+)"\} (\d+)/gm)) by[m[1]!] = (by[m[1]!] ?? 0) + Number(m[2]);
+        return by;
+      };
+      const main = await counts(this.options.target.cosignerUrl);
+      this.say(`workload this demo's co-signer decided ${main.auto + main.person + main.refused} operations: ${main.auto} signed alone, ${main.person} needed a person, ${main.refused} refused`);
+      return `a 400 USDC first payment waited for two approvers (rule ${item!.rule.name}), was approved through the page's API by alice-ops and bob-ops, and executed in ${txHash}`;
+    } finally {
+      await service?.stop();
+      await node.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   // ───────────── helpers ─────────────
 
-  /** Approves a held operation through the API (a person's step) and executes it; the result otherwise. */
-  private async settle(pending: Promise<OperationResult>): Promise<OperationResult> {
+  /**
+   * Approves a held operation through the API (a person's step) and executes it (unless `execute: false`, as the
+   * operation was proposed: the monitor may hold any operation, e.g. after a spending burst); the result otherwise.
+   */
+  private async settle(pending: Promise<OperationResult>, options: { execute?: boolean } = {}): Promise<OperationResult> {
     let r = await pending;
     if (r.decision.status !== "pending_approval") return r;
     this.showDecision(r.decision);
@@ -456,6 +564,7 @@ class Demo {
     this.say(`person   approved ${decision.id} through POST /v1/operations/:id/approve (re-simulated at block ${decision.simulation?.blockNumber}) → ${decision.status}`);
     if (decision.status !== "approved") throw new CosignerRejectedError(decision);
     r = { ...r, decision };
+    if (options.execute === false) return r;
     const { txHash, receipt } = await this.client.execute(r.proposal, decision);
     return { ...r, txHash, receipt };
   }
@@ -572,4 +681,88 @@ class Demo {
 
 function expect(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Unexpected(message);
+}
+
+// ───────────── (g) ─────────────
+
+/** What a self-contained scenario gets from the demo. */
+interface ScenarioContext {
+  options: DemoOptions;
+  pub: PublicClient;
+  usdc: Address;
+  say(text: string): void;
+  ownerSend(functionName: string, args?: readonly unknown[]): Promise<Hex>;
+  api(method: "POST" | "GET", path: string, body?: unknown): Promise<{ status: number; json: unknown }>;
+}
+
+/**
+ * (g) The co-signer's key leaks (on the local chain it is Hardhat account 2, a public key): someone with it and the
+ * session key co-signs a payment outside the service and executes it. No decision has that digest, so the monitor
+ * pauses the wallet with the guardian key and opens an incident naming the digest. The owner then unpauses, an
+ * operator clears the flag and resolves the incident.
+ * @example await leakedCosignerKey(demo.context())
+ */
+async function leakedCosignerKey(c: ScenarioContext): Promise<string> {
+  const t = c.options.target;
+  const walletAbi = loadArtifact("AgentWallet").abi;
+  const alice = getAddress(t.recipients.alice!);
+  if (await c.pub.readContract({ address: t.wallet, abi: walletAbi, functionName: "paused" })) {
+    c.say(`setup    the wallet is paused from an earlier scenario; the owner unpauses it`);
+    await c.ownerSend("unpause");
+  }
+  const op = {
+    calls: transferCalls({ asset: c.usdc, to: alice, amount: 1_000_000n }),
+    nonce: BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000)),
+    deadline: BigInt(Math.floor(Date.now() / 1000)) + 120n,
+    callGasLimit: 1_000_000n,
+    bounds: [],
+  };
+  const typed = operationTypedData(t.chainId, t.wallet, op);
+  const agentSignature = await devAccount(LOCAL_ROLES.sessionKey).signTypedData(typed);
+  const cosignature = await devAccount(LOCAL_ROLES.cosigner).signTypedData(typed);
+  const digest = hashTypedData(typed);
+  c.say(`leak     the co-signer key signs 1 USDC to alice outside the service: digest ${digest} (no decision has it)`);
+  const relayer = createWalletClient({ account: devAccount(LOCAL_ROLES.relayer), transport: http(t.rpcUrl) });
+  const hash = await relayer.writeContract({
+    address: t.wallet,
+    abi: walletAbi,
+    functionName: "execute",
+    args: executeArgs(op, agentSignature, cosignature),
+    chain: null,
+    gas: FIXED_GAS,
+  });
+  const receipt = await c.pub.waitForTransactionReceipt({ hash });
+  expect(receipt.status === "success", `the leaked operation did not execute (${hash})`);
+  c.say(`chain    executed with both signatures in block ${receipt.blockNumber}: tx ${hash}`);
+  const deadline = Date.now() + 20_000;
+  while (!(await c.pub.readContract({ address: t.wallet, abi: walletAbi, functionName: "paused" }))) {
+    if (Date.now() > deadline) throw new Unexpected("the wallet was not paused within 20 s: is the service's monitor running (MONITOR_ENABLED)?");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const pausedAt = await c.pub.getBlockNumber();
+  c.say(`monitor  Executed(${digest.slice(0, 10)}…) has no approved decision → pause() with the guardian key; paused by block ${pausedAt}`);
+  let detail = `the monitor paused the wallet ${pausedAt - receipt.blockNumber} block(s) after the leaked execution`;
+  try {
+    if (c.options.approverToken) {
+      // Any open pause incident of the wallet (an earlier, unresolved one collects this evidence too).
+      const res = await c.api("GET", `/v1/incidents?state=open&wallet=${t.wallet}`);
+      const incident = (res.json as { incidents?: { id: string; evidence: { digest?: string }[]; actions: { txHash: string | null; status: string }[] }[] }).incidents?.find(
+        (i) => i.evidence.some((e) => e.digest === digest),
+      );
+      expect(!!incident, `no open incident names digest ${digest}`);
+      c.say(`incident ${incident!.id}: evidence of rule unattributed_execution names digest ${digest}; pause tx ${incident!.actions.at(-1)?.txHash} (${incident!.actions.at(-1)?.status})`);
+      await c.api("POST", `/v1/incidents/${incident!.id}/ack`, { operator: "demo" });
+      detail += `; incident ${incident!.id} names the digest`;
+      c.say(`on-call  acknowledged; the owner unpauses (docs/runbook.md), the operator clears the flag and resolves the incident`);
+      await c.ownerSend("unpause");
+      await c.api("POST", `/v1/wallets/${t.wallet}/anomaly/clear`, { operator: "demo" });
+      await c.api("POST", `/v1/incidents/${incident!.id}/resolve`, { operator: "demo", note: "demo: rotate the co-signer key" });
+    } else {
+      c.say(`owner    unpauses (no APPROVER_TOKEN: the incident is in GET /v1/incidents for an operator)`);
+      await c.ownerSend("unpause");
+    }
+  } finally {
+    if (await c.pub.readContract({ address: t.wallet, abi: walletAbi, functionName: "paused" })) await c.ownerSend("unpause");
+  }
+  return detail;
 }

@@ -152,3 +152,20 @@ const EDR_REMOTE_FAILURE = /response reported error|error trying to connect|erro
 function isHexString(value: unknown): value is Hex {
   return typeof value === "string" && /^0x[0-9a-fA-F]*$/.test(value);
 }
+
+/**
+ * What may be shown or logged of an error: its first line (viem's shortMessage when it has one), with every URL cut
+ * to its origin, since provider URLs carry API keys in their path or query.
+ * @example publicMessage(err) // "HTTP request failed. Status: 500 URL: https://eth.example.com/[redacted]"
+ */
+export function publicMessage(err: unknown): string {
+  const e = err as { shortMessage?: unknown; message?: unknown } | undefined;
+  const text = typeof e?.shortMessage === "string" ? e.shortMessage : typeof e?.message === "string" ? e.message : String(err);
+  return (text.split("\n")[0] ?? "").replace(/\b(https?|wss?):\/\/[^\s"'<>]+/g, (url) => {
+    try {
+      return `${new URL(url).origin}/[redacted]`;
+    } catch {
+      return "[redacted URL]";
+    }
+  });
+}

@@ -3,7 +3,7 @@
  * (zod 4's z.toJSONSchema; request bodies in their input form: decimal strings, 0x-hex).
  */
 import { z } from "zod";
-import { decisionSchema, operationRequestDocs, operationRequestSchema, walletViewSchema } from "../api";
+import { decisionSchema, operationRequestDocs, operationRequestSchema, operationViewSchema, walletViewSchema } from "../api";
 import {
   approvalRequestSchema,
   auditPageSchema,
@@ -89,6 +89,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         ApprovalRequest: schema(approvalRequestSchema, "input"),
         PauseRequest: schema(pauseRequestSchema, "input"),
         Decision: schema(decisionSchema, "output"),
+        Operation: schema(operationViewSchema, "output"),
         Error: schema(errorBodySchema, "output"),
         WalletView: schema(walletViewSchema, "output"),
         PauseResult: schema(pauseResultSchema, "output"),
@@ -126,7 +127,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
           security: [{ readSignature: [] as string[], readTimestamp: [] as string[] }, ...bearer],
           parameters: [idParam],
           responses: {
-            "200": { description: "The decision", ...json("Decision") },
+            "200": { description: "The decision, with the intent, memo, approver and (once executed) the execution", ...json("Operation") },
             "401": error("UNAUTHORIZED: neither the approver token nor a read signed by the decision's session key within ±60 s"),
             "404": error("NOT_FOUND"),
           },

@@ -97,6 +97,17 @@ export const healthSchema = z.object({
   fork: z.object({ head: decimal, lag: decimal, hydratedKeys: z.number().int() }),
   upstream: z.object({ head: decimal, reachable: z.boolean(), lastError: z.string().optional() }),
   maxHeadLag: z.number().int(),
+  /** The chain follower, when it runs in this service. */
+  monitor: z
+    .object({
+      /** Whether this replica follows the chain now (it holds the monitor lease); the others stand by. */
+      running: z.boolean(),
+      lastBlock: decimal.nullable(),
+      lag: decimal,
+      maxLag: z.number().int(),
+      lastError: z.string().optional(),
+    })
+    .optional(),
 });
 
 /** GET /v1/deployment answer: the deployment record this service was started with. */

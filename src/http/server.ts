@@ -15,9 +15,17 @@ import { auditRoutes } from "./routes/audit";
 import { operationRoutes } from "./routes/operations";
 import { systemRoutes } from "./routes/system";
 import { walletRoutes } from "./routes/wallets";
+import { incidentRoutes } from "./routes/incidents";
+import { policyRoutes } from "./routes/policy";
+import { uiRoutes } from "./routes/ui";
+import type { MonitorRules } from "../monitor/rules";
+import { createMonitorBreaker } from "../monitor/breaker-rules";
+import { createPublicClient, http as httpTransport, type Address } from "viem";
+import { loadArtifact } from "../chain/artifacts";
 import { approverChecks, type DeploymentInfo, type ServiceContext } from "./context";
-import { Approvals } from "../services/approvals";
-import { Breaker } from "../services/breaker";
+import { Approvals, assertQuorumSupported } from "../services/approvals";
+import { effectivePolicy } from "../policy/decide";
+import type { Decision } from "../api/decision";
 import { readWalletView } from "./wallet-view";
 
 /** Largest request body accepted (bytes). */
@@ -39,6 +47,8 @@ export interface ServerOptions {
   now?: () => number;
   /** Whether /metrics includes process metrics (default true). */
   processMetrics?: boolean;
+  /** The chain follower running in this service (its lag in /healthz and /metrics). */
+  monitor?: ServiceContext["monitor"];
 }
 
 /** Routes the per-IP limit does not apply to: monitoring must see an overloaded service. */
@@ -50,6 +60,8 @@ const UNLIMITED = new Set(["/healthz", "/metrics"]);
  */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { cosigner, config } = options;
+  // A quorum needs a store that counts votes: refused before anything starts.
+  assertQuorumSupported(cosigner.store, effectivePolicy(cosigner.engine.review).rules);
   const logger = (options.logger ?? pino({ level: "silent" })).child({ component: "http" }, { redact: { paths: REDACT_PATHS, censor: "[redacted]" } });
   const upstreamUrl = options.upstreamUrl ?? config.UPSTREAM_RPC_URL ?? (options.deployment?.rpcUrl as string | undefined);
   const guardian =
@@ -57,10 +69,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (guardian && guardian.address === cosigner.key.address) {
     throw new Error(`refusing to start: the guardian key ${guardian.address} is the co-signer key; roles must be distinct`);
   }
-  const metrics = new ServiceMetrics(cosigner, { defaultMetrics: options.processMetrics ?? true });
-  const ipLimiter = new RateLimiter(config.RATE_LIMIT_PER_IP_PER_MINUTE, options.now);
-  const signerLimiter = new RateLimiter(config.RATE_LIMIT_PER_MINUTE, options.now);
-  const walletLimiter = new RateLimiter(config.RATE_LIMIT_PER_WALLET_PER_MINUTE, options.now);
+  const metrics = new ServiceMetrics(cosigner, { defaultMetrics: options.processMetrics ?? true, monitor: options.monitor });
+  // Each replica counts its share of every limit (REPLICAS): together they hold the configured limit.
+  const share = (perMinute: number) => Math.ceil(perMinute / config.REPLICAS);
+  const ipLimiter = new RateLimiter(share(config.RATE_LIMIT_PER_IP_PER_MINUTE), options.now);
+  const signerLimiter = new RateLimiter(share(config.RATE_LIMIT_PER_MINUTE), options.now);
+  const walletLimiter = new RateLimiter(share(config.RATE_LIMIT_PER_WALLET_PER_MINUTE), options.now);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -115,14 +129,55 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     reply.code(404).send({ error: { code: "ROUTE_NOT_FOUND", message: `no route ${req.method} ${req.url.split("?")[0]}` } });
   });
 
-  const breaker = new Breaker({
+  // --- the breaker, its rules and alerts (issue 10 part B) ---
+  // One factory for the service and the standalone monitor (scripts/monitor.ts); here with the fork's readers and the
+  // engine's stops. Without an upstream the rules never see a block and the breaker has no guardian.
+  const { breaker, rules, stop: stopBreaker } = await createMonitorBreaker({
+    config,
     chainId: cosigner.fork.chainId,
     store: cosigner.store,
+    upstreamUrl,
     guardian,
     guardiansOf: async (wallet) => (await readWalletView(cosigner.fork, wallet, cosigner.key.address, cosigner.served)).guardians,
+    budgets: async (wallet) =>
+      (await readWalletView(cosigner.fork, wallet, cosigner.key.address, cosigner.served)).budgets.map((b) => ({
+        token: b.token,
+        limit: BigInt(b.limit),
+        maxPerOperation: BigInt(b.maxPerOperation),
+      })),
+    stops: cosigner.engine.stops,
+    upstreamHead: () => cosigner.fork.upstreamHead.number,
     trips: metrics.breakerTrips,
+    metrics: {
+      opened: (rule, action) => metrics.incidentsOpened.inc({ rule, action }),
+      latency: (rule, action, blocks, seconds) => {
+        metrics.breakerLatencyBlocks.observe({ rule, action }, blocks);
+        metrics.breakerLatencySeconds.observe({ rule, action }, seconds);
+      },
+    },
+    onAlert: (outcome) => metrics.alerts.inc({ outcome }),
     logger,
   });
+  const pausedReader = upstreamUrl ? createPublicClient({ transport: httpTransport(upstreamUrl, { timeout: 5_000, retryCount: 0 }) }) : undefined;
+  metrics.breakerStates = async () =>
+    Promise.all(
+      cosigner.served.list.map(async (wallet: Address) => {
+        const paused = pausedReader
+          ? ((await pausedReader.readContract({ address: wallet, abi: loadArtifact("AgentWallet").abi, functionName: "paused" })) as boolean)
+          : false;
+        const state = paused
+          ? "paused"
+          : cosigner.engine.stops.isStopped(wallet, null, cosigner.fork.head.number)
+            ? "stopping"
+            : (await cosigner.store.activeAnomaly(cosigner.fork.chainId, wallet)) !== undefined
+              ? "flagged"
+              : "ok";
+        return { wallet, state } as const;
+      }),
+    );
+  serverRules.set(app, rules);
+  app.addHook("onClose", async () => stopBreaker());
+  // --- end breaker ---
   const ctx: ServiceContext = {
     cosigner,
     config,
@@ -130,7 +185,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     metrics,
     breaker,
     guardian,
-    approvals: new Approvals(cosigner.engine, metrics),
+    monitor: options.monitor,
+    approvals: new Approvals(cosigner.engine, metrics, cosigner.store, { pendingTtlSeconds: config.PENDING_TTL_SECONDS }),
     deployment: options.deployment,
     signerLimiter,
     walletLimiter,
@@ -140,5 +196,22 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   walletRoutes(app, ctx);
   auditRoutes(app, ctx);
   systemRoutes(app, ctx);
+  incidentRoutes(app, ctx);
+  policyRoutes(app, ctx);
+  uiRoutes(app, ctx);
+  // Operations per rule of the approval policy (auto, person, refused), for /metrics.
+  const countPolicy = (policy: { rule: string } | undefined, status: Decision["status"]) => metrics.policyDecided(policy?.rule ?? "refused", status);
+  cosigner.engine.policyListeners.add(countPolicy);
+  app.addHook("onClose", async () => void cosigner.engine.policyListeners.delete(countPolicy));
   return app;
+}
+
+const serverRules = new WeakMap<FastifyInstance, MonitorRules>();
+
+/**
+ * The breaker's rules of a server built by buildServer: the service attaches them to its chain follower.
+ * @example breakerRules(app)?.attach(monitor)
+ */
+export function breakerRules(app: FastifyInstance): MonitorRules | undefined {
+  return serverRules.get(app);
 }

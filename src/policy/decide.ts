@@ -1,8 +1,9 @@
 /**
- * Decide: refuse on any reason; otherwise ask a person when the operation is large, pays someone new, or the
- * wallet is flagged; otherwise approve.
+ * Decide: refuse on any reason; otherwise the approval policy (src/approvals/policy.ts: ordered rules, first match
+ * wins) says auto, approve(n) or deny; a flagged wallet always goes to a person.
  */
-import type { Address } from "viem";
+import { getAddress, type Address } from "viem";
+import { evaluatePolicy, policyFromShorthands, type ApprovalPolicy, type RuleDecision, type WalletFacts } from "../approvals/policy";
 import type { Reason } from "../errors";
 import type { Intent } from "../intent/schema";
 import type { AssetChange } from "../simulation/changes";
@@ -16,6 +17,38 @@ export interface ReviewPolicy {
   thresholds: ReadonlyMap<string, bigint>;
   /** Whether paying a recipient this co-signer never approved a payment to needs a person. */
   reviewNewRecipients: boolean;
+  /** The approval policy (APPROVAL_POLICY_FILE); without it, `thresholds` and `reviewNewRecipients` as rules. */
+  rules?: ApprovalPolicy;
+  /** Reads the wallet's owner, allowlist and available budgets when a rule needs them (wired to the fork). */
+  walletFacts?: (wallet: Address) => Promise<WalletFacts>;
+  /** How long a pending decision waits for people (seconds, default 900; PENDING_TTL_SECONDS). */
+  pendingTtlSeconds?: number;
+}
+
+/** What the policy decided for an operation it did not refuse: the rule, its decision, and whether it is reversible. */
+export interface PolicyDecision {
+  rule: string;
+  decide: RuleDecision;
+  /** Distinct approvers needed (0 when signed without a person). */
+  approvalsRequired: number;
+  reversible: boolean;
+  description: string;
+}
+
+const shorthandPolicies = new WeakMap<ReviewPolicy, ApprovalPolicy>();
+
+/**
+ * The approval policy in force: the file's, or the one REVIEW_THRESHOLDS and REVIEW_NEW_RECIPIENTS stand for.
+ * @example effectivePolicy(review).rules[0].name
+ */
+export function effectivePolicy(policy: ReviewPolicy): ApprovalPolicy {
+  if (policy.rules) return policy.rules;
+  let derived = shorthandPolicies.get(policy);
+  if (!derived) {
+    derived = policyFromShorthands(policy.thresholds, policy.reviewNewRecipients);
+    shorthandPolicies.set(policy, derived);
+  }
+  return derived;
 }
 
 export interface DecideInput {
@@ -32,6 +65,10 @@ export interface DecideInput {
   newRecipients: readonly Address[];
   /** An active anomaly flag on the wallet or the session key, if any. */
   anomaly?: string;
+  /** The wallet's owner, allowlist and budgets, when the policy needs them. */
+  facts?: WalletFacts;
+  /** The time of day rules see (default now). */
+  now?: Date;
 }
 
 /**
@@ -46,29 +83,47 @@ export function payees(intent: Intent, wallet: Address, changes: readonly AssetC
 }
 
 /**
- * The status and the reasons behind it.
- * @example decide({ reasons: [], intent, wallet, changes, newRecipients: [] }, policy) // { status: "approved", reasons: [] }
+ * The status, the reasons behind it, and the rule that decided (absent when the operation was refused before the policy).
+ * @example decide({ reasons: [], intent, wallet, changes, newRecipients: [] }, policy) // { status: "approved", reasons: [], policy: { rule: "default", … } }
  */
-export function decide(input: DecideInput, policy: ReviewPolicy): { status: DecisionStatus; reasons: Reason[] } {
+export function decide(input: DecideInput, policy: ReviewPolicy): { status: DecisionStatus; reasons: Reason[]; policy?: PolicyDecision } {
   if (input.reasons.length > 0) return { status: "rejected", reasons: input.reasons };
-  const review: Reason[] = [];
   // Per asset, the larger of the gross outflow and the net decrease (NFTs have only the latter).
-  const outflow = new Map(input.grossOutflow ?? []);
+  const outflow = new Map<string, bigint>();
+  for (const [asset, amount] of input.grossOutflow ?? []) outflow.set(assetKey(asset), amount);
   for (const c of input.changes) {
     if (c.account !== input.wallet || c.delta >= 0n) continue;
-    if (-c.delta > (outflow.get(c.asset) ?? 0n)) outflow.set(c.asset, -c.delta);
+    if (-c.delta > (outflow.get(assetKey(c.asset)) ?? 0n)) outflow.set(assetKey(c.asset), -c.delta);
   }
-  for (const [asset, amount] of outflow) {
-    const threshold = policy.thresholds.get(asset);
-    if (threshold !== undefined && amount > threshold) {
-      review.push({ code: "ABOVE_REVIEW_THRESHOLD", message: `gross outflow ${amount} of ${asset} is above the review threshold ${threshold}` });
+  const rules = effectivePolicy(policy);
+  const outcome = evaluatePolicy(rules, {
+    kind: input.intent.kind,
+    wallet: input.wallet,
+    outflow,
+    payees: payees(input.intent, input.wallet, input.changes),
+    newPayees: input.newRecipients,
+    facts: input.facts,
+    now: input.now ?? new Date(),
+  });
+  let decision: PolicyDecision = {
+    rule: outcome.rule,
+    decide: outcome.decide,
+    approvalsRequired: typeof outcome.decide === "object" ? outcome.decide.approve : 0,
+    reversible: outcome.reversible,
+    description: outcome.description,
+  };
+  if (outcome.decide === "deny") return { status: "rejected", reasons: outcome.reasons, policy: decision };
+  const review = [...outcome.reasons];
+  if (input.anomaly) {
+    review.push({ code: "ANOMALY_FLAGGED", message: `anomaly flagged: ${input.anomaly}` });
+    if (decision.approvalsRequired === 0) {
+      decision = { ...decision, rule: "anomaly", decide: { approve: 1 }, approvalsRequired: 1, description: "the wallet is flagged: a person looks at every operation until the flag is cleared" };
     }
   }
-  if (policy.reviewNewRecipients) {
-    for (const r of input.newRecipients) {
-      review.push({ code: "NEW_RECIPIENT", message: `${r} has never been paid by this wallet through the co-signer` });
-    }
-  }
-  if (input.anomaly) review.push({ code: "ANOMALY_FLAGGED", message: `anomaly flagged: ${input.anomaly}` });
-  return review.length > 0 ? { status: "pending_approval", reasons: review } : { status: "approved", reasons: [] };
+  return decision.approvalsRequired > 0 ? { status: "pending_approval", reasons: review, policy: decision } : { status: "approved", reasons: [], policy: decision };
+}
+
+/** A token address checksummed, anything else ("native", "<contract>/<id>") as it is. */
+function assetKey(asset: string): string {
+  return /^0x[0-9a-fA-F]{40}$/.test(asset) ? getAddress(asset) : asset;
 }

@@ -4,6 +4,7 @@
  * stopped answering, and which head a decision taken now must be at least at.
  */
 import { EventEmitter } from "node:events";
+import { publicMessage } from "../errors/classify";
 import { NewHeadsSubscription } from "./new-heads";
 import { UpstreamError, type UpstreamCache } from "./upstream-cache";
 
@@ -192,7 +193,7 @@ export class HeadWatcher extends EventEmitter {
       this.lastError = undefined;
       this.accept(head);
     } catch (err) {
-      this.lastError = (err as Error).message;
+      this.lastError = publicMessage(err);
       if (throwOnError) throw err;
     } finally {
       this.polling = false;

@@ -12,74 +12,39 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { CountersignError } from "../errors";
 import { GENESIS, linkHash, newDecisionId, toJson } from "./json";
+import { loadMigrations, pendingMigrations } from "./migrations";
+import { SqliteExecutions } from "./sqlite-executions";
+import { SqliteIncidents } from "./sqlite-incidents";
+import { SqliteApprovals } from "./sqlite-approvals";
 import {
   MAX_STORED_REQUEST_BYTES,
   UniqueConflict,
   type AuditRecord,
   type AuditVerification,
+  type BlockRecord,
   type ChainPosition,
+  PositionConflict,
+  type StoredControlChange,
+  type StoredExecution,
+  type StoredOwnerExecution,
+  type UndoneBlocks,
+  type Incident,
+  type IncidentAction,
+  type IncidentQuery,
+  type IncidentState,
+  type NewIncident,
   type NewDecision,
   type PendingQuery,
   type Resolution,
   type Restatement,
+  type Lease,
   type Store,
   type StoredDecision,
+  type ApprovalRecords,
+  type ApprovalRequestRecord,
+  type ApprovalVote,
 } from "./types";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS decisions (
-  id TEXT PRIMARY KEY,
-  chain_id INTEGER NOT NULL,
-  wallet TEXT NOT NULL,
-  nonce TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('approved', 'rejected', 'pending_approval')),
-  session_key TEXT,
-  idempotency_key TEXT,
-  request_hash TEXT NOT NULL,
-  request TEXT NOT NULL,
-  simulation TEXT,
-  reasons TEXT NOT NULL,
-  cosigner_signature TEXT,
-  recipients TEXT NOT NULL DEFAULT '[]',
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  tx_hash TEXT,
-  decided_by TEXT,
-  CHECK (cosigner_signature IS NULL OR status = 'approved')
-);
-CREATE UNIQUE INDEX IF NOT EXISTS decisions_live_nonce ON decisions (chain_id, wallet, nonce) WHERE status != 'rejected';
-CREATE INDEX IF NOT EXISTS decisions_digest ON decisions (digest);
-CREATE UNIQUE INDEX IF NOT EXISTS decisions_idempotency ON decisions (idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS decisions_session_key ON decisions (session_key, created_at);
-CREATE TABLE IF NOT EXISTS paid_recipients (
-  chain_id INTEGER NOT NULL, wallet TEXT NOT NULL, recipient TEXT NOT NULL,
-  PRIMARY KEY (chain_id, wallet, recipient)
-);
-CREATE TABLE IF NOT EXISTS anomalies (
-  id INTEGER PRIMARY KEY,
-  chain_id INTEGER NOT NULL, wallet TEXT NOT NULL, reason TEXT NOT NULL,
-  created_at TEXT NOT NULL, cleared_at TEXT
-);
-CREATE INDEX IF NOT EXISTS decisions_pending ON decisions (chain_id, status, created_at);
-CREATE TABLE IF NOT EXISTS monitor_positions (
-  chain_id INTEGER NOT NULL, follower TEXT NOT NULL, block_number TEXT NOT NULL, block_hash TEXT NOT NULL, updated_at TEXT NOT NULL,
-  PRIMARY KEY (chain_id, follower)
-);
-CREATE TABLE IF NOT EXISTS audit_log (
-  seq INTEGER PRIMARY KEY,
-  at TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  ref TEXT,
-  payload TEXT NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-`;
 
 interface DecisionRow {
   id: string;
@@ -139,13 +104,22 @@ function fromRow(r: DecisionRow): StoredDecision {
  * The SQLite store.
  * @example const store = SqliteStore.open("data/countersign.sqlite")
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, ApprovalRecords {
   readonly kind = "sqlite";
   private readonly db: Database.Database;
   private readonly stmts;
+  /** The monitor's execution records (sqlite-executions.ts). */
+  private readonly executions: SqliteExecutions;
+  /** The breaker's incidents (sqlite-incidents.ts). */
+  private readonly incidents: SqliteIncidents;
+  /** Approval requests and votes (sqlite-approvals.ts). */
+  private readonly approvals: SqliteApprovals;
 
   private constructor(db: Database.Database) {
     this.db = db;
+    this.executions = new SqliteExecutions(db);
+    this.incidents = new SqliteIncidents(db);
+    this.approvals = new SqliteApprovals(db);
     this.stmts = {
       insert: db.prepare(`INSERT INTO decisions (id, chain_id, wallet, nonce, digest, status, session_key, idempotency_key,
         request_hash, request, simulation, reasons, cosigner_signature, recipients, created_at, updated_at, decided_by)
@@ -187,7 +161,7 @@ export class SqliteStore implements Store {
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
     db.pragma("busy_timeout = 5000");
-    db.exec(SCHEMA);
+    migrate(db);
     return new SqliteStore(db);
   }
 
@@ -195,12 +169,21 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
+  private readonly leases = new Set<string>();
+
+  /** An embedded store serves one process: the lease is this store's, held until released (never lost). */
+  async tryLease(name: string): Promise<Lease | undefined> {
+    if (this.leases.has(name)) return undefined;
+    this.leases.add(name);
+    return { lost: new Promise<void>(() => undefined), release: async () => void this.leases.delete(name) };
+  }
+
   /** Runs `fn` in one transaction; a failure of the store is STORE_UNAVAILABLE (nothing is signed). */
   private tx<T>(fn: () => T): T {
     try {
       return this.db.transaction(fn).immediate();
     } catch (err) {
-      if (err instanceof UniqueConflict || err instanceof CountersignError) throw err;
+      if (err instanceof UniqueConflict || err instanceof CountersignError || err instanceof PositionConflict) throw err;
       // The idempotency key is checked inside the transaction before the insert, so a unique violation left is the nonce's.
       if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw new UniqueConflict("nonce");
       throw unavailable(err);
@@ -249,6 +232,7 @@ export class SqliteStore implements Store {
       if (decision.status === "approved") {
         for (const r of decision.recipients) this.stmts.paid.run(decision.chainId, decision.wallet, r);
       }
+      if (decision.approval && decision.status === "pending_approval") this.approvals.request(id, decision.approval);
       this.appendAuditInTx("decision", id, { id, ...(auditPayload as object) }, now);
       return fromRow(this.stmts.get.get(id) as DecisionRow);
     });
@@ -357,6 +341,140 @@ export class SqliteStore implements Store {
     this.tx(() => this.stmts.setPosition.run(chainId, follower, position.blockNumber.toString(), position.blockHash, now));
   }
 
+  // --- Executions (issue 10 part A): delegated to sqlite-executions.ts ---
+
+  async recordBlock(record: BlockRecord): Promise<void> {
+    const now = new Date().toISOString();
+    this.tx(() =>
+      this.executions.record(
+        record,
+        (chainId, follower) => this.positionInTx(chainId, follower),
+        (chainId, follower, p, at) => this.stmts.setPosition.run(chainId, follower, p.blockNumber.toString(), p.blockHash, at),
+        (kind, ref, payload, at) => this.appendAuditInTx(kind, ref, payload, at),
+        now,
+      ),
+    );
+  }
+
+  async undoFrom(chainId: number, follower: string, fromBlock: bigint, position: ChainPosition): Promise<UndoneBlocks> {
+    const now = new Date().toISOString();
+    return this.tx(() =>
+      this.executions.undo(
+        chainId,
+        follower,
+        fromBlock,
+        position,
+        (c, f, p, at) => this.stmts.setPosition.run(c, f, p.blockNumber.toString(), p.blockHash, at),
+        (kind, ref, payload, at) => this.appendAuditInTx(kind, ref, payload, at),
+        now,
+      ),
+    );
+  }
+
+  async executionsOfDecision(decisionId: string): Promise<StoredExecution[]> {
+    return this.read(() => this.executions.ofDecision(decisionId));
+  }
+
+  async executionByDigest(chainId: number, wallet: string, digest: string): Promise<StoredExecution | undefined> {
+    return this.read(() => this.executions.byDigest(chainId, wallet, digest));
+  }
+
+  async executionsFrom(chainId: number, fromBlock: bigint): Promise<StoredExecution[]> {
+    return this.read(() => this.executions.chainFrom(chainId, fromBlock));
+  }
+
+  async ownerExecutions(chainId: number, wallet: string, fromBlock = 0n): Promise<StoredOwnerExecution[]> {
+    return this.read(() => this.executions.ownerOf(chainId, wallet, fromBlock));
+  }
+
+  async controlChanges(chainId: number, wallet: string, fromBlock = 0n): Promise<StoredControlChange[]> {
+    return this.read(() => this.executions.controlOf(chainId, wallet, fromBlock));
+  }
+
+  async recentBlocks(chainId: number, follower: string, limit: number): Promise<{ number: bigint; hash: string; parentHash: string }[]> {
+    return this.read(() => this.executions.recent(chainId, follower, limit));
+  }
+
+  private positionInTx(chainId: number, follower: string): ChainPosition | undefined {
+    const row = this.stmts.position.get(chainId, follower) as { block_number: string; block_hash: string } | undefined;
+    return row ? { blockNumber: BigInt(row.block_number), blockHash: row.block_hash } : undefined;
+  }
+
+  // --- end Executions ---
+
+  // --- Incidents (issue 10 part B): delegated to sqlite-incidents.ts ---
+
+  async openIncident(incident: NewIncident): Promise<{ incident: Incident; opened: boolean; record: AuditRecord }> {
+    const now = new Date().toISOString();
+    return this.tx(() =>
+      this.incidents.open(
+        incident,
+        (kind, ref, payload, at) => this.appendAuditInTx(kind, ref, payload, at),
+        (chainId, wallet, reason, at) => this.stmts.flag.run(chainId, wallet, reason, at),
+        now,
+      ),
+    );
+  }
+
+  async recordIncidentAction(
+    id: string,
+    action: IncidentAction,
+    auditKind: string,
+    auditPayload: Record<string, unknown> = {},
+    replaceLast = false,
+  ): Promise<{ incident: Incident; record: AuditRecord }> {
+    const now = new Date().toISOString();
+    return this.tx(() =>
+      this.incidents.action(id, action, auditKind, auditPayload, replaceLast, (kind, ref, payload, at) => this.appendAuditInTx(kind, ref, payload, at), now),
+    );
+  }
+
+  async acknowledgeIncident(id: string, by: string, note?: string): Promise<Incident> {
+    const now = new Date().toISOString();
+    return this.tx(() => this.incidents.acknowledge(id, by, note, (kind, ref, payload, at) => this.appendAuditInTx(kind, ref, payload, at), now));
+  }
+
+  async resolveIncident(id: string, by: string, note?: string): Promise<Incident> {
+    const now = new Date().toISOString();
+    return this.tx(() => this.incidents.resolve(id, by, note, (kind, ref, payload, at) => this.appendAuditInTx(kind, ref, payload, at), now));
+  }
+
+  async getIncident(id: string): Promise<Incident | undefined> {
+    return this.read(() => this.incidents.get(id));
+  }
+
+  async listIncidents(query: IncidentQuery = {}): Promise<Incident[]> {
+    return this.read(() => this.incidents.list(query));
+  }
+
+  async countIncidents(): Promise<{ rule: string; state: IncidentState; count: number }[]> {
+    return this.read(() => this.incidents.count());
+  }
+
+  // --- end Incidents ---
+
+  // --- Approvals (issue 11): delegated to sqlite-approvals.ts ---
+
+  async approvalRequest(decisionId: string): Promise<ApprovalRequestRecord | undefined> {
+    return this.read(() => this.approvals.get(decisionId));
+  }
+
+  async addApprovalVote(vote: ApprovalVote, auditPayload: unknown): Promise<{ added: boolean; votes: ApprovalVote[] }> {
+    return this.tx(() =>
+      this.approvals.vote(vote, () => this.appendAuditInTx("decision.vote", vote.decisionId, { id: vote.decisionId, approver: vote.approver, ...(auditPayload as object) }, vote.at)),
+    );
+  }
+
+  async approvalVotes(decisionId: string): Promise<ApprovalVote[]> {
+    return this.read(() => this.approvals.votes(decisionId));
+  }
+
+  async listReviewed(chainId: number, limit = 50): Promise<StoredDecision[]> {
+    return this.read(() => (this.approvals.reviewedRows(chainId, limit) as DecisionRow[]).map(fromRow));
+  }
+
+  // --- end Approvals ---
+
   async appendAudit(kind: string, ref: string | null, payload: unknown): Promise<AuditRecord> {
     const now = new Date().toISOString();
     return this.tx(() => this.appendAuditInTx(kind, ref, payload, now));
@@ -409,6 +527,22 @@ export class SqliteStore implements Store {
       return { ok: true, checked };
     });
   }
+}
+
+/**
+ * Applies the numbered migrations (src/store/migrations/sqlite/) not yet applied, in one transaction, and refuses a
+ * database whose schema is newer than them.
+ */
+function migrate(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  db.transaction(() => {
+    const applied = (db.prepare(`SELECT max(version) AS v FROM schema_migrations`).get() as { v: number | null }).v ?? 0;
+    const record = db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`);
+    for (const m of pendingMigrations(loadMigrations("sqlite"), applied, "sqlite")) {
+      db.exec(m.sql);
+      record.run(m.version, m.name, new Date().toISOString());
+    }
+  }).immediate();
 }
 
 function maybe(row: unknown): StoredDecision | undefined {

@@ -54,6 +54,18 @@ describe("npm run demo scenarios (src/demo/run.ts against the service over HTTP)
     expect(await walletRead<boolean>(h, "paused")).to.equal(false);
   });
 
+  it("(g) a leaked co-signer key's execution: the monitor pauses the wallet and the incident names the digest", function () {
+    expect(outcome("g").detail).to.match(/the monitor paused the wallet \d+ block\(s\) after the leaked execution; incident inc_\w+ names the digest/);
+  });
+
+  it("(h) a large first payment waits for two approvers, approved through the page's API, and executes", function () {
+    expect(outcome("h").detail).to.match(/waited for two approvers .* approved through the page's API by alice-ops and bob-ops, and executed in 0x[0-9a-f]{64}/);
+  });
+
+  it("runs the scenarios in order", function () {
+    expect(results.map((r) => r.id)).to.deep.equal(["a", "b", "c", "d", "e", "f", "g", "h"]);
+  });
+
   it("prints the service's decision log lines, joined by digest", function () {
     expect(printed.some((l) => l.includes(`"msg":"decision"`) && l.includes(`"status":"approved"`))).to.equal(true);
     expect(printed.some((l) => l.includes(`"msg":"operation refused"`) && l.includes("WALLET_PAUSED"))).to.equal(true);

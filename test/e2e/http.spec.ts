@@ -496,6 +496,14 @@ describe("co-signer HTTP API (end to end)", function () {
       });
     });
 
+    it("counts one replica's share of the limits (limit / REPLICAS, rounded up), so replicas together hold the limit", async function () {
+      await withServer(h, { ...h.config, RATE_LIMIT_PER_MINUTE: 7, REPLICAS: 3 }, async (url) => {
+        const op = await usdcTransfer(h, alice, usdc(1));
+        for (let i = 0; i < 3; i++) expect((await call(url, "POST", "/v1/operations", op)).status).to.equal(200);
+        expectError(await call(url, "POST", "/v1/operations", op), 429, "RATE_LIMITED");
+      });
+    });
+
     it("answers 429 once one client IP exceeds RATE_LIMIT_PER_IP_PER_MINUTE, but never on /healthz", async function () {
       await withServer(h, { ...h.config, RATE_LIMIT_PER_IP_PER_MINUTE: 3 }, async (url) => {
         for (let i = 0; i < 3; i++) expect((await call(url, "GET", "/v1/audit/verify", undefined, bearer(h.token))).status).to.equal(200);

@@ -232,6 +232,8 @@ const STATE_READS = ["eth_getBalance", "eth_getStorageAt", "eth_getCode", "eth_g
 export class FaultyProxy {
   /** Requests received since start (or since `reset`): shows whether anything (a head watcher left behind) still talks to the chain. */
   requests = 0;
+  /** Milliseconds each request waits before it is passed on: a remote upstream's round trip. */
+  delayMs = 0;
   private current: ProxyMode = "pass";
   private readonly hung = new Set<import("node:http").ServerResponse>();
   private server?: import("node:http").Server;
@@ -260,6 +262,7 @@ export class FaultyProxy {
       let body = "";
       for await (const chunk of req) body += chunk;
       this.requests += 1;
+      if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
       if (this.mode === "hang") {
         this.hung.add(res); // never answers while hanging
         return;
@@ -401,4 +404,14 @@ export function recordForkRequests(h: CosignerHarness): () => ForkRequest[] {
     });
   } as typeof original;
   return () => requests;
+}
+
+/**
+ * The environment without DATABASE_URL: a child process that must use the SQLite file a test gives it (DB_PATH)
+ * would otherwise pick the shared PostgreSQL store CI names for the PostgreSQL tests.
+ * @example spawn(cmd, args, { env: { ...withoutDatabaseUrl(process.env), DB_PATH } })
+ */
+export function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _shared, ...rest } = env;
+  return rest;
 }

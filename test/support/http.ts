@@ -65,6 +65,9 @@ export async function startHttpHarness(env: (d: DemoDeployment) => Record<string
       HEAD_POLL_MS: "100",
       REVIEW_NEW_RECIPIENTS: "false",
       LOG_LEVEL: "debug",
+      // The e2e specs send manipulated proposals, owner changes and spending on purpose: the breaker's rules that would
+      // revoke the agent's key or flag the wallet for them are off here; test/monitor/ turns them on (MONITOR_RULES "{}").
+      MONITOR_RULES: JSON.stringify({ default: { refusalBurst: { action: "off" }, spendingVelocity: { action: "off" }, controlChange: { action: "off" } } }),
       ...env(deployment),
     });
     const logs: string[] = [];

@@ -3,6 +3,7 @@
  * Decision statuses map to 200 approved, 202 pending_approval, 422 rejected; refusals map through their code.
  */
 import type { FastifyInstance, FastifyReply } from "fastify";
+import type { Hex } from "viem";
 import type { Decision } from "../../api";
 import { CountersignError } from "../../errors";
 import { HttpError } from "../errors";
@@ -47,6 +48,33 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
 
   const send = (reply: FastifyReply, decision: Decision) => reply.code(STATUS[decision.status]).send(decision);
 
+  /**
+   * The decision with what GET /v1/operations/:id adds (operationViewSchema): the intent and its memo, who decided
+   * it, and, once the monitor recorded it, the execution (transaction, block, actual changes, matchesSimulation).
+   */
+  async function operationView(decision: Decision): Promise<Decision> {
+    const [stored, executions] = await Promise.all([cosigner.store.get(decision.id), cosigner.store.executionsOfDecision(decision.id)]);
+    const intent = (stored?.request as { intent?: Record<string, unknown> } | undefined)?.intent;
+    const executed = executions.at(-1);
+    return {
+      ...decision,
+      ...(intent ? { intent, memo: typeof intent.memo === "string" ? intent.memo : null } : {}),
+      decidedBy: stored?.decidedBy ?? null,
+      ...(executed
+        ? {
+            execution: {
+              txHash: executed.txHash as Hex,
+              blockNumber: executed.blockNumber.toString(),
+              changes: executed.changes,
+              matchesSimulation: executed.matchesSimulation === true,
+              relayer: executed.relayer,
+              gasUsed: executed.gasUsed,
+            },
+          }
+        : {}),
+    };
+  }
+
   app.post("/v1/operations", async (req, reply) => {
     const started = performance.now();
     const decision = await cosigner.engine.propose(req.body, { admit: limitBySigner, admitAuthenticated: limitByWallet });
@@ -63,7 +91,7 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
     if (ctx.isApprover(req)) {
       const decision = await cosigner.engine.get(id);
       if (!decision) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
-      return reply.code(200).send(decision);
+      return reply.code(200).send(await operationView(decision));
     }
     if (req.headers.authorization !== undefined && req.headers[READ_SIGNATURE_HEADER] === undefined) {
       throw new HttpError(401, "UNAUTHORIZED", "a valid approver token is required: Authorization: Bearer <APPROVER_TOKEN>");
@@ -79,18 +107,25 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
     const proposer = await cosigner.engine.proposer(id);
     if (!proposer) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
     if (proposer !== read.signer) throw new HttpError(401, "UNAUTHORIZED", `${read.signer} did not propose decision ${id}`);
-    return reply.code(200).send(await cosigner.engine.get(id));
+    const decision = await cosigner.engine.get(id);
+    if (!decision) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
+    return reply.code(200).send(await operationView(decision));
   });
 
   app.post("/v1/operations/:id/approve", { onRequest: ctx.approverOnly }, async (req, reply) => {
     const { id } = parse(operationParamsSchema, req.params);
     const body = parse(approvalRequestSchema, req.body ?? {});
-    return reply.code(200).send(await ctx.approvals.approve(id, body.approver ?? "approver"));
+    // Who approves is who the token says; the body's `approver` is only a label kept beside the name.
+    const approver = ctx.approverOf(req);
+    if (!approver) throw new HttpError(401, "UNAUTHORIZED", "a valid approver token is required");
+    return reply.code(200).send(await ctx.approvals.approve(id, approver, body.approver));
   });
 
   app.post("/v1/operations/:id/reject", { onRequest: ctx.approverOnly }, async (req, reply) => {
     const { id } = parse(operationParamsSchema, req.params);
     const body = parse(approvalRequestSchema, req.body ?? {});
-    return reply.code(200).send(await ctx.approvals.reject(id, body.approver ?? "approver", body.note));
+    const approver = ctx.approverOf(req);
+    if (!approver) throw new HttpError(401, "UNAUTHORIZED", "a valid approver token is required");
+    return reply.code(200).send(await ctx.approvals.reject(id, approver, body.note, body.approver));
   });
 }

@@ -14,6 +14,10 @@ export function systemRoutes(app: FastifyInstance, ctx: ServiceContext): void {
     if (!reachable) problems.push(`upstream unreachable: ${fork.watcher.lastError ?? "no answer"}`);
     const lag = fork.lag;
     if (lag > BigInt(config.MAX_HEAD_LAG)) problems.push(`fork is ${lag} blocks behind the upstream (max ${config.MAX_HEAD_LAG})`);
+    const follower = ctx.monitor?.status();
+    if (follower && follower.lagBlocks > BigInt(config.MONITOR_MAX_LAG_BLOCKS)) {
+      problems.push(`monitor is ${follower.lagBlocks} blocks behind the upstream (max ${config.MONITOR_MAX_LAG_BLOCKS})`);
+    }
     try {
       await store.auditHead();
     } catch (err) {
@@ -32,6 +36,17 @@ export function systemRoutes(app: FastifyInstance, ctx: ServiceContext): void {
         ...(fork.watcher.lastError ? { lastError: fork.watcher.lastError } : {}),
       },
       maxHeadLag: config.MAX_HEAD_LAG,
+      ...(follower
+        ? {
+            monitor: {
+              running: follower.running,
+              lastBlock: follower.lastBlock?.toString() ?? null,
+              lag: follower.lagBlocks.toString(),
+              maxLag: config.MONITOR_MAX_LAG_BLOCKS,
+              ...(follower.lastError ? { lastError: follower.lastError } : {}),
+            },
+          }
+        : {}),
     });
   });
 
