@@ -5,6 +5,15 @@
 import type pg from "pg";
 import { toJson } from "./json";
 import {
+  controlChangeFromRow,
+  executedPayload,
+  executionFromRow,
+  ownerExecutionFromRow,
+  type ControlRow,
+  type ExecutionRow,
+  type OwnerRow,
+} from "./rows";
+import {
   PositionConflict,
   type BlockRecord,
   type ChainPosition,
@@ -18,106 +27,7 @@ type Queryable = Pick<pg.PoolClient, "query">;
 type Append = (c: Queryable, kind: string, ref: string | null, payload: unknown, at: string) => Promise<unknown>;
 type SetPosition = (c: Queryable, chainId: number, follower: string, position: ChainPosition) => Promise<void>;
 
-interface ExecutionRow {
-  chain_id: number;
-  wallet: string;
-  digest: string;
-  session_key: string;
-  nonce: string;
-  tx_hash: string;
-  block_number: string;
-  block_hash: string;
-  log_index: number;
-  relayer: string;
-  gas_used: string;
-  decision_id: string | null;
-  changes: string;
-  simulated: string | null;
-  matches_simulation: boolean | null;
-}
-
-interface OwnerRow {
-  chain_id: number;
-  wallet: string;
-  target: string;
-  value: string;
-  selector: string;
-  tx_hash: string;
-  block_number: string;
-  log_index: number;
-}
-
-interface ControlRow {
-  chain_id: number;
-  wallet: string;
-  event: string;
-  args: string;
-  tx_hash: string;
-  block_number: string;
-  log_index: number;
-}
-
 const ORDER = "ORDER BY block_number ASC, log_index ASC";
-
-const execution = (r: ExecutionRow): StoredExecution => ({
-  chainId: r.chain_id,
-  wallet: r.wallet,
-  digest: r.digest,
-  sessionKey: r.session_key,
-  nonce: r.nonce,
-  txHash: r.tx_hash,
-  blockNumber: BigInt(r.block_number),
-  blockHash: r.block_hash,
-  logIndex: r.log_index,
-  relayer: r.relayer,
-  gasUsed: r.gas_used,
-  decisionId: r.decision_id,
-  changes: JSON.parse(r.changes),
-  simulated: r.simulated === null ? null : JSON.parse(r.simulated),
-  matchesSimulation: r.matches_simulation,
-});
-
-const ownerExecution = (r: OwnerRow): StoredOwnerExecution => ({
-  chainId: r.chain_id,
-  wallet: r.wallet,
-  target: r.target,
-  value: r.value,
-  selector: r.selector,
-  txHash: r.tx_hash,
-  blockNumber: BigInt(r.block_number),
-  logIndex: r.log_index,
-});
-
-const controlChange = (r: ControlRow): StoredControlChange => ({
-  chainId: r.chain_id,
-  wallet: r.wallet,
-  event: r.event,
-  args: JSON.parse(r.args),
-  txHash: r.tx_hash,
-  blockNumber: BigInt(r.block_number),
-  logIndex: r.log_index,
-});
-
-/** What an audit record of an execution says (the same fields as the SQLite store's). */
-function executedPayload(e: StoredExecution) {
-  return {
-    chainId: e.chainId,
-    wallet: e.wallet,
-    digest: e.digest,
-    decisionId: e.decisionId,
-    sessionKey: e.sessionKey,
-    nonce: e.nonce,
-    txHash: e.txHash,
-    blockNumber: e.blockNumber,
-    blockHash: e.blockHash,
-    logIndex: e.logIndex,
-    relayer: e.relayer,
-    gasUsed: e.gasUsed,
-    changes: e.changes,
-    simulated: e.simulated,
-    matchesSimulation: e.matchesSimulation,
-  };
-}
 
 /**
  * Records a block and moves the follower, inside the caller's transaction; the stored position is locked first, so
@@ -201,9 +111,9 @@ export async function undoFrom(
   const args = [chainId, follower, fromBlock.toString()];
   const where = `WHERE chain_id = $1 AND follower = $2 AND block_number >= $3`;
   const undone: UndoneBlocks = {
-    executions: (await c.query<ExecutionRow>(`SELECT * FROM executions ${where} ${ORDER}`, args)).rows.map(execution),
-    ownerExecutions: (await c.query<OwnerRow>(`SELECT * FROM owner_executions ${where} ${ORDER}`, args)).rows.map(ownerExecution),
-    controlChanges: (await c.query<ControlRow>(`SELECT * FROM control_changes ${where} ${ORDER}`, args)).rows.map(controlChange),
+    executions: (await c.query<ExecutionRow>(`SELECT * FROM executions ${where} ${ORDER}`, args)).rows.map(executionFromRow),
+    ownerExecutions: (await c.query<OwnerRow>(`SELECT * FROM owner_executions ${where} ${ORDER}`, args)).rows.map(ownerExecutionFromRow),
+    controlChanges: (await c.query<ControlRow>(`SELECT * FROM control_changes ${where} ${ORDER}`, args)).rows.map(controlChangeFromRow),
   };
   for (const e of undone.executions) {
     if (e.decisionId) await c.query(`UPDATE decisions SET tx_hash = NULL WHERE id = $1`, [e.decisionId]);
@@ -220,18 +130,18 @@ export async function undoFrom(
 /** The read side of the Executions interface. */
 export const executionQueries = {
   async ofDecision(c: Queryable, decisionId: string): Promise<StoredExecution[]> {
-    return (await c.query<ExecutionRow>(`SELECT * FROM executions WHERE decision_id = $1 ${ORDER}`, [decisionId])).rows.map(execution);
+    return (await c.query<ExecutionRow>(`SELECT * FROM executions WHERE decision_id = $1 ${ORDER}`, [decisionId])).rows.map(executionFromRow);
   },
   async byDigest(c: Queryable, chainId: number, wallet: string, digest: string): Promise<StoredExecution | undefined> {
     const { rows } = await c.query<ExecutionRow>(
       `SELECT * FROM executions WHERE chain_id = $1 AND wallet = $2 AND digest = $3 ORDER BY block_number DESC LIMIT 1`,
       [chainId, wallet, digest],
     );
-    return rows[0] ? execution(rows[0]) : undefined;
+    return rows[0] ? executionFromRow(rows[0]) : undefined;
   },
   async chainFrom(c: Queryable, chainId: number, fromBlock: bigint): Promise<StoredExecution[]> {
     const { rows } = await c.query<ExecutionRow>(`SELECT * FROM executions WHERE chain_id = $1 AND block_number >= $2 ${ORDER}`, [chainId, fromBlock.toString()]);
-    return rows.map(execution);
+    return rows.map(executionFromRow);
   },
   async ownerOf(c: Queryable, chainId: number, wallet: string, fromBlock: bigint): Promise<StoredOwnerExecution[]> {
     const { rows } = await c.query<OwnerRow>(`SELECT * FROM owner_executions WHERE chain_id = $1 AND wallet = $2 AND block_number >= $3 ${ORDER}`, [
@@ -239,7 +149,7 @@ export const executionQueries = {
       wallet,
       fromBlock.toString(),
     ]);
-    return rows.map(ownerExecution);
+    return rows.map(ownerExecutionFromRow);
   },
   async controlOf(c: Queryable, chainId: number, wallet: string, fromBlock: bigint): Promise<StoredControlChange[]> {
     const { rows } = await c.query<ControlRow>(`SELECT * FROM control_changes WHERE chain_id = $1 AND wallet = $2 AND block_number >= $3 ${ORDER}`, [
@@ -247,7 +157,7 @@ export const executionQueries = {
       wallet,
       fromBlock.toString(),
     ]);
-    return rows.map(controlChange);
+    return rows.map(controlChangeFromRow);
   },
   async recent(c: Queryable, chainId: number, follower: string, limit: number): Promise<{ number: bigint; hash: string; parentHash: string }[]> {
     const { rows } = await c.query<{ number: string; hash: string; parent_hash: string }>(

@@ -7,61 +7,19 @@
 import type pg from "pg";
 import { CountersignError } from "../errors";
 import { toJson } from "./json";
-import { newIncidentId } from "./sqlite-incidents";
+import { incidentFromRow, newIncidentId, type IncidentRow } from "./rows";
 import type { AuditRecord, Incident, IncidentAction, IncidentEvidence, IncidentQuery, IncidentState, NewIncident } from "./types";
 
 type Queryable = Pick<pg.PoolClient, "query">;
 type Append = (c: Queryable, kind: string, ref: string | null, payload: unknown, at: string) => Promise<AuditRecord>;
 type Flag = (c: Queryable, chainId: number, wallet: string, reason: string, at: string) => Promise<void>;
 
-interface IncidentRow {
-  id: string;
-  chain_id: number;
-  wallet: string;
-  session_key: string | null;
-  rule: string;
-  summary: string;
-  evidence: string;
-  action_kind: Incident["actionKind"];
-  actions: string;
-  state: IncidentState;
-  opened_at: string;
-  updated_at: string;
-  acknowledged_by: string | null;
-  acknowledged_at: string | null;
-  resolved_by: string | null;
-  resolved_at: string | null;
-  note: string | null;
-}
-
 const COLUMNS = `id, chain_id, wallet, session_key, rule, summary, evidence, action_kind, actions, state, opened_at, updated_at,
   acknowledged_by, acknowledged_at, resolved_by, resolved_at, note`;
 
-function fromRow(r: IncidentRow): Incident {
-  return {
-    id: r.id,
-    chainId: r.chain_id,
-    wallet: r.wallet,
-    sessionKey: r.session_key,
-    rule: r.rule,
-    summary: r.summary,
-    evidence: JSON.parse(r.evidence),
-    actionKind: r.action_kind,
-    actions: JSON.parse(r.actions),
-    state: r.state,
-    openedAt: r.opened_at,
-    updatedAt: r.updated_at,
-    acknowledgedBy: r.acknowledged_by,
-    acknowledgedAt: r.acknowledged_at,
-    resolvedBy: r.resolved_by,
-    resolvedAt: r.resolved_at,
-    note: r.note,
-  };
-}
-
 async function get(c: Queryable, id: string, lock = false): Promise<Incident | undefined> {
   const { rows } = await c.query<IncidentRow>(`SELECT ${COLUMNS} FROM incidents WHERE id = $1${lock ? " FOR UPDATE" : ""}`, [id]);
-  return rows[0] ? fromRow(rows[0]) : undefined;
+  return rows[0] ? incidentFromRow(rows[0]) : undefined;
 }
 
 async function mustGet(c: Queryable, id: string, lock = false): Promise<Incident> {
@@ -164,7 +122,7 @@ export const incidentOps = {
          AND ($3::text IS NULL OR state = $3) AND ($4::text IS NULL OR rule = $4) ORDER BY opened_at DESC, seq DESC LIMIT $5`,
       [q.chainId ?? null, q.wallet ?? null, q.state ?? null, q.rule ?? null, q.limit ?? 100],
     );
-    return rows.map(fromRow);
+    return rows.map(incidentFromRow);
   },
 
   async count(c: Queryable): Promise<{ rule: string; state: IncidentState; count: number }[]> {

@@ -14,6 +14,7 @@ import { GENESIS, linkHash, newDecisionId, toJson } from "./json";
 import { loadMigrations, pendingMigrations } from "./migrations";
 import { executionQueries, recordBlock, undoFrom } from "./postgres-executions";
 import { incidentOps } from "./postgres-incidents";
+import { auditFromRow, decisionFromRow, type AuditRow, type DecisionRow } from "./rows";
 import {
   MAX_STORED_REQUEST_BYTES,
   PositionConflict,
@@ -53,66 +54,8 @@ export interface PostgresOptions {
   timeoutMs?: number;
 }
 
-interface DecisionRow {
-  id: string;
-  chain_id: number;
-  wallet: string;
-  nonce: string;
-  digest: string;
-  status: StoredDecision["status"];
-  session_key: string | null;
-  idempotency_key: string | null;
-  request_hash: string;
-  request: string;
-  simulation: string | null;
-  reasons: string;
-  cosigner_signature: string | null;
-  recipients: string;
-  created_at: string;
-  updated_at: string;
-  tx_hash: string | null;
-  decided_by: string | null;
-}
-
-interface AuditRow {
-  seq: string;
-  at: string;
-  kind: string;
-  ref: string | null;
-  payload: string;
-  prev_hash: string;
-  hash: string;
-}
-
 const DECISION_COLUMNS = `id, chain_id, wallet, nonce, digest, status, session_key, idempotency_key, request_hash, request, simulation,
   reasons, cosigner_signature, recipients, created_at, updated_at, tx_hash, decided_by`;
-
-function fromRow(r: DecisionRow): StoredDecision {
-  return {
-    id: r.id,
-    chainId: r.chain_id,
-    wallet: r.wallet,
-    nonce: r.nonce,
-    digest: r.digest,
-    status: r.status,
-    sessionKey: r.session_key,
-    idempotencyKey: r.idempotency_key,
-    requestHash: r.request_hash,
-    request: JSON.parse(r.request),
-    simulation: r.simulation ? JSON.parse(r.simulation) : null,
-    reasons: JSON.parse(r.reasons),
-    cosignerSignature: r.cosigner_signature,
-    recipients: JSON.parse(r.recipients),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    txHash: r.tx_hash,
-    decidedBy: r.decided_by,
-  };
-}
-
-function auditFromRow(r: AuditRow): AuditRecord {
-  return { seq: Number(r.seq), at: r.at, kind: r.kind, ref: r.ref, payload: JSON.parse(r.payload), prevHash: r.prev_hash, hash: r.hash };
-}
 
 /**
  * The PostgreSQL store.
@@ -334,7 +277,7 @@ export class PostgresStore implements Store {
         );
       }
       await appendInTx(c, "decision", id, { id, ...(auditPayload as object) }, now);
-      return fromRow(rows[0]!);
+      return decisionFromRow(rows[0]!);
     });
   }
 
@@ -355,7 +298,7 @@ export class PostgresStore implements Store {
         ],
       );
       if (rows.length !== 1) throw notPending(id);
-      const row = fromRow(rows[0]!);
+      const row = decisionFromRow(rows[0]!);
       if (row.status === "approved") await rememberRecipients(c, row.chainId, row.wallet, row.recipients);
       await appendInTx(c, `decision.${update.status}`, id, { id, decidedBy: update.decidedBy, ...(auditPayload as object) }, now);
       return row;
@@ -372,7 +315,7 @@ export class PostgresStore implements Store {
       );
       if (rows.length !== 1) throw notPending(id);
       await appendInTx(c, "decision.stale", id, { id, ...(auditPayload as object) }, now);
-      return fromRow(rows[0]!);
+      return decisionFromRow(rows[0]!);
     });
   }
 
@@ -410,7 +353,7 @@ export class PostgresStore implements Store {
        ORDER BY created_at DESC, seq DESC LIMIT $4`,
       [query.chainId, query.wallet ?? null, query.createdBefore ?? null, query.limit ?? 100],
     );
-    return rows.map(fromRow);
+    return rows.map(decisionFromRow);
   }
 
   async isRecipientKnown(chainId: number, wallet: string, recipient: string): Promise<boolean> {
@@ -540,7 +483,7 @@ export class PostgresStore implements Store {
        ORDER BY updated_at DESC, seq DESC LIMIT $2`,
       [chainId, limit],
     );
-    return rows.map(fromRow);
+    return rows.map(decisionFromRow);
   }
 
   // --- Incidents: postgres-incidents.ts ---
@@ -671,7 +614,7 @@ async function upsertPosition(c: Queryable, chainId: number, follower: string, p
 }
 
 function maybe(rows: DecisionRow[]): StoredDecision | undefined {
-  return rows[0] ? fromRow(rows[0]) : undefined;
+  return rows[0] ? decisionFromRow(rows[0]) : undefined;
 }
 
 function notPending(id: string): CountersignError {

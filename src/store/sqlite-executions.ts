@@ -5,6 +5,15 @@
 import type Database from "better-sqlite3";
 import { toJson } from "./json";
 import {
+  controlChangeFromRow,
+  executedPayload,
+  executionFromRow,
+  ownerExecutionFromRow,
+  type ControlRow,
+  type ExecutionRow,
+  type OwnerRow,
+} from "./rows";
+import {
   PositionConflict,
   type BlockRecord,
   type ChainPosition,
@@ -15,105 +24,6 @@ import {
 } from "./types";
 
 // The tables (migrations/sqlite/002_monitor.sql): one row per event, keyed by (chain, follower, transaction, log index).
-
-interface ExecutionRow {
-  chain_id: number;
-  wallet: string;
-  digest: string;
-  session_key: string;
-  nonce: string;
-  tx_hash: string;
-  block_number: number;
-  block_hash: string;
-  log_index: number;
-  relayer: string;
-  gas_used: string;
-  decision_id: string | null;
-  changes: string;
-  simulated: string | null;
-  matches_simulation: number | null;
-}
-
-interface OwnerRow {
-  chain_id: number;
-  wallet: string;
-  target: string;
-  value: string;
-  selector: string;
-  tx_hash: string;
-  block_number: number;
-  log_index: number;
-}
-
-interface ControlRow {
-  chain_id: number;
-  wallet: string;
-  event: string;
-  args: string;
-  tx_hash: string;
-  block_number: number;
-  log_index: number;
-}
-
-const execution = (r: ExecutionRow): StoredExecution => ({
-  chainId: r.chain_id,
-  wallet: r.wallet,
-  digest: r.digest,
-  sessionKey: r.session_key,
-  nonce: r.nonce,
-  txHash: r.tx_hash,
-  blockNumber: BigInt(r.block_number),
-  blockHash: r.block_hash,
-  logIndex: r.log_index,
-  relayer: r.relayer,
-  gasUsed: r.gas_used,
-  decisionId: r.decision_id,
-  changes: JSON.parse(r.changes),
-  simulated: r.simulated === null ? null : JSON.parse(r.simulated),
-  matchesSimulation: r.matches_simulation === null ? null : r.matches_simulation === 1,
-});
-
-const ownerExecution = (r: OwnerRow): StoredOwnerExecution => ({
-  chainId: r.chain_id,
-  wallet: r.wallet,
-  target: r.target,
-  value: r.value,
-  selector: r.selector,
-  txHash: r.tx_hash,
-  blockNumber: BigInt(r.block_number),
-  logIndex: r.log_index,
-});
-
-const controlChange = (r: ControlRow): StoredControlChange => ({
-  chainId: r.chain_id,
-  wallet: r.wallet,
-  event: r.event,
-  args: JSON.parse(r.args),
-  txHash: r.tx_hash,
-  blockNumber: BigInt(r.block_number),
-  logIndex: r.log_index,
-});
-
-/** What an audit record of an execution says. */
-function executedPayload(e: StoredExecution) {
-  return {
-    chainId: e.chainId,
-    wallet: e.wallet,
-    digest: e.digest,
-    decisionId: e.decisionId,
-    sessionKey: e.sessionKey,
-    nonce: e.nonce,
-    txHash: e.txHash,
-    blockNumber: e.blockNumber,
-    blockHash: e.blockHash,
-    logIndex: e.logIndex,
-    relayer: e.relayer,
-    gasUsed: e.gasUsed,
-    changes: e.changes,
-    simulated: e.simulated,
-    matchesSimulation: e.matchesSimulation,
-  };
-}
 
 type Append = (kind: string, ref: string | null, payload: unknown, at: string) => unknown;
 type Position = (chainId: number, follower: string) => ChainPosition | undefined;
@@ -202,9 +112,9 @@ export class SqliteExecutions {
   undo(chainId: number, follower: string, fromBlock: bigint, to: ChainPosition, setPosition: SetPosition, append: Append, at: string): UndoneBlocks {
     const from = Number(fromBlock);
     const undone: UndoneBlocks = {
-      executions: (this.s.executionsFrom.all(chainId, follower, from) as ExecutionRow[]).map(execution),
-      ownerExecutions: (this.s.ownerFrom.all(chainId, follower, from) as OwnerRow[]).map(ownerExecution),
-      controlChanges: (this.s.controlFrom.all(chainId, follower, from) as ControlRow[]).map(controlChange),
+      executions: (this.s.executionsFrom.all(chainId, follower, from) as ExecutionRow[]).map(executionFromRow),
+      ownerExecutions: (this.s.ownerFrom.all(chainId, follower, from) as OwnerRow[]).map(ownerExecutionFromRow),
+      controlChanges: (this.s.controlFrom.all(chainId, follower, from) as ControlRow[]).map(controlChangeFromRow),
     };
     for (const e of undone.executions) {
       if (e.decisionId) this.s.setTxHash.run(null, e.decisionId);
@@ -221,24 +131,24 @@ export class SqliteExecutions {
   }
 
   ofDecision(decisionId: string): StoredExecution[] {
-    return (this.s.ofDecision.all(decisionId) as ExecutionRow[]).map(execution);
+    return (this.s.ofDecision.all(decisionId) as ExecutionRow[]).map(executionFromRow);
   }
 
   byDigest(chainId: number, wallet: string, digest: string): StoredExecution | undefined {
     const row = this.s.byDigest.get(chainId, wallet, digest) as ExecutionRow | undefined;
-    return row ? execution(row) : undefined;
+    return row ? executionFromRow(row) : undefined;
   }
 
   chainFrom(chainId: number, fromBlock: bigint): StoredExecution[] {
-    return (this.s.ofChainFrom.all(chainId, Number(fromBlock)) as ExecutionRow[]).map(execution);
+    return (this.s.ofChainFrom.all(chainId, Number(fromBlock)) as ExecutionRow[]).map(executionFromRow);
   }
 
   ownerOf(chainId: number, wallet: string, fromBlock: bigint): StoredOwnerExecution[] {
-    return (this.s.ownerOfWallet.all(chainId, wallet, Number(fromBlock)) as OwnerRow[]).map(ownerExecution);
+    return (this.s.ownerOfWallet.all(chainId, wallet, Number(fromBlock)) as OwnerRow[]).map(ownerExecutionFromRow);
   }
 
   controlOf(chainId: number, wallet: string, fromBlock: bigint): StoredControlChange[] {
-    return (this.s.controlOfWallet.all(chainId, wallet, Number(fromBlock)) as ControlRow[]).map(controlChange);
+    return (this.s.controlOfWallet.all(chainId, wallet, Number(fromBlock)) as ControlRow[]).map(controlChangeFromRow);
   }
 
   recent(chainId: number, follower: string, limit: number): { number: bigint; hash: string; parentHash: string }[] {

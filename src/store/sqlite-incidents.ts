@@ -5,62 +5,15 @@
  * its audit records through the callback it is given, so an incident and its audit record commit as one.
  */
 import type Database from "better-sqlite3";
-import { randomUUID } from "node:crypto";
 import { CountersignError } from "../errors";
 import { toJson } from "./json";
-import type { AuditRecord, Incident, IncidentAction, IncidentEvidence, IncidentQuery, IncidentState, NewIncident } from "./types";
-
-// The table is in migrations/sqlite/002_monitor.sql.
-interface IncidentRow {
-  id: string;
-  chain_id: number;
-  wallet: string;
-  session_key: string | null;
-  rule: string;
-  summary: string;
-  evidence: string;
-  action_kind: Incident["actionKind"];
-  actions: string;
-  state: IncidentState;
-  opened_at: string;
-  updated_at: string;
-  acknowledged_by: string | null;
-  acknowledged_at: string | null;
-  resolved_by: string | null;
-  resolved_at: string | null;
-  note: string | null;
-}
+import { incidentFromRow, newIncidentId, type IncidentRow } from "./rows";
 
 type Append = (kind: string, ref: string | null, payload: unknown, at: string) => AuditRecord;
 type Flag = (chainId: number, wallet: string, reason: string, at: string) => void;
+import type { AuditRecord, Incident, IncidentAction, IncidentEvidence, IncidentQuery, IncidentState, NewIncident } from "./types";
 
-function fromRow(r: IncidentRow): Incident {
-  return {
-    id: r.id,
-    chainId: r.chain_id,
-    wallet: r.wallet,
-    sessionKey: r.session_key,
-    rule: r.rule,
-    summary: r.summary,
-    evidence: JSON.parse(r.evidence),
-    actionKind: r.action_kind,
-    actions: JSON.parse(r.actions),
-    state: r.state,
-    openedAt: r.opened_at,
-    updatedAt: r.updated_at,
-    acknowledgedBy: r.acknowledged_by,
-    acknowledgedAt: r.acknowledged_at,
-    resolvedBy: r.resolved_by,
-    resolvedAt: r.resolved_at,
-    note: r.note,
-  };
-}
-
-/** A new incident id. */
-export function newIncidentId(): string {
-  return `inc_${randomUUID().replaceAll("-", "")}`;
-}
-
+// The table is in migrations/sqlite/002_monitor.sql.
 /**
  * The incident statements of one SQLite connection.
  * @example const incidents = new SqliteIncidents(db); store.tx(() => incidents.open(incident, append, flag, now))
@@ -152,7 +105,7 @@ export class SqliteIncidents {
 
   get(id: string): Incident | undefined {
     const row = this.stmts.get.get(id) as IncidentRow | undefined;
-    return row ? fromRow(row) : undefined;
+    return row ? incidentFromRow(row) : undefined;
   }
 
   list(q: IncidentQuery): Incident[] {
@@ -164,7 +117,7 @@ export class SqliteIncidents {
         rule: q.rule ?? null,
         limit: q.limit ?? 100,
       }) as IncidentRow[]
-    ).map(fromRow);
+    ).map(incidentFromRow);
   }
 
   count(): { rule: string; state: IncidentState; count: number }[] {

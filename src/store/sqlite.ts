@@ -13,6 +13,7 @@ import { dirname } from "node:path";
 import { CountersignError } from "../errors";
 import { GENESIS, linkHash, newDecisionId, toJson } from "./json";
 import { loadMigrations, pendingMigrations } from "./migrations";
+import { auditFromRow, decisionFromRow, type AuditRow, type DecisionRow } from "./rows";
 import { SqliteExecutions } from "./sqlite-executions";
 import { SqliteIncidents } from "./sqlite-incidents";
 import { SqliteApprovals } from "./sqlite-approvals";
@@ -45,60 +46,6 @@ import {
   type ApprovalVote,
 } from "./types";
 
-
-interface DecisionRow {
-  id: string;
-  chain_id: number;
-  wallet: string;
-  nonce: string;
-  digest: string;
-  status: StoredDecision["status"];
-  session_key: string | null;
-  idempotency_key: string | null;
-  request_hash: string;
-  request: string;
-  simulation: string | null;
-  reasons: string;
-  cosigner_signature: string | null;
-  recipients: string;
-  created_at: string;
-  updated_at: string;
-  tx_hash: string | null;
-  decided_by: string | null;
-}
-
-interface AuditRow {
-  seq: number;
-  at: string;
-  kind: string;
-  ref: string | null;
-  payload: string;
-  prev_hash: string;
-  hash: string;
-}
-
-function fromRow(r: DecisionRow): StoredDecision {
-  return {
-    id: r.id,
-    chainId: r.chain_id,
-    wallet: r.wallet,
-    nonce: r.nonce,
-    digest: r.digest,
-    status: r.status,
-    sessionKey: r.session_key,
-    idempotencyKey: r.idempotency_key,
-    requestHash: r.request_hash,
-    request: JSON.parse(r.request),
-    simulation: r.simulation ? JSON.parse(r.simulation) : null,
-    reasons: JSON.parse(r.reasons),
-    cosignerSignature: r.cosigner_signature,
-    recipients: JSON.parse(r.recipients),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    txHash: r.tx_hash,
-    decidedBy: r.decided_by,
-  };
-}
 
 /**
  * The SQLite store.
@@ -234,7 +181,7 @@ export class SqliteStore implements Store, ApprovalRecords {
       }
       if (decision.approval && decision.status === "pending_approval") this.approvals.request(id, decision.approval);
       this.appendAuditInTx("decision", id, { id, ...(auditPayload as object) }, now);
-      return fromRow(this.stmts.get.get(id) as DecisionRow);
+      return decisionFromRow(this.stmts.get.get(id) as DecisionRow);
     });
   }
 
@@ -251,7 +198,7 @@ export class SqliteStore implements Store, ApprovalRecords {
         decided_by: update.decidedBy,
       });
       if (result.changes !== 1) throw notPending(id);
-      const row = fromRow(this.stmts.get.get(id) as DecisionRow);
+      const row = decisionFromRow(this.stmts.get.get(id) as DecisionRow);
       if (row.status === "approved") for (const r of row.recipients) this.stmts.paid.run(row.chainId, row.wallet, r);
       this.appendAuditInTx(`decision.${update.status}`, id, { id, decidedBy: update.decidedBy, ...(auditPayload as object) }, now);
       return row;
@@ -270,7 +217,7 @@ export class SqliteStore implements Store, ApprovalRecords {
       });
       if (result.changes !== 1) throw notPending(id);
       this.appendAuditInTx("decision.stale", id, { id, ...(auditPayload as object) }, now);
-      return fromRow(this.stmts.get.get(id) as DecisionRow);
+      return decisionFromRow(this.stmts.get.get(id) as DecisionRow);
     });
   }
 
@@ -299,7 +246,7 @@ export class SqliteStore implements Store, ApprovalRecords {
           before: query.createdBefore ?? null,
           limit: query.limit ?? 100,
         }) as DecisionRow[]
-      ).map(fromRow),
+      ).map(decisionFromRow),
     );
   }
 
@@ -470,7 +417,7 @@ export class SqliteStore implements Store, ApprovalRecords {
   }
 
   async listReviewed(chainId: number, limit = 50): Promise<StoredDecision[]> {
-    return this.read(() => (this.approvals.reviewedRows(chainId, limit) as DecisionRow[]).map(fromRow));
+    return this.read(() => (this.approvals.reviewedRows(chainId, limit) as DecisionRow[]).map(decisionFromRow));
   }
 
   // --- end Approvals ---
@@ -496,15 +443,7 @@ export class SqliteStore implements Store, ApprovalRecords {
 
   async listAudit(afterSeq = 0, limit = 100): Promise<AuditRecord[]> {
     return this.read(() =>
-      (this.stmts.listAudit.all(afterSeq, limit) as AuditRow[]).map((r) => ({
-        seq: r.seq,
-        at: r.at,
-        kind: r.kind,
-        ref: r.ref,
-        payload: JSON.parse(r.payload),
-        prevHash: r.prev_hash,
-        hash: r.hash,
-      })),
+      (this.stmts.listAudit.all(afterSeq, limit) as AuditRow[]).map(auditFromRow),
     );
   }
 
@@ -546,7 +485,7 @@ function migrate(db: Database.Database): void {
 }
 
 function maybe(row: unknown): StoredDecision | undefined {
-  return row ? fromRow(row as DecisionRow) : undefined;
+  return row ? decisionFromRow(row as DecisionRow) : undefined;
 }
 
 function notPending(id: string): CountersignError {
