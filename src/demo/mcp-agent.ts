@@ -1,11 +1,12 @@
 /**
  * `npm run demo -- --mcp`: the demo's mock agent reaches Countersign as an LLM agent would, through the MCP tool
  * server (src/mcp) in a child process over stdio. Its payments and swaps arrive as `propose_transfer` and
- * `propose_swap` tool calls, and a held operation is sent through `get_decision` once a person approves it; the
- * scenarios in src/demo/run.ts stay as they are and read the outcomes back as SDK results.
+ * `propose_swap` tool calls, its hand-built calldata (c) as `propose_call` with the wallet's declared changes, and a
+ * held operation is sent through `get_decision` once a person approves it; the scenarios in src/demo/run.ts read the
+ * outcomes back as SDK results (only c asks how it is proposed: see `proposesByTool`).
  *
  * What the tools deliberately do not offer still goes through the SDK, and the demo says so: a co-signature held to
- * send later (scenarios d, e and the pre-signed operation of f) and hand-built calldata behind a transfer intent (c).
+ * send later (scenarios d, e and the pre-signed operation of f).
  */
 import { formatUnits, parseAbi, type Address, type Hex, type TransactionReceipt } from "viem";
 import type { Decision } from "../api";
@@ -62,6 +63,8 @@ export async function startMcpAgent(target: DemoTarget, print: (line: string) =>
  * only thing the tools do), and whose `execute` of an operation the server holds is a `get_decision` call.
  */
 class ToolCallingClient extends CosignerClient {
+  /** Read by src/demo/run.ts: calldata goes with declared wallet changes (propose_call), not behind a transfer intent. */
+  readonly proposesByTool = true;
   /** Decision ids of operations signed inside the server, by the stand-in proposal handed to the demo. */
   private readonly heldIds = new WeakMap<Proposal, string>();
 
@@ -109,7 +112,7 @@ class ToolCallingClient extends CosignerClient {
 
   /** Every SDK operation that is not a tool call passes here: say so in the walkthrough. */
   override async operate(...args: Parameters<CosignerClient["operate"]>): Promise<OperationResult> {
-    this.print(`    sdk      not a tool call: the tools never hold a co-signature to send later nor take calldata for a transfer, so this goes through the SDK`);
+    this.print(`    sdk      not a tool call: the tools never hold a co-signature to send later, so this goes through the SDK`);
     return super.operate(...args);
   }
 

@@ -36,7 +36,7 @@ import {
   type Decision,
   type OperationResult,
 } from "../client";
-import { planPayment } from "./agent";
+import { planPayment, type PlannedPayment } from "./agent";
 import { INVOICES, MALLORY } from "./invoices";
 
 /** The deployment the demo runs against (deployments/localhost.json). */
@@ -264,13 +264,9 @@ class Demo {
   async intentMismatch(): Promise<string> {
     const plan = this.plan(2);
     const alice = getAddress(this.options.target.recipients.alice!);
-    this.say(`intent   transfer ${plan.amount} ${plan.symbol} to ${this.name(plan.to)} for ${plan.invoice} (what the agent says it does)`);
-    // A tampered calldata builder: same amount, another (allowlisted) payee. The wallet alone would allow it.
-    const calls = transferCalls({ asset: this.usdc, to: alice, amount: plan.baseUnits });
-    this.say(`calldata transfer(${this.name(alice)}, ${plan.baseUnits}) on USDC (what it would actually do; alice is allowlisted and it is within budget)`);
     let decision: Decision;
     try {
-      const r = await this.client.operate(calls, { kind: "transfer", asset: this.usdc, to: plan.to, amount: plan.baseUnits, memo: plan.memo });
+      const r = await (proposesByTool(this.client) ? this.mismatchedCall(plan, alice) : this.mismatchedTransfer(plan, alice));
       decision = r.decision;
     } catch (err) {
       if (!(err instanceof CosignerRejectedError)) throw err;
@@ -285,6 +281,29 @@ class Demo {
     );
     this.say(`layer    compare: the fork's balance changes are not the intent's`);
     return "refused by simulation + compare (INTENT_MISMATCH) though the wallet's own checks would pass";
+  }
+
+  /** (c) through the SDK: a transfer intent whose calldata pays the same amount to another (allowlisted) payee. */
+  private mismatchedTransfer(plan: PlannedPayment, alice: Address): Promise<OperationResult> {
+    this.say(`intent   transfer ${plan.amount} ${plan.symbol} to ${this.name(plan.to)} for ${plan.invoice} (what the agent says it does)`);
+    // A tampered calldata builder: same amount, another (allowlisted) payee. The wallet alone would allow it.
+    const calls = transferCalls({ asset: this.usdc, to: alice, amount: plan.baseUnits });
+    this.say(`calldata transfer(${this.name(alice)}, ${plan.baseUnits}) on USDC (what it would actually do; alice is allowlisted and it is within budget)`);
+    return this.client.operate(calls, { kind: "transfer", asset: this.usdc, to: plan.to, amount: plan.baseUnits, memo: plan.memo });
+  }
+
+  /**
+   * (c) as the tools allow it (propose_call): the agent declares only the wallet's change, which names no payee (the
+   * same amount to alice would match it and be paid), so the calldata pays another allowlisted payee less than
+   * declared. More would break the signed bound (wallet USDC ≥ −declared) on the fork: BOUND_VIOLATED, not compare.
+   */
+  private mismatchedCall(plan: PlannedPayment, alice: Address): Promise<OperationResult> {
+    const paid = plan.baseUnits / 2n;
+    this.say(`intent   the wallet's ${plan.symbol} changes by -${plan.amount} ${plan.symbol}: ${plan.invoice} to ${this.name(plan.to)} (what the agent declares in expect)`);
+    this.say(`calldata transfer(${this.name(alice)}, ${paid}) on USDC (what it would actually do; alice is allowlisted and it is within budget)`);
+    this.say(`         (expect names no payee: ${plan.amount} ${plan.symbol} to ${this.name(alice)} would match it; more than declared breaks the signed bound, BOUND_VIOLATED)`);
+    const calls = transferCalls({ asset: this.usdc, to: alice, amount: paid });
+    return this.client.call({ calls, expect: [{ asset: this.usdc, delta: -plan.baseUnits }], memo: plan.memo });
   }
 
   // ───────────── (d) ─────────────
@@ -681,6 +700,14 @@ class Demo {
 
 function expect(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Unexpected(message);
+}
+
+/**
+ * Whether the agent's operations are MCP tool calls (src/demo/mcp-agent.ts), where calldata goes only with the
+ * wallet's declared changes (propose_call), never behind a transfer intent.
+ */
+function proposesByTool(client: CosignerClient): boolean {
+  return (client as { proposesByTool?: boolean }).proposesByTool === true;
 }
 
 // ───────────── (g) ─────────────

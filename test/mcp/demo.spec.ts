@@ -33,6 +33,15 @@ describe("npm run demo -- --mcp (src/demo/mcp-agent.ts: the scenarios arrive as 
     expect(printed.some((l) => /^ +answer +REFUSED by the co-signer: transfer 900 USDC/.test(l))).to.equal(true);
   });
 
+  it("proposes the mismatched calldata of (c) through propose_call and is refused with INTENT_MISMATCH", function () {
+    const start = printed.findIndex((l) => l.startsWith("(c) "));
+    const c = printed.slice(start, printed.findIndex((l, i) => i > start && l.startsWith("(d) ")));
+    expect(c.some((l) => /^ +tool +propose_call .*"delta":"-60000000 base units"/.test(l)), c.join("\n")).to.equal(true);
+    expect(c.some((l) => /^ +answer +REFUSED by the co-signer: 1 call to USDC \(0x[0-9a-fA-F]{40}\), declaring the wallet's changes as -60 USDC /.test(l)), c.join("\n")).to.equal(true);
+    expect(c.some((l) => /^ +decision \S+ REJECTED INTENT_MISMATCH /.test(l)), c.join("\n")).to.equal(true);
+    expect(c.some((l) => /^ +sdk /.test(l)), c.join("\n")).to.equal(false);
+  });
+
   it("meets the breaker through the tools and sends the approved payment with get_decision", function () {
     expect(printed.filter((l) => /^ +answer +REFUSED by the co-signer before any decision/.test(l))).to.have.length(2);
     expect(printed.some((l) => /^ +tool +get_decision /.test(l))).to.equal(true);
