@@ -233,6 +233,8 @@ export class CosignerEngine {
       { status, reasons, simulation },
     );
     this.log(stored, started);
+    // A trip that landed while the person's approval was re-simulated and recorded: the signature stays back.
+    if (stored.status === "approved") this.checkStops(req.wallet, recoverSessionKey(digest, req.agentSignature), this.options.fork.head.number);
     return toDecision(stored);
   }
 
@@ -271,7 +273,13 @@ export class CosignerEngine {
   /** A stored decision, or undefined. Whoever asks must be its proposer (see `proposer`) or an approver. */
   async get(id: string): Promise<Decision | undefined> {
     const stored = await this.options.store.get(id);
-    return stored ? toDecision(stored) : undefined;
+    if (!stored) return undefined;
+    const decision = toDecision(stored);
+    // While the breaker's stop holds, an approved decision is shown without its signature (as its replay is refused).
+    const stopped =
+      stored.status === "approved" && stored.sessionKey && this.stops.check(getAddress(stored.wallet), getAddress(stored.sessionKey), this.options.fork.head.number);
+    if (stopped) delete decision.cosignerSignature;
+    return decision;
   }
 
   /** The session key that proposed a stored decision (the one key that may read it besides an approver), or undefined. */

@@ -117,6 +117,28 @@ describe("people in the loop: approval policy, approvers, quorum, expiry (HTTP)"
       expect((mine[0]!.payload.policy as { rule: string }).rule).to.equal("one-person");
     });
 
+    it("withholds the signature when the breaker trips while the approval is re-simulated and recorded", async function () {
+      const { decision: pending } = await propose(150, 202);
+      const { store, engine } = h.service.cosigner;
+      const wallet = h.deployment.wallet;
+      const resolve = store.resolvePending;
+      // The monitor trips the breaker for this wallet exactly while the person's approval is being recorded.
+      store.resolvePending = async (...args: Parameters<typeof resolve>) => {
+        engine.stops.stop(wallet, null, "inc_during_approval");
+        return resolve.apply(store, args);
+      };
+      try {
+        const res = await post(`/v1/operations/${pending!.id}/approve`, {}, bearer(ALICE_OPS));
+        expect(res.body.cosignerSignature, JSON.stringify(res.body)).to.equal(undefined);
+        expect([res.status, res.body.error?.code]).to.deep.equal([503, "WALLET_PAUSED"]);
+        const read = await get(`/v1/operations/${pending!.id}`, bearer(BOB_OPS));
+        expect([read.body.status, read.body.cosignerSignature]).to.deep.equal(["approved", undefined]);
+      } finally {
+        store.resolvePending = resolve;
+        engine.stops.lift(wallet);
+      }
+    });
+
     it("pending → rejected with the reason; approving it then answers 409 NOT_PENDING saying it was rejected", async function () {
       const { decision: pending } = await propose(120, 202);
       const res = await post(`/v1/operations/${pending!.id}/reject`, { note: "not in the plan" }, bearer(BOB_OPS));

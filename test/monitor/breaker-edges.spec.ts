@@ -118,7 +118,15 @@ describe("the breaker at its edges with the service (issue 10 review)", function
       const replay = await propose(op);
       expect(replay.body.cosignerSignature, "the recorded decision's signature stays back while the stop holds").to.equal(undefined);
       expect(replay.body.error?.code).to.equal("WALLET_PAUSED");
+      // A read of the decision does not hand the signature out either, until the stop lifts.
+      const recorded = await store.findLiveByNonce(h.deployment.chainId, wallet, op.nonce);
+      expect(recorded?.status).to.equal("approved");
+      const read = await call(h.url, "GET", `/v1/operations/${recorded!.id}`, undefined, bearer(h.token));
+      expect(read.status, JSON.stringify(read.body)).to.equal(200);
+      expect(read.body.cosignerSignature, "read while the stop holds").to.equal(undefined);
       engine.stops.lift(wallet);
+      const after = await call(h.url, "GET", `/v1/operations/${recorded!.id}`, undefined, bearer(h.token));
+      expect(after.body.cosignerSignature, "read after the stop lifted").to.equal(recorded!.cosignerSignature);
     });
   });
 
