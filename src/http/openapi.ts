@@ -6,13 +6,20 @@ import { z } from "zod";
 import { decisionSchema, operationRequestDocs, operationRequestSchema, operationViewSchema, walletViewSchema } from "../api";
 import {
   approvalRequestSchema,
+  approvalsQuerySchema,
   auditPageSchema,
   auditVerificationSchema,
   deploymentSchema,
   errorBodySchema,
   healthSchema,
+  incidentListSchema,
+  incidentParamsSchema,
+  incidentQuerySchema,
+  incidentSchema,
+  incidentUpdateSchema,
   pauseRequestSchema,
   pauseResultSchema,
+  policyViewSchema,
 } from "./schemas";
 
 type JsonSchema = Record<string, unknown>;
@@ -20,6 +27,85 @@ type JsonSchema = Record<string, unknown>;
 function schema(s: z.ZodType, io: "input" | "output"): JsonSchema {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as JsonSchema;
   return rest;
+}
+
+/** The parameters of a zod query or path schema, each with its JSON schema (input form) and description. */
+function parameters(s: z.ZodType, where: "query" | "path"): JsonSchema[] {
+  const { properties, required = [] } = schema(s, "input") as { properties: Record<string, JsonSchema>; required?: string[] };
+  return Object.entries(properties).map(([name, { description, ...rest }]) => ({
+    name,
+    in: where,
+    required: where === "path" || required.includes(name),
+    ...(description ? { description } : {}),
+    schema: rest,
+  }));
+}
+
+/**
+ * GET /v1/approvals answer, written out by hand (src/http/routes/ui.ts builds it from the stored decisions; no zod
+ * schema describes it): what the approver's page shows for each operation.
+ */
+function approvalList(): JsonSchema {
+  const nullable = (type: string, description?: string) => ({ type: [type, "null"], ...(description ? { description } : {}) });
+  const item = {
+    type: "object",
+    required: ["id", "state", "status", "digest", "wallet", "createdAt", "updatedAt", "expiresAt", "intent", "memo", "simulation", "reasons", "rule", "approvals", "decidedBy", "budget", "execution"],
+    properties: {
+      id: { type: "string" },
+      state: { type: "string", enum: ["pending", "approved", "rejected", "expired"] },
+      status: { type: "string", enum: ["approved", "rejected", "pending_approval"] },
+      digest: { type: "string", description: "EIP-712 digest of the operation" },
+      wallet: { type: "string", description: "Checksummed" },
+      createdAt: { type: "string" },
+      updatedAt: { type: "string" },
+      expiresAt: { type: "string", description: "After this instant (ISO 8601) it can no longer be approved" },
+      intent: nullable("object", "The intent as proposed"),
+      memo: nullable("string"),
+      simulation: nullable("object", "The simulation evidence, as in Decision.simulation"),
+      reasons: { type: "array", items: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } } },
+      rule: {
+        type: "object",
+        description: "The rule that asked for a person",
+        required: ["name", "description", "reversible", "approvalsRequired"],
+        properties: { name: { type: "string" }, description: { type: "string" }, reversible: { type: "boolean" }, approvalsRequired: { type: "integer" } },
+      },
+      approvals: {
+        type: "array",
+        description: "Approvals that count now, oldest first",
+        items: { type: "object", required: ["approver", "at"], properties: { approver: { type: "string" }, at: { type: "string" } } },
+      },
+      decidedBy: nullable("string"),
+      budget: {
+        type: "array",
+        description: "Per asset the wallet sends (pending only): available now, the outflow, and what is left after it (decimal strings, base units)",
+        items: {
+          type: "object",
+          required: ["asset", "available", "outflow", "after"],
+          properties: { asset: { type: "string" }, available: { type: "string" }, outflow: { type: "string" }, after: { type: "string" } },
+        },
+      },
+      execution: {
+        ...nullable("object", "The transaction once executed (blockNumber once the monitor has seen it)"),
+        properties: { txHash: { type: "string" }, blockNumber: { type: "string" } },
+      },
+    },
+  };
+  return {
+    type: "object",
+    required: ["approver", "now", "view", "names", "assets", "items"],
+    properties: {
+      approver: nullable("string", "The name of the approver whose token asked"),
+      now: { type: "string", description: "The service's clock (ISO 8601)" },
+      view: { type: "string", enum: ["pending", "history"] },
+      names: { type: "object", additionalProperties: { type: "string" }, description: "Names of the deployment's addresses (checksummed address → wallet, recipient, token symbol, role, dex)" },
+      assets: {
+        type: "object",
+        description: "Symbol and decimals per asset (\"native\" or a checksummed token)",
+        additionalProperties: { type: "object", required: ["symbol", "decimals"], properties: { symbol: { type: "string" }, decimals: { type: "integer" } } },
+      },
+      items: { type: "array", items: item, description: "Pending operations newest first, or the history" },
+    },
+  };
 }
 
 /** The operation request's JSON schema with each field described (operationRequestDocs) and callGasLimit's pattern. */
@@ -50,6 +136,7 @@ const bearer = [{ approverToken: [] as string[] }];
  */
 export function openApiDocument(serverUrl?: string): Record<string, unknown> {
   const idParam = { name: "id", in: "path", required: true, schema: { type: "string" } };
+  const incidentIdParams = parameters(incidentParamsSchema, "path");
   const addressParam = { name: "address", in: "path", required: true, schema: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" } };
   const common = {
     "400": error("Invalid request: details.issues names each field and the reason (a missing callGasLimit or bounds says what to send)"),
@@ -97,6 +184,11 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         AuditVerification: schema(auditVerificationSchema, "output"),
         Health: schema(healthSchema, "output"),
         Deployment: schema(deploymentSchema, "output"),
+        Incident: schema(incidentSchema, "output"),
+        IncidentList: schema(incidentListSchema, "output"),
+        IncidentUpdate: schema(incidentUpdateSchema, "input"),
+        ApprovalPolicy: schema(policyViewSchema, "output"),
+        ApprovalList: approvalList(),
       },
     },
     paths: {
@@ -225,6 +317,96 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
             "200": { description: "ok, or the first broken record", ...json("AuditVerification") },
             "401": error("UNAUTHORIZED: missing or wrong approver token"),
           },
+        },
+      },
+      "/v1/incidents": {
+        get: {
+          operationId: "listIncidents",
+          summary: "The breaker's incidents, newest first, by state, wallet and rule",
+          security: bearer,
+          parameters: parameters(incidentQuerySchema, "query"),
+          responses: {
+            "200": { description: "The incidents", ...json("IncidentList") },
+            "400": common["400"],
+            "401": error("UNAUTHORIZED: missing or wrong approver token"),
+          },
+        },
+      },
+      "/v1/incidents/{id}": {
+        get: {
+          operationId: "getIncident",
+          summary: "One incident: the rule, the evidence, what was done on chain, and who looked at it",
+          security: bearer,
+          parameters: incidentIdParams,
+          responses: {
+            "200": { description: "The incident", ...json("Incident") },
+            "400": common["400"],
+            "401": error("UNAUTHORIZED: missing or wrong approver token"),
+            "404": error("NOT_FOUND"),
+          },
+        },
+      },
+      "/v1/incidents/{id}/ack": {
+        post: {
+          operationId: "acknowledgeIncident",
+          summary: "A person acknowledges an open incident (recorded in the audit chain; unpauses nothing)",
+          security: bearer,
+          parameters: incidentIdParams,
+          requestBody: { required: false, ...json("IncidentUpdate") },
+          responses: {
+            "200": { description: "The incident, acknowledged", ...json("Incident") },
+            "400": common["400"],
+            "401": error("UNAUTHORIZED: missing or wrong approver token"),
+            "404": error("NOT_FOUND"),
+            "409": error("INCIDENT_NOT_OPEN: already acknowledged or resolved"),
+          },
+        },
+      },
+      "/v1/incidents/{id}/resolve": {
+        post: {
+          operationId: "resolveIncident",
+          summary: "A person resolves an incident (recorded in the audit chain; unpauses nothing and keeps the wallet's flag)",
+          security: bearer,
+          parameters: incidentIdParams,
+          requestBody: { required: false, ...json("IncidentUpdate") },
+          responses: {
+            "200": { description: "The incident, resolved", ...json("Incident") },
+            "400": common["400"],
+            "401": error("UNAUTHORIZED: missing or wrong approver token"),
+            "404": error("NOT_FOUND"),
+            "409": error("INCIDENT_NOT_OPEN: already resolved"),
+          },
+        },
+      },
+      "/v1/policy": {
+        get: {
+          operationId: "getPolicy",
+          summary: "The approval policy in force, the rule applied when none matches, and how long a pending operation waits",
+          security: bearer,
+          responses: {
+            "200": { description: "The policy (approvers' names, never their tokens)", ...json("ApprovalPolicy") },
+            "401": error("UNAUTHORIZED: missing or wrong approver token"),
+          },
+        },
+      },
+      "/v1/approvals": {
+        get: {
+          operationId: "listApprovals",
+          summary: "Pending operations (or the history) with what a person needs to decide; approve and reject at /v1/operations/{id}/approve and /reject",
+          security: bearer,
+          parameters: parameters(approvalsQuerySchema, "query"),
+          responses: {
+            "200": { description: "The operations, with names and decimals of the deployment's addresses", ...json("ApprovalList") },
+            "400": common["400"],
+            "401": error("UNAUTHORIZED: missing or wrong approver token"),
+          },
+        },
+      },
+      "/ui": {
+        get: {
+          operationId: "approverPage",
+          summary: "The approver's page (it asks for the approver token and keeps it in sessionStorage)",
+          responses: { "200": { description: "HTML (with /ui/app.js and /ui/style.css; a strict Content-Security-Policy)", content: { "text/html": { schema: { type: "string" } } } } },
         },
       },
       "/v1/deployment": {

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { addressString as address, decimalString as decimal, errorBodySchema as apiErrorBodySchema, hexString as hex } from "../api";
+import { ruleDecisionSchema, ruleMatchSchema, ruleSchema } from "../approvals/policy";
 import { REASON_CODES } from "../errors";
 import { addressSchema } from "../intent/schema";
 import { HTTP_ERROR_CODES } from "./errors";
@@ -40,6 +41,30 @@ export const walletParamsSchema = z.strictObject({ address: addressSchema });
 
 /** :id path parameter. */
 export const operationParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
+
+/** GET /v1/incidents query. */
+export const incidentQuerySchema = z.strictObject({
+  state: z.enum(["open", "acknowledged", "resolved"]).optional(),
+  wallet: addressSchema.optional(),
+  rule: z.string().min(1).max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+/** :id path parameter of the incident routes. */
+export const incidentParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
+
+/** POST /v1/incidents/:id/ack and /resolve body (optional). */
+export const incidentUpdateSchema = z.strictObject({
+  /** Who acknowledges or resolves (default "operator"). */
+  operator: z.string().min(1).max(100).optional(),
+  note: z.string().max(1000).optional(),
+});
+
+/** GET /v1/approvals query. */
+export const approvalsQuerySchema = z.strictObject({
+  view: z.enum(["pending", "history"]).default("pending").describe("pending (newest first) or history (settled by people or expired)"),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
 
 // ---- answers ----
 
@@ -124,3 +149,75 @@ export const deploymentSchema = z
     recipients: z.record(z.string(), address).optional(),
   })
   .loose();
+
+/** One action an incident's trip took on chain (or decided not to), newest last in Incident.actions. */
+export const incidentActionSchema = z.object({
+  kind: z.enum(["pause", "revoke", "flag"]),
+  sessionKey: address.optional().describe("The session key revoked (revoke only)"),
+  status: z
+    .enum(["sending", "submitted", "confirmed", "failed", "already_done", "none"])
+    .describe("sending before the transaction is sent, submitted once sent, confirmed once mined, failed, already_done when the chain already was in that state, none for a flag"),
+  txHash: hex.nullable(),
+  blockNumber: decimal.optional().describe("The block the transaction was mined in"),
+  error: z.string().optional().describe("Why it failed"),
+  guardian: address.optional().describe("The guardian that sent it"),
+  at: z.string(),
+});
+
+/** GET /v1/incidents/:id, POST /v1/incidents/:id/ack and /resolve answer: a trip of the breaker (src/store/types.ts Incident). */
+export const incidentSchema = z.object({
+  id: z.string(),
+  chainId: z.number().int(),
+  wallet: address,
+  sessionKey: address.nullable().describe("The session key a revoke incident is about; null for the wallet as a whole"),
+  rule: z.string().describe("The rule that opened it (later rules add evidence)"),
+  summary: z.string(),
+  evidence: z
+    .array(z.object({ rule: z.string(), at: z.string() }).catchall(z.unknown()))
+    .describe("The rule that fired and what it saw (digest, expected vs actual changes, refusals…), oldest first"),
+  actionKind: z.enum(["pause", "revoke", "flag"]),
+  actions: z.array(incidentActionSchema),
+  state: z.enum(["open", "acknowledged", "resolved"]),
+  openedAt: z.string(),
+  updatedAt: z.string(),
+  acknowledgedBy: z.string().nullable(),
+  acknowledgedAt: z.string().nullable(),
+  resolvedBy: z.string().nullable(),
+  resolvedAt: z.string().nullable(),
+  note: z.string().nullable(),
+});
+
+/** GET /v1/incidents answer: newest first. */
+export const incidentListSchema = z.object({ incidents: z.array(incidentSchema) });
+
+const assetView = z.union([z.literal("native"), address]);
+
+/** A rule's conditions as GET /v1/policy answers them: ruleMatchSchema with amount.above as a decimal string. */
+const ruleMatchViewSchema = ruleMatchSchema.extend({
+  asset: assetView.optional().describe("Only when the wallet sends this asset"),
+  amount: z
+    .strictObject({
+      above: decimal.optional().describe("More than this many base units of `asset`"),
+      shareOfAvailableBudgetAbove: z.number().min(0).max(1).optional().describe("More than this share (0-1) of the budget available before the operation"),
+    })
+    .optional(),
+});
+
+/**
+ * GET /v1/policy answer: the approval policy in force (approvalPolicySchema's rules, with amounts as decimal strings and
+ * each decision in words), the rule applied when none matches, and how long a pending operation waits.
+ */
+export const policyViewSchema = z.object({
+  source: z.string().describe("file:<path>, or environment (REVIEW_THRESHOLDS and REVIEW_NEW_RECIPIENTS)"),
+  description: z.string().nullable(),
+  timeZone: z.string().describe("IANA time zone the timeOfDay conditions are read in"),
+  ownAddresses: z.array(address).describe("The owner's own addresses besides the wallet's owner: counterparty own"),
+  rules: z.array(
+    ruleSchema.extend({
+      match: ruleMatchViewSchema,
+      summary: z.string().describe("The decision in words"),
+    }),
+  ),
+  noMatch: z.object({ name: z.string(), decide: ruleDecisionSchema, summary: z.string() }).describe("The rule applied when no rule matches"),
+  pendingTtlSeconds: z.number().int().describe("Seconds a pending operation waits for its approvals"),
+});

@@ -463,6 +463,22 @@ describe("co-signer HTTP API (end to end)", function () {
         expect(doc.paths, path).to.have.property(path);
       }
       expect(Object.keys(doc.paths["/v1/operations"].post.responses)).to.include.members(["200", "202", "400", "401", "409", "422", "429", "503"]);
+      for (const [path, method, operationId] of [
+        ["/v1/incidents", "get", "listIncidents"],
+        ["/v1/incidents/{id}", "get", "getIncident"],
+        ["/v1/incidents/{id}/ack", "post", "acknowledgeIncident"],
+        ["/v1/incidents/{id}/resolve", "post", "resolveIncident"],
+        ["/v1/policy", "get", "getPolicy"],
+        ["/v1/approvals", "get", "listApprovals"],
+        ["/ui", "get", "approverPage"],
+      ] as const) {
+        expect(doc.paths, path).to.have.property(path);
+        expect(doc.paths[path][method]?.operationId, `${method} ${path}`).to.equal(operationId);
+      }
+      expect(doc.paths["/v1/incidents"].get.parameters.map((p: { name: string }) => p.name)).to.deep.equal(["state", "wallet", "rule", "limit"]);
+      expect(doc.paths["/v1/incidents/{id}/ack"].post.responses).to.include.keys("400", "401", "404", "409");
+      expect(doc.paths["/v1/approvals"].get.security).to.deep.equal([{ approverToken: [] }]);
+      expect(doc.paths["/ui"].get.responses["200"].content).to.have.property("text/html");
       const request = doc.components.schemas.OperationRequest;
       expect(request.additionalProperties).to.equal(false);
       expect(request.required).to.include.members(["chainId", "wallet", "calls", "nonce", "deadline", "callGasLimit", "bounds", "agentSignature", "intent"]);

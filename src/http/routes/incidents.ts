@@ -5,26 +5,10 @@
  * (POST /v1/wallets/:address/anomaly/clear).
  */
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import { CountersignError } from "../../errors";
-import { addressSchema } from "../../intent/schema";
 import type { ServiceContext } from "../context";
 import { parse } from "../parse";
-
-const incidentQuerySchema = z.strictObject({
-  state: z.enum(["open", "acknowledged", "resolved"]).optional(),
-  wallet: addressSchema.optional(),
-  rule: z.string().min(1).max(64).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-});
-
-const incidentParamsSchema = z.strictObject({ id: z.string().min(1).max(128) });
-
-const incidentUpdateSchema = z.strictObject({
-  /** Who acknowledges or resolves (default "operator"). */
-  operator: z.string().min(1).max(100).optional(),
-  note: z.string().max(1000).optional(),
-});
+import { incidentParamsSchema, incidentQuerySchema, incidentUpdateSchema } from "../schemas";
 
 /**
  * Registers the incident routes.

@@ -9,10 +9,10 @@ import type { FastifyInstance } from "fastify";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeFunctionResult, encodeFunctionData, getAddress, parseAbi, type Address, type Hex } from "viem";
-import { z } from "zod";
 import type { SimulationView } from "../../api/decision";
 import type { ApprovalStatus } from "../../services/approvals";
 import { parse } from "../parse";
+import { approvalsQuerySchema } from "../schemas";
 import { readWalletView } from "../wallet-view";
 import type { ServiceContext } from "../context";
 
@@ -26,11 +26,6 @@ const FILES: Record<string, { file: string; type: string }> = {
 
 /** No inline script or style, nothing from elsewhere, no framing. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-const approvalsQuerySchema = z.strictObject({
-  view: z.enum(["pending", "history"]).default("pending").describe("pending (newest first) or history (settled by people or expired)"),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-});
 
 const erc20 = parseAbi(["function decimals() view returns (uint8)", "function symbol() view returns (string)"]);
 
