@@ -23,8 +23,7 @@ import { createMonitorBreaker } from "../monitor/breaker-rules";
 import { createPublicClient, http as httpTransport, type Address } from "viem";
 import { loadArtifact } from "../chain/artifacts";
 import { approverChecks, type DeploymentInfo, type ServiceContext } from "./context";
-import { Approvals, assertQuorumSupported } from "../services/approvals";
-import { effectivePolicy } from "../policy/decide";
+import { Approvals } from "../services/approvals";
 import type { Decision } from "../api/decision";
 import { readWalletView } from "./wallet-view";
 
@@ -60,8 +59,6 @@ const UNLIMITED = new Set(["/healthz", "/metrics"]);
  */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { cosigner, config } = options;
-  // A quorum needs a store that counts votes: refused before anything starts.
-  assertQuorumSupported(cosigner.store, effectivePolicy(cosigner.engine.review).rules);
   const logger = (options.logger ?? pino({ level: "silent" })).child({ component: "http" }, { redact: { paths: REDACT_PATHS, censor: "[redacted]" } });
   const upstreamUrl = options.upstreamUrl ?? config.UPSTREAM_RPC_URL ?? (options.deployment?.rpcUrl as string | undefined);
   const guardian =
@@ -186,7 +183,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     breaker,
     guardian,
     monitor: options.monitor,
-    approvals: new Approvals(cosigner.engine, metrics, cosigner.store, { pendingTtlSeconds: config.PENDING_TTL_SECONDS }),
+    approvals: new Approvals(cosigner.engine, cosigner.store, metrics, { pendingTtlSeconds: config.PENDING_TTL_SECONDS }),
     deployment: options.deployment,
     signerLimiter,
     walletLimiter,

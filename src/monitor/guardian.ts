@@ -9,6 +9,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { loadArtifact } from "../chain/artifacts";
 import type { Config } from "../config";
 import { CountersignError } from "../errors";
+import { publicMessage } from "../errors/classify";
 import { Mutex } from "../simulation/mutex";
 
 /** What a breaker transaction (pause, revocation) sent on chain came to. */
@@ -114,7 +115,7 @@ export class Guardian {
     try {
       fees = await pub.estimateFeesPerGas();
     } catch (err) {
-      throw new CountersignError("UPSTREAM_UNAVAILABLE", `fees could not be read to replace ${previous}: ${shortMessage(err)}`, { wallet });
+      throw new CountersignError("UPSTREAM_UNAVAILABLE", `fees could not be read to replace ${previous}: ${publicMessage(err)}`, { wallet });
     }
     const bump = (old: bigint | undefined) => ((old ?? 0n) * 125n) / 100n + 1n;
     const priority = max(fees.maxPriorityFeePerGas, bump(waiting.maxPriorityFeePerGas ?? waiting.gasPrice));
@@ -143,7 +144,7 @@ export class Guardian {
     try {
       return await pub.readContract({ address: wallet, abi: loadArtifact("AgentWallet").abi, functionName, args });
     } catch (err) {
-      throw new CountersignError("UPSTREAM_UNAVAILABLE", `${functionName}() could not be read: ${shortMessage(err)}`, { wallet });
+      throw new CountersignError("UPSTREAM_UNAVAILABLE", `${functionName}() could not be read: ${publicMessage(err)}`, { wallet });
     }
   }
 
@@ -161,7 +162,7 @@ export class Guardian {
         const client = createWalletClient({ account: this.#account, chain: this.chain, transport });
         return await client.writeContract({ address: wallet, abi: loadArtifact("AgentWallet").abi, functionName, args, ...(replace ?? {}) });
       } catch (err) {
-        throw new CountersignError("UPSTREAM_UNAVAILABLE", `${functionName}() could not be sent: ${shortMessage(err)}`, { wallet });
+        throw new CountersignError("UPSTREAM_UNAVAILABLE", `${functionName}() could not be sent: ${publicMessage(err)}`, { wallet });
       }
     });
     const mined = (async (): Promise<PauseResult> => {
@@ -202,9 +203,4 @@ function localChain(id: number, url: string): Chain {
 
 function max(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
-}
-
-function shortMessage(err: unknown): string {
-  const e = err as { shortMessage?: string; message?: string };
-  return (e?.shortMessage ?? e?.message ?? String(err)).split("\n")[0]!;
 }

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import type { Decision } from "../api/decision";
 import type { CosignerEngine } from "../engine";
 import { CountersignError } from "../errors";
-import { approvalRecordsOf, type ApprovalRecords, type ApprovalRequestRecord, type ApprovalVote, type Store, type StoredDecision } from "../store";
+import { type ApprovalRequestRecord, type ApprovalVote, type Store, type StoredDecision } from "../store";
 
 /** Counts decisions by outcome and how long each took. */
 export interface DecisionCounter {
@@ -55,8 +55,8 @@ export class Approvals {
 
   constructor(
     private readonly engine: CosignerEngine,
+    private readonly store: Store,
     private readonly counter?: DecisionCounter,
-    private readonly store?: Store,
     private readonly options: ApprovalsOptions = {},
   ) {
     this.now = options.now ?? (() => Date.now());
@@ -70,34 +70,28 @@ export class Approvals {
   async approve(id: string, approver: { name: string }, label?: string): Promise<Decision> {
     const started = performance.now();
     const status = await this.openStatus(id);
-    const records = this.records();
-    let names = [approver.name];
-    if (records) {
-      const shown = shownHash(status.decision);
-      const at = new Date(this.now()).toISOString();
-      const { added, votes } = await records.addApprovalVote(
-        { decisionId: id, approver: approver.name, shown, at },
-        { ...(label ? { label } : {}), rule: status.rule, required: status.approvalsRequired },
+    const shown = shownHash(status.decision);
+    const at = new Date(this.now()).toISOString();
+    const { added, votes } = await this.store.addApprovalVote(
+      { decisionId: id, approver: approver.name, shown, at },
+      { ...(label ? { label } : {}), rule: status.rule, required: status.approvalsRequired },
+    );
+    const counted = countedVotes(votes, shown);
+    if (!added) {
+      throw new CountersignError(
+        "DUPLICATE_APPROVAL",
+        `${approver.name} already approved decision ${id}; it needs ${status.approvalsRequired} distinct approvers (${counted.length} so far)`,
+        { id, approvals: counted.map((v) => v.approver), required: status.approvalsRequired },
       );
-      const counted = countedVotes(votes, shown);
-      if (!added) {
-        throw new CountersignError(
-          "DUPLICATE_APPROVAL",
-          `${approver.name} already approved decision ${id}; it needs ${status.approvalsRequired} distinct approvers (${counted.length} so far)`,
-          { id, approvals: counted.map((v) => v.approver), required: status.approvalsRequired },
-        );
-      }
-      const shownSince = Date.parse(status.decision.updatedAt);
-      this.counter?.approvalVoted?.(status.rule, Math.max(0, (this.now() - shownSince) / 1000));
-      if (counted.length < status.approvalsRequired) {
-        const decision = await this.engine.get(id);
-        if (!decision) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
-        return decision;
-      }
-      names = counted.map((v) => v.approver);
-    } else if (status.approvalsRequired > 1) {
-      throw new CountersignError("STORE_UNAVAILABLE", `the ${this.store?.kind ?? "decision"} store does not record approval votes; rule ${status.rule} needs ${status.approvalsRequired} approvers`);
     }
+    const shownSince = Date.parse(status.decision.updatedAt);
+    this.counter?.approvalVoted?.(status.rule, Math.max(0, (this.now() - shownSince) / 1000));
+    if (counted.length < status.approvalsRequired) {
+      const decision = await this.engine.get(id);
+      if (!decision) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
+      return decision;
+    }
+    const names = counted.map((v) => v.approver);
     const decidedBy = names.join(", ") + (label && names.length === 1 && label !== names[0] ? ` (${label})` : "");
     const decision = await this.engine.approve(id, decidedBy);
     this.counter?.decided(decision, (performance.now() - started) / 1000, "approve");
@@ -125,7 +119,7 @@ export class Approvals {
    * @example (await approvals.status("op_…"))?.approvals.map((a) => a.approver)
    */
   async status(id: string): Promise<ApprovalStatus | undefined> {
-    const store = this.requireStore();
+    const { store } = this;
     const decision = await store.get(id);
     if (!decision) return undefined;
     return this.describe(await this.expireIfDue(decision));
@@ -136,7 +130,7 @@ export class Approvals {
    * @example const pending = await approvals.pending(31337)
    */
   async pending(chainId: number, limit = 100): Promise<ApprovalStatus[]> {
-    const store = this.requireStore();
+    const { store } = this;
     const out: ApprovalStatus[] = [];
     for (const d of await store.listPending({ chainId, limit })) {
       const status = await this.describe(await this.expireIfDue(d));
@@ -150,14 +144,12 @@ export class Approvals {
    * @example const history = await approvals.history(31337, 20)
    */
   async history(chainId: number, limit = 50): Promise<ApprovalStatus[]> {
-    const records = this.records();
-    if (!records) return [];
-    return Promise.all((await records.listReviewed(chainId, limit)).map((d) => this.describe(d)));
+    return Promise.all((await this.store.listReviewed(chainId, limit)).map((d) => this.describe(d)));
   }
 
   /** The pending decision's status, or 404 / 409 saying which state it is in (expiring it when its time is up). */
   private async openStatus(id: string): Promise<ApprovalStatus> {
-    const store = this.requireStore();
+    const { store } = this;
     const stored = await store.get(id);
     if (!stored) throw new CountersignError("NOT_FOUND", `no decision ${id}`, { id });
     const status = await this.describe(await this.expireIfDue(stored));
@@ -171,10 +163,10 @@ export class Approvals {
   /** Settles a pending decision whose time is up as rejected (APPROVAL_EXPIRED); returns the decision as it is now. */
   private async expireIfDue(d: StoredDecision): Promise<StoredDecision> {
     if (d.status !== "pending_approval") return d;
-    const request = await this.records()?.approvalRequest(d.id);
+    const request = await this.store.approvalRequest(d.id);
     const expiresAt = this.expiry(d, request);
     if (this.now() <= Date.parse(expiresAt)) return d;
-    const store = this.requireStore();
+    const { store } = this;
     const reasons = [{ code: "APPROVAL_EXPIRED" as const, message: `no approval before ${expiresAt}; the operation was not signed` }];
     try {
       const expired = await store.resolvePending(
@@ -192,9 +184,8 @@ export class Approvals {
   }
 
   private async describe(d: StoredDecision): Promise<ApprovalStatus> {
-    const records = this.records();
-    const request = await records?.approvalRequest(d.id);
-    const votes = records ? await records.approvalVotes(d.id) : [];
+    const request = await this.store.approvalRequest(d.id);
+    const votes = await this.store.approvalVotes(d.id);
     const counted = d.status === "pending_approval" ? countedVotes(votes, shownHash(d)) : votes;
     return {
       decision: d,
@@ -221,27 +212,6 @@ export class Approvals {
     return Math.max(0, (this.now() - Date.parse(d.createdAt)) / 1000);
   }
 
-  private records(): ApprovalRecords | undefined {
-    return this.store ? approvalRecordsOf(this.store) : undefined;
-  }
-
-  private requireStore(): Store {
-    if (!this.store) throw new CountersignError("STORE_UNAVAILABLE", "the approvals service has no store");
-    return this.store;
-  }
-}
-
-/**
- * Refuses to start a service whose policy needs a quorum (approve(n), n > 1) on a store that does not keep approval
- * votes: without them a quorum could not be counted, and approving alone must not become possible.
- * @example assertQuorumSupported(cosigner.store, effectivePolicy(review).rules)
- */
-export function assertQuorumSupported(store: Store, rules: readonly { name: string; decide: unknown }[]): void {
-  if (approvalRecordsOf(store)) return;
-  const quorum = rules.find((r) => typeof r.decide === "object" && r.decide !== null && (r.decide as { approve: number }).approve > 1);
-  if (quorum) {
-    throw new Error(`refusing to start: rule ${quorum.name} needs several approvers, and the ${store.kind} store does not record approval votes yet`);
-  }
 }
 
 /**

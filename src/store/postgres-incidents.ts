@@ -7,7 +7,7 @@
 import type pg from "pg";
 import { CountersignError } from "../errors";
 import { toJson } from "./json";
-import { incidentFromRow, newIncidentId, type IncidentRow } from "./rows";
+import { incidentFromRow, newIncidentId, notOpen, type IncidentRow } from "./rows";
 import type { AuditRecord, Incident, IncidentAction, IncidentEvidence, IncidentQuery, IncidentState, NewIncident } from "./types";
 
 type Queryable = Pick<pg.PoolClient, "query">;
@@ -28,12 +28,6 @@ async function mustGet(c: Queryable, id: string, lock = false): Promise<Incident
   return found;
 }
 
-function notOpen(incident: Incident, wanted: string): CountersignError {
-  return new CountersignError("INCIDENT_NOT_OPEN", `incident ${incident.id} is ${incident.state}; it cannot be ${wanted}`, {
-    id: incident.id,
-    state: incident.state,
-  });
-}
 
 /**
  * The Incidents operations on a transaction's connection.

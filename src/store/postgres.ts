@@ -14,9 +14,8 @@ import { GENESIS, linkHash, newDecisionId, toJson } from "./json";
 import { loadMigrations, pendingMigrations } from "./migrations";
 import { executionQueries, recordBlock, undoFrom } from "./postgres-executions";
 import { incidentOps } from "./postgres-incidents";
-import { auditFromRow, decisionFromRow, type AuditRow, type DecisionRow } from "./rows";
+import { auditFromRow, decisionFromRow, notPending, storedRequest, unavailable, type AuditRow, type DecisionRow } from "./rows";
 import {
-  MAX_STORED_REQUEST_BYTES,
   PositionConflict,
   UniqueConflict,
   type ApprovalRequestRecord,
@@ -233,13 +232,7 @@ export class PostgresStore implements Store {
   async insert(decision: NewDecision, auditPayload: unknown): Promise<StoredDecision> {
     const now = new Date().toISOString();
     const id = newDecisionId();
-    const request = toJson(decision.request);
-    if (request.length > MAX_STORED_REQUEST_BYTES) {
-      throw new CountersignError("INVALID_REQUEST", `the request is ${request.length} bytes; at most ${MAX_STORED_REQUEST_BYTES} are kept`, {
-        bytes: request.length,
-        limit: MAX_STORED_REQUEST_BYTES,
-      });
-    }
+    const request = storedRequest(decision);
     return this.tx(async (c) => {
       if (decision.idempotencyKey !== null) {
         const taken = await c.query(`SELECT 1 FROM decisions WHERE idempotency_key = $1`, [decision.idempotencyKey]);
@@ -615,12 +608,4 @@ async function upsertPosition(c: Queryable, chainId: number, follower: string, p
 
 function maybe(rows: DecisionRow[]): StoredDecision | undefined {
   return rows[0] ? decisionFromRow(rows[0]) : undefined;
-}
-
-function notPending(id: string): CountersignError {
-  return new CountersignError("NOT_PENDING", `decision ${id} is no longer pending`, { id });
-}
-
-function unavailable(err: unknown): CountersignError {
-  return new CountersignError("STORE_UNAVAILABLE", `the decision store failed: ${(err as Error).message}`);
 }

@@ -3,7 +3,9 @@
  * BOOLEAN as a boolean where SQLite answers numbers) and the records they become, written once.
  */
 import { randomUUID } from "node:crypto";
-import type { AuditRecord, Incident, IncidentState, StoredControlChange, StoredDecision, StoredExecution, StoredOwnerExecution } from "./types";
+import { CountersignError } from "../errors";
+import { toJson } from "./json";
+import { MAX_STORED_REQUEST_BYTES, type AuditRecord, type Incident, type IncidentState, type NewDecision, type StoredControlChange, type StoredDecision, type StoredExecution, type StoredOwnerExecution } from "./types";
 
 export interface DecisionRow {
   id: string;
@@ -184,9 +186,6 @@ export interface IncidentRow {
   note: string | null;
 }
 
-type Append = (kind: string, ref: string | null, payload: unknown, at: string) => AuditRecord;
-type Flag = (chainId: number, wallet: string, reason: string, at: string) => void;
-
 export function incidentFromRow(r: IncidentRow): Incident {
   return {
     id: r.id,
@@ -212,4 +211,37 @@ export function incidentFromRow(r: IncidentRow): Incident {
 /** A new incident id. */
 export function newIncidentId(): string {
   return `inc_${randomUUID().replaceAll("-", "")}`;
+}
+
+/**
+ * A decision's request as both stores keep it (JSON), refused when larger than they keep.
+ * @throws CountersignError INVALID_REQUEST with the size and the limit.
+ */
+export function storedRequest(decision: NewDecision): string {
+  const request = toJson(decision.request);
+  if (request.length > MAX_STORED_REQUEST_BYTES) {
+    throw new CountersignError("INVALID_REQUEST", `the request is ${request.length} bytes; at most ${MAX_STORED_REQUEST_BYTES} are kept`, {
+      bytes: request.length,
+      limit: MAX_STORED_REQUEST_BYTES,
+    });
+  }
+  return request;
+}
+
+/** A decision that is no longer pending. */
+export function notPending(id: string): CountersignError {
+  return new CountersignError("NOT_PENDING", `decision ${id} is no longer pending`, { id });
+}
+
+/** An incident that cannot move to `wanted` from where it stands. */
+export function notOpen(incident: Incident, wanted: string): CountersignError {
+  return new CountersignError("INCIDENT_NOT_OPEN", `incident ${incident.id} is ${incident.state}; it cannot be ${wanted}`, {
+    id: incident.id,
+    state: incident.state,
+  });
+}
+
+/** A failure of the database: nothing is signed. */
+export function unavailable(err: unknown): CountersignError {
+  return new CountersignError("STORE_UNAVAILABLE", `the decision store failed: ${(err as Error).message}`);
 }

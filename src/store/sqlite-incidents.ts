@@ -7,7 +7,7 @@
 import type Database from "better-sqlite3";
 import { CountersignError } from "../errors";
 import { toJson } from "./json";
-import { incidentFromRow, newIncidentId, type IncidentRow } from "./rows";
+import { incidentFromRow, newIncidentId, notOpen, type IncidentRow } from "./rows";
 
 type Append = (kind: string, ref: string | null, payload: unknown, at: string) => AuditRecord;
 type Flag = (chainId: number, wallet: string, reason: string, at: string) => void;
@@ -129,11 +129,4 @@ export class SqliteIncidents {
     if (!found) throw new CountersignError("NOT_FOUND", `no incident ${id}`, { id });
     return found;
   }
-}
-
-function notOpen(incident: Incident, wanted: string): CountersignError {
-  return new CountersignError("INCIDENT_NOT_OPEN", `incident ${incident.id} is ${incident.state}; it cannot be ${wanted}`, {
-    id: incident.id,
-    state: incident.state,
-  });
 }

@@ -13,12 +13,11 @@ import { dirname } from "node:path";
 import { CountersignError } from "../errors";
 import { GENESIS, linkHash, newDecisionId, toJson } from "./json";
 import { loadMigrations, pendingMigrations } from "./migrations";
-import { auditFromRow, decisionFromRow, type AuditRow, type DecisionRow } from "./rows";
+import { auditFromRow, decisionFromRow, notPending, storedRequest, unavailable, type AuditRow, type DecisionRow } from "./rows";
 import { SqliteExecutions } from "./sqlite-executions";
 import { SqliteIncidents } from "./sqlite-incidents";
 import { SqliteApprovals } from "./sqlite-approvals";
 import {
-  MAX_STORED_REQUEST_BYTES,
   UniqueConflict,
   type AuditRecord,
   type AuditVerification,
@@ -148,13 +147,7 @@ export class SqliteStore implements Store, ApprovalRecords {
   async insert(decision: NewDecision, auditPayload: unknown): Promise<StoredDecision> {
     const now = new Date().toISOString();
     const id = newDecisionId();
-    const request = toJson(decision.request);
-    if (request.length > MAX_STORED_REQUEST_BYTES) {
-      throw new CountersignError("INVALID_REQUEST", `the request is ${request.length} bytes; at most ${MAX_STORED_REQUEST_BYTES} are kept`, {
-        bytes: request.length,
-        limit: MAX_STORED_REQUEST_BYTES,
-      });
-    }
+    const request = storedRequest(decision);
     return this.tx(() => {
       if (decision.idempotencyKey !== null && this.stmts.idempotencyTaken.get(decision.idempotencyKey)) throw new UniqueConflict("idempotency");
       this.stmts.insert.run({
@@ -486,12 +479,4 @@ function migrate(db: Database.Database): void {
 
 function maybe(row: unknown): StoredDecision | undefined {
   return row ? decisionFromRow(row as DecisionRow) : undefined;
-}
-
-function notPending(id: string): CountersignError {
-  return new CountersignError("NOT_PENDING", `decision ${id} is no longer pending`, { id });
-}
-
-function unavailable(err: unknown): CountersignError {
-  return new CountersignError("STORE_UNAVAILABLE", `the decision store failed: ${(err as Error).message}`);
 }

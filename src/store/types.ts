@@ -440,17 +440,6 @@ export interface ApprovalRecords {
   listReviewed(chainId: number, limit?: number): Promise<StoredDecision[]>;
 }
 
-/**
- * The store's approval records (every back end keeps them; a store-like object without them answers undefined).
- * @example const records = approvalRecordsOf(store); if (records) await records.approvalVotes(id)
- */
-export function approvalRecordsOf(store: object): ApprovalRecords | undefined {
-  const s = store as Partial<ApprovalRecords>;
-  return typeof s.addApprovalVote === "function" && typeof s.approvalRequest === "function" && typeof s.approvalVotes === "function" && typeof s.listReviewed === "function"
-    ? (s as ApprovalRecords)
-    : undefined;
-}
-
 // --- end Approvals ---
 
 /** A whole store: every interface above, behind one connection. */
