@@ -18,8 +18,8 @@
  *    localExecStandaloneP50Ms is the same measured alone, back to back, before everything else;
  *  - naiveForkP50Ms: the same on a plain in-process Hardhat fork of the upstream (pinned block, one block mined);
  *  - decideP50Ms, decideP99Ms: CosignerEngine.propose, validate to record (SQLite on disk), sequential, warm;
- *    cpuMsPerDecision: the process's CPU time (all threads: EDR's included) per sequential decision, which load
- *    from other processes disturbs less than wall time;
+ *    cpuMsPerDecision: the CPU time per sequential decision of the service's process and of its EVM's process (all
+ *    their threads: EDR's included), which load from other processes disturbs less than wall time;
  *  - decisionsPerSecond: the same with 8 concurrent callers;
  *  - remote*: the upstream behind a proxy that adds 20 ms to every HTTP request (a stand-in for a remote RPC; it
  *    serves no WebSocket, so every decision first checks the head: one eth_blockNumber, shared by concurrent ones):
@@ -34,7 +34,10 @@
  *    follows at once after the receipt, on the 20 ms upstream (head check per request) and, freshnessTrialsSubscribed
  *    times, on the local node (newHeads subscription); signedAfterRevocation counts co-signatures among them (goal 0).
  *  - upstream traffic per decision (fork.cache deltas; head polls apart), hydrated keys, and a profile of where a
- *    warm decision's time goes (fork requests and round trips, the fork's busy time, the store, the rest).
+ *    warm decision's time goes (the fork's run, the store, the rest; the EVM's requests per decision by method).
+ *  - memory: RSS of the service's process plus its EVM's process (the fork replaces that one every
+ *    FORK_RECYCLE_EVERY simulations, and its memory goes with it).
+ * `npm run bench:profile` shows where the CPU of a decision goes (V8's profiler, top ten functions).
  *
  * Writes bench/results/cosign.json. Figures on a shared 2-core machine are noisy: compare runs on a quiet machine.
  */
@@ -338,36 +341,16 @@ async function concurrent(cosigner: Cosigner, bodies: OperationRequestBody[], wo
 }
 
 /**
- * Where a decision's time goes. Times every request to the fork (requests sent together overlap, and the fork
- * answers them one after another, so a request's time includes waiting behind the others), the union of the
- * intervals in which a fork request was in flight (the fork's busy time), the round trips (groups of overlapping
- * requests), the time inside fork.run (lock, simulation, hydration) and the store's insert; the rest is validation,
- * digests, signatures, comparison and store reads. Instruments the instances for the duration only.
+ * Where a decision's time goes: the time inside fork.run (lock, simulation in the EVM's process, hydration), the
+ * store's insert, and the rest (validation, digests, signatures, comparison, store reads); and the requests the EVM
+ * received per decision, by method (from its process's own count). Instruments the instances for the duration only.
  */
 async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
-  const fork = cosigner.fork as unknown as { provider: Eip1193; run: Fork["run"] };
+  const fork = cosigner.fork as unknown as { run: Fork["run"] };
   const store = cosigner.store;
-  const methods = new Map<string, { calls: number; ms: number }>();
-  const stage = { run: 0, insert: 0, busy: 0, roundTrips: 0, requests: 0 };
-  let intervals: [number, number][] = [];
-  const provider = fork.provider;
+  const stage = { run: 0, insert: 0 };
   const run = fork.run;
   const insert = store.insert;
-  fork.provider = {
-    request: async (args) => {
-      const t = now();
-      try {
-        return await provider.request(args);
-      } finally {
-        const end = now();
-        intervals.push([t, end]);
-        const m = methods.get(args.method) ?? { calls: 0, ms: 0 };
-        m.calls += 1;
-        m.ms += end - t;
-        methods.set(args.method, m);
-      }
-    },
-  };
   fork.run = async <T>(fn: Parameters<Fork["run"]>[0]): Promise<T> => {
     const t = now();
     try {
@@ -385,47 +368,34 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
     }
   };
   const times: number[] = [];
+  const before = (await cosigner.fork.evmUsage()).requests;
   try {
     for (const body of bodies) {
-      intervals = [];
       const started = now();
       approved(await cosigner.engine.propose(body));
       times.push(now() - started);
-      intervals.sort((a, b) => a[0] - b[0]);
-      let open: [number, number] | undefined;
-      for (const [a, b] of intervals) {
-        if (open && a <= open[1]) open[1] = Math.max(open[1], b);
-        else {
-          if (open) stage.busy += open[1] - open[0];
-          open = [a, b];
-          stage.roundTrips += 1;
-        }
-      }
-      if (open) stage.busy += open[1] - open[0];
-      stage.requests += intervals.length;
     }
   } finally {
-    fork.provider = provider;
     delete (fork as { run?: unknown }).run;
     delete (store as { insert?: unknown }).insert;
   }
+  const after = (await cosigner.fork.evmUsage()).requests;
   const n = bodies.length;
   const total = times.reduce((a, b) => a + b, 0) / n;
+  const evmRequests = Object.entries(after)
+    .map(([method, count]) => ({ method, perDecision: round((count - (before[method] ?? 0)) / n, 2) }))
+    .filter((r) => r.perDecision > 0)
+    .sort((a, b) => b.perDecision - a.perDecision);
   return {
     decisions: n,
     decisionMeanMs: round(total, 3),
-    forkRequestsPerDecision: round(stage.requests / n, 2),
-    forkRoundTripsPerDecision: round(stage.roundTrips / n, 2),
+    evmRequestsPerDecision: round(evmRequests.reduce((a, r) => a + r.perDecision, 0), 2),
     stagesMeanMs: {
       forkRun: round(stage.run / n, 3),
-      forkBusy: round(stage.busy / n, 3),
-      forkRunOther: round((stage.run - stage.busy) / n, 3),
       storeInsert: round(stage.insert / n, 3),
       rest: round(total - stage.run / n - stage.insert / n, 3),
     },
-    forkRpc: [...methods.entries()]
-      .sort((a, b) => b[1].ms - a[1].ms)
-      .map(([method, m]) => ({ method, perDecision: round(m.calls / n, 2), meanMsInclWaiting: round(m.ms / m.calls, 3) })),
+    evmRequests,
   };
 }
 
@@ -440,11 +410,13 @@ async function httpLoad(cosigner: Cosigner, requests: Requests) {
     if (warm.ok !== P.httpWarmup) throw new Error(`HTTP warm-up: ${JSON.stringify(warm.errors)}`);
     // Enough bodies for twice the in-process rate over the whole phase; signed before the clock starts.
     const bodies = requests.json(Math.ceil(P.httpSeconds * 400));
+    const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
     const cpu = process.cpuUsage();
     const run = loadFigures(await runLoad({ url: service.url, bodies, concurrency: P.httpConcurrency, durationMs: P.httpSeconds * 1000 }));
     const used = process.cpuUsage(cpu);
+    const evmMicros = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
     if (run.sent === bodies.length) throw new Error("the HTTP phase ran out of bodies before its time: sign more");
-    return { ...run, cpuMsPerDecision: (used.user + used.system) / 1000 / Math.max(1, run.sent) };
+    return { ...run, cpuMsPerDecision: (used.user + used.system + evmMicros) / 1000 / Math.max(1, run.sent) };
   } finally {
     await service.app.close();
   }
@@ -456,11 +428,18 @@ function exposeGc(): () => void {
   return vm.runInNewContext("gc") as () => void;
 }
 
-/** Resident set and heap now, in MiB, after a full collection. */
-function memoryNow(gc: () => void) {
+/** Resident set (the service's process and its EVM's) and heap now, in MiB, after a full collection. */
+async function memoryNow(gc: () => void, fork: Fork) {
   gc();
   const m = process.memoryUsage();
-  return { rssMiB: round(m.rss / 2 ** 20, 1), heapUsedMiB: round(m.heapUsed / 2 ** 20, 1), externalMiB: round(m.external / 2 ** 20, 1) };
+  const evmRss = (await fork.evmUsage()).rssBytes;
+  return {
+    rssMiB: round((m.rss + evmRss) / 2 ** 20, 1),
+    serviceRssMiB: round(m.rss / 2 ** 20, 1),
+    evmRssMiB: round(evmRss / 2 ** 20, 1),
+    heapUsedMiB: round(m.heapUsed / 2 ** 20, 1),
+    externalMiB: round(m.external / 2 ** 20, 1),
+  };
 }
 
 /**
@@ -475,13 +454,13 @@ async function memoryPhase(cosigner: Cosigner, requests: Requests, nodeUrl: stri
     for (let done = 0; done < P.memoryWarmup; done += P.memorySampleEvery) {
       await concurrent(cosigner, requests.batch(Math.min(P.memorySampleEvery, P.memoryWarmup - done)), P.concurrency);
     }
-    const samples = [{ decisions: 0, ...memoryNow(gc) }];
+    const samples = [{ decisions: 0, ...(await memoryNow(gc, cosigner.fork)) }];
     const started = now();
     for (let done = 0; done < P.memoryRuns; ) {
       const n = Math.min(P.memorySampleEvery, P.memoryRuns - done);
       await concurrent(cosigner, requests.batch(n), P.concurrency);
       done += n;
-      samples.push({ decisions: done, ...memoryNow(gc) });
+      samples.push({ decisions: done, ...(await memoryNow(gc, cosigner.fork)) });
       if (done % (P.memorySampleEvery * 5) === 0) log(`memory: ${done} decisions, rss ${samples.at(-1)!.rssMiB} MiB`);
     }
     const first = samples[0]!;
@@ -497,6 +476,7 @@ async function memoryPhase(cosigner: Cosigner, requests: Requests, nodeUrl: stri
       rssMiB: last.rssMiB,
       heapUsedMiB: last.heapUsedMiB,
       forkResets: cosigner.fork.stats.resets,
+      forkRecycles: cosigner.fork.stats.recycles,
       hydratedKeys: cosigner.fork.stats.hydratedKeys,
       samples,
     };
@@ -572,12 +552,13 @@ async function main() {
     const up0 = counter.snapshot();
     for (let b = 0; b < P.interleaveBlocks; b++) {
       const bodies = seqBodies.slice(Math.floor((b * seqBodies.length) / P.interleaveBlocks), Math.floor(((b + 1) * seqBodies.length) / P.interleaveBlocks));
+      const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
       const cpu = process.cpuUsage();
       const started = now();
       decideTimes.push(...(await sequential(cosigner, bodies)));
       seqMs += now() - started;
       const used = process.cpuUsage(cpu);
-      cpuMicros += used.user + used.system;
+      cpuMicros += used.user + used.system + ((await cosigner.fork.evmUsage()).cpuMicros - evm0);
       for (let i = 0; i < Math.ceil(P.localRuns / P.interleaveBlocks); i++) localTimes.push((await execOnce(local, localTx)).ms);
     }
     const seqSeconds = seqMs / 1000;
@@ -797,9 +778,9 @@ async function main() {
     console.log(`hydrated keys: ${out.hydratedKeys}; plain fork through the proxy: ${out.upstream.naiveRemoteForkRequestsPerExec} upstream requests per execute`);
     console.log(
       `\nwhere a warm decision's time goes (mean of ${prof.decisions}, ms): ${JSON.stringify(prof.stagesMeanMs)}; ` +
-        `${prof.forkRequestsPerDecision} fork requests in ${prof.forkRoundTripsPerDecision} round trips`,
+        `${prof.evmRequestsPerDecision} EVM requests per decision:`,
     );
-    console.table(prof.forkRpc);
+    console.table(prof.evmRequests);
 
     const results = path.join(__dirname, "results");
     mkdirSync(results, { recursive: true });

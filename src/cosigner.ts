@@ -36,6 +36,8 @@ export interface CosignerOptions {
   simulationBudgetMs?: number;
   /** Most simulations waiting for or holding the fork before BUSY (default 64). */
   maxQueuedRuns?: number;
+  /** Simulations after which the fork's EVM is replaced by a fresh one, off the request path (default 5000; 0 never). */
+  forkRecycleEvery?: number;
   /** How long a pending decision waits for people (seconds, default 900). */
   pendingTtlSeconds?: number;
 }
@@ -66,6 +68,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
       hardfork: options.hardfork,
       runBudgetMs: options.simulationBudgetMs,
       maxQueuedRuns: options.maxQueuedRuns,
+      recycleEvery: options.forkRecycleEvery,
     });
   } catch (err) {
     await store.close();

@@ -20,7 +20,7 @@ import { describeRevert } from "./policy/revert-reasons";
 import { Stops } from "./services/breaker";
 import { recoverSigner, type CosignerKey } from "./signing/signer";
 import type { Fork } from "./simulation/fork";
-import { simulateOperation, type AuthState, type SimulationResult } from "./simulation/simulate";
+import type { SimulationResult } from "./simulation/simulate";
 import { MAX_STORED_REQUEST_BYTES, requestHash, toJson, UniqueConflict, type Store, type StoredDecision } from "./store";
 
 export type { Decision, SimulationView } from "./api/decision";
@@ -331,10 +331,7 @@ export class CosignerEngine {
         keyVerified = true;
         admitAuthenticated?.(req.wallet, sessionKey);
         const input = { ...req, signer: sessionKey, cosignerSignature: cosignature, watch: watchedBalances(req) };
-        return simulateOperation(fork, rpc, env, input, key.address, (auth) => {
-          const refusal = authRefusal(auth, req, sessionKey, env.timestamp, key.address);
-          if (refusal) throw refusal;
-        });
+        return fork.simulate(env, input, key.address, { req, sessionKey });
       });
       return { ok: true, sim };
     } catch (err) {
@@ -503,27 +500,6 @@ function watchedBalances(req: OperationRequest): { asset: string; account: Addre
   if (intent.kind === "transfer") return [{ asset: intent.asset, account: intent.to }, { asset: intent.asset, account: wallet }];
   if (intent.kind === "swap") return [{ asset: intent.buy.asset, account: wallet }, { asset: intent.sell.asset, account: wallet }];
   return intent.expect.map((e) => ({ asset: e.asset, account: wallet }));
-}
-
-/**
- * Why the wallet, read on the fork, does not let this session key use this nonce now (or refuses the plain-transfer
- * exemption from bounds for a token it does not budget); undefined when it does.
- */
-export function authRefusal(auth: AuthState, req: OperationRequest, sessionKey: Address, timestamp: bigint, self: Address): CountersignError | undefined {
-  if (auth.validUntil === 0n) return new CountersignError("UNKNOWN_SESSION_KEY", `${sessionKey} is not a session key of the wallet`);
-  if (auth.validUntil < timestamp) {
-    return new CountersignError("SESSION_KEY_EXPIRED", `session key ${sessionKey} expired at ${auth.validUntil} (now ${timestamp})`);
-  }
-  if (auth.cosigner !== self) {
-    return new CountersignError("COSIGNER_MISMATCH", `the wallet's co-signer is ${auth.cosigner}, not this co-signer (${self})`);
-  }
-  if (auth.owner === self || auth.selfIsGuardian || auth.selfIsSessionKey) {
-    return new CountersignError("COSIGNER_MISMATCH", `this co-signer (${self}) also holds another role on the wallet; it will not sign`);
-  }
-  if (auth.nonceUsed) return new CountersignError("NONCE_USED", `nonce ${req.nonce} was already used on chain`);
-  if (auth.paused) return new CountersignError("WALLET_PAUSED", "the wallet is paused");
-  const unbounded = unboundedTransferProblem(req.bounds, req.intent, req.wallet, req.calls, auth.budgetedTokens);
-  return unbounded ? new CountersignError("BOUNDS_MISMATCH", unbounded) : undefined;
 }
 
 /** The implementation an EIP-1167 minimal proxy delegates to, or undefined for any other code. */

@@ -66,6 +66,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     wallets: [...new Set([...(options.deployment ? [options.deployment.wallet] : []), ...parseServedWallets(config.SERVED_WALLETS)])],
     simulationBudgetMs: config.SIMULATION_BUDGET_MS,
     maxQueuedRuns: config.FORK_MAX_QUEUE,
+    forkRecycleEvery: config.FORK_RECYCLE_EVERY,
   });
   if (cosigner.served.list.length === 0) {
     logger.warn("no wallet is served (no deployment, SERVED_WALLETS empty): every proposal is refused WALLET_NOT_FOUND");

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import fc from "fast-check";
-import { bytesToHex, getAddress, zeroAddress, type Address, type Hex } from "viem";
+import { bytesToHex, getAddress, hashTypedData, zeroAddress, type Address, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { executeArgs, operationDigest, operationTypedData, type Bound, type Call, type Operation } from "../src/eip712";
 import { deployWalletFixture } from "./fixtures";
@@ -78,6 +78,24 @@ describe("src/eip712", function () {
         }),
         { numRuns: 150 },
       );
+    });
+
+    it("equals viem's hashTypedData of operationTypedData (what the SDK and session keys sign) for random operations", function () {
+      const chain = fc.bigInt({ min: 1n, max: 2n ** 53n - 1n });
+      fc.assert(
+        fc.property(op, chain, address, (o, id, verifyingContract) => {
+          expect(operationDigest(id, verifyingContract, o)).to.equal(hashTypedData(operationTypedData(id, verifyingContract, o)));
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it("refuses a negative or oversized uint256 field rather than hashing it wrapped", function () {
+      const base: Operation = { calls: [], nonce: 1n, deadline: 2n, callGasLimit: 3n, bounds: [] };
+      const wallet = getAddress("0x00000000000000000000000000000000000000aa");
+      expect(() => operationDigest(1, wallet, { ...base, nonce: -1n })).to.throw(RangeError);
+      expect(() => operationDigest(1, wallet, { ...base, deadline: MAX_UINT256 + 1n })).to.throw(RangeError);
+      expect(() => operationDigest(1, wallet, { ...base, calls: [{ target: wallet, value: -5n, data: "0x" }] })).to.throw(RangeError);
     });
 
     it("equals the on-chain digest of each wallet, and the two wallets' digests differ", async function () {

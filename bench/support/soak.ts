@@ -6,7 +6,10 @@
  * request failed.
  *
  * "Trends up" over the last half: the least-squares slope, times the half's duration, is a rise of more than 5% of
- * the half's mean and more than 16 MiB for RSS, or more than 25% of the mean and more than 5 ms for p99.
+ * the half's mean and more than 16 MiB for the service process's RSS, or more than 25% of the mean and more than 5 ms
+ * for p99. The EVM lives in a process of its own that the fork replaces every FORK_RECYCLE_EVERY simulations (its
+ * RSS is a saw-tooth, not a line): it grows when its highest RSS in the last half is above its highest in the first
+ * half by more than 10% and 16 MiB.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -28,7 +31,11 @@ const SHAPE = { amount: 1n, callGasLimit: 1_000_000n, ttlSeconds: 240n };
 
 interface Sample {
   atSeconds: number;
+  /** The service's process and its EVM's process together. */
   rssMiB: number;
+  serviceRssMiB: number;
+  evmRssMiB: number;
+  forkRecycles: number;
   heapUsedMiB: number;
   eventLoopDelayP99Ms: number;
   requests: number;
@@ -53,6 +60,15 @@ export function trendsUp(xs: number[], ys: number[], share: number, floor: numbe
   const mean = hy.reduce((a, b) => a + b, 0) / Math.max(1, hy.length);
   const rise = slope(hx, hy) * ((hx.at(-1) ?? 0) - (hx[0] ?? 0));
   return { rise: round(rise, 2), mean: round(mean, 2), limit: round(Math.max(share * mean, floor), 2), up: rise > Math.max(share * mean, floor) };
+}
+
+/** Whether the highest of `ys` in the last half is above the highest in the first half by more than `share` and `floor`. */
+export function peaksGrow(ys: number[], share: number, floor: number) {
+  const half = Math.floor(ys.length / 2);
+  const firstHalfPeak = Math.max(...ys.slice(0, half));
+  const lastHalfPeak = Math.max(...ys.slice(half));
+  const limit = round(firstHalfPeak + Math.max(share * firstHalfPeak, floor), 2);
+  return { firstHalfPeak, lastHalfPeak, limit, up: lastHalfPeak > limit };
 }
 
 export async function soak(seconds: number, ratePerSecond: number): Promise<boolean> {
@@ -106,12 +122,16 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       seen = run.results.length;
       gc();
       const m = process.memoryUsage();
+      const evmRss = (await cosigner.fork.evmUsage()).rssBytes;
       const ok = window.filter((r) => r.status === 200);
       const failed: Record<string, number> = {};
       for (const r of window) if (r.status !== 200) failed[`${r.status} ${r.code ?? ""}`] = (failed[`${r.status} ${r.code ?? ""}`] ?? 0) + 1;
       const sample: Sample = {
         atSeconds: round((performance.now() - t0) / 1000, 1),
-        rssMiB: round(m.rss / 2 ** 20, 1),
+        rssMiB: round((m.rss + evmRss) / 2 ** 20, 1),
+        serviceRssMiB: round(m.rss / 2 ** 20, 1),
+        evmRssMiB: round(evmRss / 2 ** 20, 1),
+        forkRecycles: cosigner.fork.stats.recycles,
         heapUsedMiB: round(m.heapUsed / 2 ** 20, 1),
         eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
         requests: window.length,
@@ -122,7 +142,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       loop.reset();
       samples.push(sample);
       console.log(
-        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB, heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
+        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB (service ${sample.serviceRssMiB}, EVM ${sample.evmRssMiB}), heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
           `${sample.ok}/${sample.requests} ok, p99 ${sample.p99Ms} ms${Object.keys(failed).length > 0 ? ` ${JSON.stringify(failed)}` : ""}`,
       );
     }
@@ -131,10 +151,11 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
     // The last window may be partial (the run ended inside it): it is left out of the trends.
     const full = samples.filter((s) => s.requests >= 0.5 * perWindow);
     const xs = full.map((s) => s.atSeconds);
-    const rss = trendsUp(xs, full.map((s) => s.rssMiB), 0.05, 16);
+    const rss = trendsUp(xs, full.map((s) => s.serviceRssMiB), 0.05, 16);
+    const evm = peaksGrow(full.map((s) => s.evmRssMiB), 0.1, 16);
     const latency = trendsUp(xs, full.map((s) => s.p99Ms), 0.25, 5);
     const errors = figures.sent - figures.ok;
-    const passed = !rss.up && !latency.up && errors === 0 && figures.sent > 0;
+    const passed = !rss.up && !evm.up && !latency.up && errors === 0 && figures.sent > 0;
     const out = {
       generatedAt: startedAt.toISOString(),
       machine: machine(),
@@ -143,7 +164,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       decisions: figures.ok,
       errors: figures.errors,
       p99Ms: round(p99(figures.latencies), 2),
-      trends: { rssMiB: rss, p99Ms: latency },
+      trends: { serviceRssMiB: rss, evmRssPeaksMiB: evm, p99Ms: latency },
       passed,
       forkStats: { ...cosigner.fork.stats },
       samples,
@@ -153,7 +174,8 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
     writeFileSync(path.join(results, "soak.json"), JSON.stringify(out, null, 2) + "\n");
     console.table(samples);
     console.log(
-      `soak ${seconds} s at ${ratePerSecond}/s: ${figures.ok} decisions, ${errors} errors; RSS over the last half ${rss.rise} MiB (limit ${rss.limit}), ` +
+      `soak ${seconds} s at ${ratePerSecond}/s: ${figures.ok} decisions, ${errors} errors; service RSS over the last half ${rss.rise} MiB (limit ${rss.limit}), ` +
+        `EVM RSS peak ${evm.lastHalfPeak} MiB after ${evm.firstHalfPeak} (limit ${evm.limit}), ` +
         `p99 ${latency.rise} ms (limit ${latency.limit}): ${passed ? "passed" : "FAILED"}; wrote bench/results/soak.json`,
     );
     return passed;

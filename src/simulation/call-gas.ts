@@ -8,7 +8,7 @@
  * operation is the simulated transaction traced (debug_traceTransaction on the fork) for each call's exact figure.
  */
 import type { Hex } from "viem";
-import type { Fork } from "./fork";
+import type { EvmCall } from "./next-block";
 
 /** Intrinsic gas of every transaction. */
 const TX_BASE_GAS = 21_000n;
@@ -52,7 +52,7 @@ export interface StructLog {
  * Throws if the fork cannot trace it.
  * @example const steps = await traceSteps(rpc, hash) // [{ op: "PUSH1", depth: 1, gas: 1026776, gasCost: 3, stack: [] }, …]
  */
-export async function traceSteps(rpc: Fork["rpc"], hash: Hex): Promise<StructLog[]> {
+export async function traceSteps(rpc: EvmCall, hash: Hex): Promise<StructLog[]> {
   const trace = await rpc<{ structLogs?: StructLog[] }>("debug_traceTransaction", [
     hash,
     { disableStorage: true, disableMemory: true, disableStack: false },
@@ -69,7 +69,7 @@ const word = (s: string): bigint => BigInt(s.startsWith("0x") ? s : `0x${s}`);
  * not needed, or cannot be read (never a smaller figure).
  * @example const use = await measureCallGas(rpc, hash, 1_000_000n, 180_000n) // { used: 48211n, exact: true, index: 1 }
  */
-export async function measureCallGas(rpc: Fork["rpc"], hash: Hex, callGasLimit: bigint, gasUsed: bigint, steps?: readonly StructLog[]): Promise<CallGasUse> {
+export async function measureCallGas(rpc: EvmCall, hash: Hex, callGasLimit: bigint, gasUsed: bigint, steps?: readonly StructLog[]): Promise<CallGasUse> {
   const bound: CallGasUse = { used: heaviestCallBound(gasUsed), exact: false };
   if (!isTight(bound.used, callGasLimit)) return bound;
   let logs: readonly StructLog[];

@@ -47,3 +47,4 @@ export async function createEvm(options: EvmOptions): Promise<Rpc> {
     { enabled: false },
   )) as Rpc;
 }
+

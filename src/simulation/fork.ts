@@ -11,10 +11,16 @@ import { getAddress, toHex, type Address, type Hex } from "viem";
 import { CountersignError } from "../errors";
 import { isUpstreamFailure } from "../errors/classify";
 import { loadArtifact } from "../chain/artifacts";
-import { createEvm, type Rpc } from "./evm";
+import type { AuthRule } from "../authenticate/wallet-auth";
+import type { Rpc } from "./evm";
+import { EvmProcess, type EvmUsage } from "./evm-process";
 import { HeadWatcher, nextBaseFee, type Head } from "./head-watcher";
 import { Mutex } from "./mutex";
 import { webSocketUrlOf } from "./new-heads";
+import { RELAYER_SPARE, type BlockEnv } from "./next-block";
+
+export type { BlockEnv };
+import type { SimulationInput, SimulationResult } from "./simulate";
 import { keyId, UpstreamCache, type StateKey } from "./upstream-cache";
 
 type Json = unknown;
@@ -46,6 +52,11 @@ export interface ForkOptions {
   upstreamTimeoutMs?: number;
   /** Above this many hydrated keys the fork starts afresh at the next head (default 20000). */
   maxHydratedKeys?: number;
+  /**
+   * After this many runs the fork's EVM is replaced by a fresh one holding the same state, built beside the serving
+   * one, in a new process (default 5000; 0 never): EDR keeps memory for as long as its process lives.
+   */
+  recycleEvery?: number;
   /** Priority fee of simulated transactions (wei, default 1 gwei): never a zero gas price. */
   priorityFee?: bigint;
   /**
@@ -60,18 +71,14 @@ export interface ForkOptions {
   runBudgetMs?: number;
 }
 
-/** The block environment a simulation runs in: what the real next block will look like. */
-export interface BlockEnv {
-  number: bigint;
-  timestamp: bigint;
-  baseFeePerGas: bigint;
-  coinbase: string;
-  gasLimit: bigint;
-}
-
 /** Figures about the fork's warmth, for /healthz, /metrics and the benchmark. */
 export interface ForkStats {
   hydratedKeys: number;
+  /** EVMs replaced by a fresh one (recycleEvery), and attempts thrown away because the state moved meanwhile. */
+  recycles: number;
+  recyclesDiscarded: number;
+  /** How long the last replacement took to build beside the serving EVM (ms). */
+  lastRecycleMs: number;
   advances: number;
   lastAdvanceMs: number;
   refreshedKeys: number;
@@ -84,8 +91,6 @@ export interface ForkStats {
  * random address with a plausible balance (see Fork.relayer).
  */
 export const RELAYER: Address = "0x00000000000000000000000000000000C0515167";
-/** What the simulated relayer holds beyond the gas it pays for (wei): a balance a real relayer might have. */
-const RELAYER_SPARE = 250_000_000_000_000_000n;
 /** Where the simulation-only state reader lives on the fork (never on a real chain). */
 /** @deprecated A fixed address is a tell: use Fork.reader, which is random per fork. */
 export const STATE_READER: Address = "0x00000000000000000000000000000000C0515168";
@@ -97,14 +102,10 @@ export const STATE_READER: Address = "0x00000000000000000000000000000000C0515168
  * const gas = await fork.run(async (rpc, env) => ...);
  */
 export class Fork {
-  readonly stats: ForkStats = { hydratedKeys: 0, advances: 0, lastAdvanceMs: 0, refreshedKeys: 0, resets: 0 };
+  readonly stats: ForkStats = { hydratedKeys: 0, advances: 0, lastAdvanceMs: 0, refreshedKeys: 0, resets: 0, recycles: 0, recyclesDiscarded: 0, lastRecycleMs: 0 };
   private readonly mutex = new Mutex();
   private readonly hydrated = new Map<string, { key: StateKey; value: Json }>();
-  /** The simulated transactions' sender: random per fork, so that no contract can tell it from a real relayer. */
-  readonly relayer: Address = getAddress(`0x${randomBytes(20).toString("hex")}`);
-  /** Where the StateReader lives on this fork: random, so a contract cannot look for it to detect the simulation. */
-  readonly reader: Address = getAddress(`0x${randomBytes(20).toString("hex")}`);
-  private readonly localOnly = new Set([this.relayer.toLowerCase(), this.reader.toLowerCase()]);
+  private readonly localOnly: Set<string>;
   /** Seconds between recent consecutive upstream blocks (a slot chain's block time), newest last. */
   private readonly blockTimes: bigint[] = [];
   private providerGasLimit: bigint;
@@ -117,15 +118,35 @@ export class Fork {
   private dirty = false;
   /** Runs waiting for or holding the fork now (bounded by maxQueuedRuns). */
   private inFlight = 0;
+  /**
+   * Changes whenever the fork's state (between runs) may have changed: every write, advance and reset. Between
+   * runs the fork holds exactly the state of `head` (each run reverts what it did), so what a run read is still
+   * true for a later run with the same version: a cache keyed by it is never stale.
+   */
+  private version = 0;
+  /** Changes when the fork starts afresh (reset): a replacement built before it is thrown away. */
+  private epoch = 0;
+  /** Names the cache endpoint of each EVM (see UpstreamCache.endpoint). */
+  private providerSeq = 0;
+  private runsSinceRecycle = 0;
+  private recycling?: Promise<void>;
+  /** CPU time of the EVM processes already replaced (µs), for evmUsage. */
+  private retiredCpuMicros = 0;
+
+  private provider!: EvmProcess;
 
   private constructor(
-    private provider: Rpc,
     readonly cache: UpstreamCache,
     readonly watcher: HeadWatcher,
     readonly chainId: number,
     private readonly options: Required<ForkOptions>,
     head: Head,
+    /** The simulated transactions' sender: random per fork, so that no contract can tell it from a real relayer. */
+    readonly relayer: Address,
+    /** Where the StateReader lives on this fork: random, so a contract cannot look for it to detect the simulation. */
+    readonly reader: Address,
   ) {
+    this.localOnly = new Set([relayer.toLowerCase(), reader.toLowerCase()]);
     this.viewHead = head;
     this.localNumber = head.number;
     this.localTimestamp = head.timestamp;
@@ -145,6 +166,7 @@ export class Fork {
       maxHydratedKeys: 20_000,
       priorityFee: 1_000_000_000n,
       maxQueuedRuns: 64,
+      recycleEvery: 5_000,
       runBudgetMs: 2_000,
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ForkOptions),
     };
@@ -159,26 +181,78 @@ export class Fork {
       watcher.stop();
       throw new CountersignError("UPSTREAM_UNAVAILABLE", `cannot reach the upstream chain: ${(err as Error).message}`);
     }
-    const url = await cache.start(head.number, head.number - 1n);
-    const provider = await Fork.newProvider(url, chainId, head, opts.hardfork);
-    const fork = new Fork(provider, cache, watcher, chainId, opts, head);
-    await fork.prepare(head);
+    await cache.start(head.number, head.number - 1n);
+    cache.serve("0");
+    const random = () => getAddress(`0x${randomBytes(20).toString("hex")}`);
+    const fork = new Fork(cache, watcher, chainId, opts, head, random(), random());
+    try {
+      fork.provider = await fork.startEvm(cache.endpoint("0"), head);
+      await fork.prepare(head);
+    } catch (err) {
+      watcher.stop();
+      fork.provider?.stop();
+      await cache.stop();
+      throw err;
+    }
     watcher.on("head", (h: Head) => fork.follow(h));
     return fork;
   }
 
-  private static newProvider(url: string, chainId: number, head: Head, hardfork: string): Promise<Rpc> {
+  /** Starts an EVM process forking `url` (a cache endpoint) one block before `head`. */
+  private async startEvm(url: string, head: Head): Promise<EvmProcess> {
     // Fork one block before the head and mine one: the mined block has the head's number, calls at it work
     // (calls at a fork block of chain 31337 fail), and the state is the head's because the cache answers at it.
-    return createEvm({ chainId, gasLimit: head.gasLimit, hardfork, coinbase: head.miner, fork: { url, block: head.number - 1n } });
+    const evm = await EvmProcess.start(
+      { chainId: this.chainId, gasLimit: head.gasLimit, hardfork: this.options.hardfork, coinbase: head.miner, fork: { url, block: head.number - 1n } },
+      { relayer: this.relayer, reader: this.reader, priorityFee: this.options.priorityFee },
+    );
+    // A serving EVM whose process died, or that holds a simulation it could not revert, is rebuilt before the next run.
+    evm.onDirty = () => {
+      if (this.provider === evm) this.markDirty();
+    };
+    return evm;
+  }
+
+  /**
+   * Simulates `input` on the fork (simulate.ts, run in the EVM's process), the wallet's auth state checked against
+   * `rule` before the operation runs. Only inside run().
+   */
+  simulate(env: BlockEnv, input: SimulationInput & { signer: Address }, self: Address, rule?: AuthRule): Promise<SimulationResult> {
+    return this.provider.simulate({ version: this.version, env, input, self, rule });
+  }
+
+  /**
+   * CPU time (µs) of every EVM process this fork ran, and the resident memory (bytes) and EVM requests by method of
+   * the serving one.
+   */
+  async evmUsage(): Promise<EvmUsage> {
+    const now = await this.provider.usage();
+    return { ...now, cpuMicros: this.retiredCpuMicros + now.cpuMicros };
+  }
+
+  /** The process id of the serving EVM. */
+  get evmPid(): number | undefined {
+    return this.provider.pid;
   }
 
   private async prepare(head: Head): Promise<void> {
-    await this.rpc("hardhat_mine", ["0x1"]);
-    await this.rpc("hardhat_impersonateAccount", [this.relayer]);
-    await this.rpc("hardhat_setCode", [this.reader, loadArtifact("StateReader").deployedBytecode]);
+    await this.install(this.rpc);
     await this.alignTo(head);
     this.drainFetchedUnhydrated();
+  }
+
+  /** Mines the block that makes calls work, and installs the relayer and the StateReader in a new EVM. */
+  private async install(rpc: Fork["rpc"]): Promise<void> {
+    await rpc("hardhat_mine", ["0x1"]);
+    await rpc("hardhat_impersonateAccount", [this.relayer]);
+    // Loads the relayer's account now (a replacement EVM would otherwise read it through the cache on its first run).
+    await rpc("hardhat_setBalance", [this.relayer, toHex(RELAYER_SPARE)]);
+    await rpc("hardhat_setCode", [this.reader, loadArtifact("StateReader").deployedBytecode]);
+  }
+
+  /** The fork's state version (see `version`): equal versions, equal state at "latest" between runs. */
+  get stateVersion(): number {
+    return this.version;
   }
 
   /** The upstream head the fork's state is at. */
@@ -353,6 +427,10 @@ export class Fork {
         // read past the budget) must not grow the set of keys every new head re-reads.
         if (kept) await this.hydrateFetched();
         else this.drainFetchedUnhydrated();
+        this.runsSinceRecycle += 1;
+        if (this.options.recycleEvery > 0 && this.runsSinceRecycle >= this.options.recycleEvery && !this.recycling) {
+          this.recycling = this.recycle().finally(() => (this.recycling = undefined));
+        }
       }
     });
   }
@@ -391,28 +469,67 @@ export class Fork {
     this.dirty = true;
   }
 
-  /**
-   * Sets the next block's timestamp and base fee, and gives the relayer what a real one would hold: the gas it
-   * pays for plus RELAYER_SPARE (an implausible balance is a tell). Call right before sending the transaction.
-   */
-  async setNextBlock(env: BlockEnv): Promise<void> {
-    const upfront = env.gasLimit * BigInt(this.feeFields(env).maxFeePerGas);
-    await Promise.all([
-      this.rpc("evm_setNextBlockTimestamp", [toHex(env.timestamp)]),
-      this.rpc("hardhat_setNextBlockBaseFeePerGas", [toHex(env.baseFeePerGas)]),
-      this.rpc("hardhat_setBalance", [this.relayer, toHex(upfront + RELAYER_SPARE)]),
-    ]);
-  }
-
-  /** The fee fields of a simulated transaction: a real, non-zero gas price. */
-  feeFields(env: BlockEnv): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } {
-    const tip = this.options.priorityFee;
-    return { maxFeePerGas: toHex(env.baseFeePerGas * 2n + tip), maxPriorityFeePerGas: toHex(tip) };
-  }
-
   /** Sends one JSON-RPC request to the fork. Only inside run(), or for reads that snapshot nothing. */
   readonly rpc = async <T = unknown>(method: string, params: unknown[] = []): Promise<T> =>
     (await this.provider.request({ method, params })) as T;
+
+  /**
+   * Replaces the EVM with a fresh one holding the same state, off the request path: built and hydrated beside the
+   * serving EVM (whose runs go on), then swapped in under the lock once brought to where the serving one is: the
+   * keys hydrated or refreshed meanwhile written, and the blocks of heads that arrived meanwhile mined, as an advance
+   * does. A fork that started afresh meanwhile, or a failed read, throws it away (tried again later). The old EVM's
+   * process ends once requests already sent to it are answered.
+   */
+  private async recycle(): Promise<void> {
+    const started = performance.now();
+    const epoch = this.epoch;
+    const head = this.viewHead;
+    const name = String(++this.providerSeq);
+    let fresh: EvmProcess | undefined;
+    let swapped = false;
+    try {
+      fresh = await this.startEvm(this.cache.endpoint(name, head.number - 1n), head);
+      const evm = fresh;
+      const freshRpc = async <T = unknown>(method: string, params: unknown[] = []): Promise<T> => (await evm.request({ method, params })) as T;
+      await this.install(freshRpc);
+      const aligned = await this.alignEvm(freshRpc, head);
+      const written = new Map<string, Json>();
+      const hydrate = async (entries: { key: StateKey; value: Json }[]) => {
+        await Promise.all(entries.map(({ key, value }) => this.writeKey(key, value, freshRpc)));
+        for (const { key, value } of entries) written.set(keyId(key), value);
+      };
+      await hydrate([...this.hydrated.values()].map(({ key, value }) => ({ key, value })));
+      swapped = await this.mutex.run(async () => {
+        if (this.stopped || this.dirty || this.epoch !== epoch || this.cache.failed(name)) return false;
+        await hydrate([...this.hydrated].filter(([id, e]) => written.get(id) !== e.value).map(([, e]) => e));
+        // Heads that arrived while it was built: the same blocks the serving EVM mined (its state is the new head's).
+        const at = this.viewHead === head ? aligned : await this.alignEvm(freshRpc, this.viewHead);
+        if (this.cache.failed(name)) return false;
+        const old = this.provider;
+        this.provider = evm;
+        this.cache.serve(name);
+        this.providerGasLimit = head.gasLimit;
+        this.localNumber = at.number;
+        this.localTimestamp = at.timestamp;
+        this.version += 1;
+        this.runsSinceRecycle = 0;
+        this.stats.recycles += 1;
+        this.stats.lastRecycleMs = performance.now() - started;
+        this.retire(old);
+        return true;
+      });
+    } catch {
+      swapped = false;
+    } finally {
+      if (!swapped) {
+        this.stats.recyclesDiscarded += 1;
+        // Tried again after a tenth of the interval more runs: a fork that keeps moving is not rebuilt on every run.
+        this.runsSinceRecycle = Math.max(0, this.options.recycleEvery - Math.ceil(this.options.recycleEvery / 10));
+        if (fresh) this.retire(fresh);
+      }
+      this.cache.forget(name);
+    }
+  }
 
   /** Moves the fork to the newest head, one advance at a time. */
   private follow(head: Head): void {
@@ -461,7 +578,13 @@ export class Fork {
   private async reset(head: Head): Promise<void> {
     this.cache.moveView(head.number);
     this.cache.forkBlock = head.number - 1n;
-    this.provider = await Fork.newProvider(this.cache.url, this.chainId, head, this.options.hardfork);
+    this.version += 1;
+    this.epoch += 1;
+    const name = String(++this.providerSeq);
+    this.cache.serve(name);
+    const old = this.provider;
+    this.provider = await this.startEvm(this.cache.endpoint(name), head);
+    this.retire(old);
     this.providerGasLimit = head.gasLimit;
     this.hydrated.clear();
     this.localNumber = head.number - 1n;
@@ -475,23 +598,31 @@ export class Fork {
       this.blockTimes.push(head.timestamp - this.viewHead.timestamp);
       if (this.blockTimes.length > 16) this.blockTimes.shift();
     }
-    const latest = (await this.rpc<{ number: string; timestamp: string }>("eth_getBlockByNumber", ["latest", false]))!;
-    this.localNumber = BigInt(latest.number);
-    if (head.number > this.localNumber) {
+    const aligned = await this.alignEvm(this.rpc, head);
+    this.localNumber = aligned.number;
+    this.localTimestamp = aligned.timestamp;
+    this.viewHead = head;
+    this.version += 1;
+  }
+
+  /** Makes the latest block of the EVM behind `rpc` look like `head`; returns that block's number and timestamp. */
+  private async alignEvm(rpc: Fork["rpc"], head: Head): Promise<{ number: bigint; timestamp: bigint }> {
+    const latest = (await rpc<{ number: string; timestamp: string }>("eth_getBlockByNumber", ["latest", false]))!;
+    let number = BigInt(latest.number);
+    if (head.number > number) {
       // The fork's latest block gets the head's number and timestamp, so reads at "latest" see the head's time.
-      if (head.number - this.localNumber > 1n) {
-        await this.rpc("hardhat_mine", [toHex(head.number - this.localNumber - 1n), "0x0"]);
+      if (head.number - number > 1n) {
+        await rpc("hardhat_mine", [toHex(head.number - number - 1n), "0x0"]);
       }
       const latestTs = BigInt(latest.timestamp);
-      await this.rpc("evm_setNextBlockTimestamp", [toHex(head.timestamp > latestTs ? head.timestamp : latestTs)]);
-      await this.rpc("hardhat_mine", ["0x1"]);
-      this.localNumber = head.number;
+      await rpc("evm_setNextBlockTimestamp", [toHex(head.timestamp > latestTs ? head.timestamp : latestTs)]);
+      await rpc("hardhat_mine", ["0x1"]);
+      number = head.number;
     }
-    await this.rpc("hardhat_setCoinbase", [getAddress(head.miner)]);
-    await this.rpc("hardhat_setPrevRandao", [head.mixHash]);
-    const after = (await this.rpc<{ timestamp: string }>("eth_getBlockByNumber", ["latest", false]))!;
-    this.localTimestamp = BigInt(after.timestamp);
-    this.viewHead = head;
+    await rpc("hardhat_setCoinbase", [getAddress(head.miner)]);
+    await rpc("hardhat_setPrevRandao", [head.mixHash]);
+    const after = (await rpc<{ timestamp: string }>("eth_getBlockByNumber", ["latest", false]))!;
+    return { number, timestamp: BigInt(after.timestamp) };
   }
 
   /** Copies what the last simulation fetched from the upstream into the fork's own state. */
@@ -509,17 +640,30 @@ export class Fork {
       .filter(({ key }) => !this.localOnly.has(key.address) && !this.hydrated.has(keyId(key)));
   }
 
-  private async writeKey(key: StateKey, value: Json): Promise<void> {
+  /** Writes one account field or slot into the serving EVM (a new state version), or into `rpc`'s. */
+  private async writeKey(key: StateKey, value: Json, rpc: Fork["rpc"] = this.rpc): Promise<void> {
+    if (rpc === this.rpc) this.version += 1;
     switch (key.kind) {
       case "balance":
-        return void (await this.rpc("hardhat_setBalance", [key.address, value]));
+        return void (await rpc("hardhat_setBalance", [key.address, value]));
       case "nonce":
-        return void (await this.rpc("hardhat_setNonce", [key.address, value]));
+        return void (await rpc("hardhat_setNonce", [key.address, value]));
       case "code":
-        return void (await this.rpc("hardhat_setCode", [key.address, value]));
+        return void (await rpc("hardhat_setCode", [key.address, value]));
       case "slot":
-        return void (await this.rpc("hardhat_setStorageAt", [key.address, key.slot, padWord(value as string)]));
+        return void (await rpc("hardhat_setStorageAt", [key.address, key.slot, padWord(value as string)]));
     }
+  }
+
+  /** Stops a replaced EVM process once the requests already sent to it had time to be answered. */
+  private retire(evm: EvmProcess): void {
+    setTimeout(() => {
+      evm
+        .usage()
+        .then((u) => (this.retiredCpuMicros += u.cpuMicros))
+        .catch(() => undefined)
+        .finally(() => evm.stop());
+    }, 5_000).unref();
   }
 
   /** Stops following the head and closes the cache endpoint. */
@@ -527,10 +671,13 @@ export class Fork {
     this.stopped = true;
     this.watcher.stop();
     await this.advancing.catch(() => undefined);
+    await this.recycling;
+    this.provider.stop();
     await this.cache.stop();
   }
 }
 
+/** Disposes an EVM once the requests already sent to it had time to be answered. */
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function sameValue(a: Json, b: Json): boolean {

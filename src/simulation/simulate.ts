@@ -7,6 +7,7 @@ import {
   encodeFunctionData,
   getAddress,
   toEventSelector,
+  toFunctionSelector,
   zeroAddress,
   type Abi,
   type Address,
@@ -18,8 +19,23 @@ import { CountersignError } from "../errors";
 import { errorData, isRevert } from "../errors/classify";
 import { measureCallGas, type CallGasUse, type StructLog } from "./call-gas";
 import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
-import type { BlockEnv, Fork } from "./fork";
+import type { BlockEnv, EvmCall } from "./next-block";
 import { canMoveEth, traceValueRecipients } from "./value-trace";
+
+/**
+ * What a simulation needs of the fork it runs on, besides the EVM itself: the process the EVM lives in provides it
+ * (evm-host.ts). `stateVersion` changes whenever the EVM's state between runs may have (see Fork.stateVersion).
+ */
+export interface SimulationHost {
+  readonly reader: Address;
+  readonly relayer: Address;
+  readonly stateVersion: number;
+  /** Sets the next block's environment; the run's snapshot is taken once it resolved. */
+  setNextBlock(env: BlockEnv): Promise<void>;
+  feeFields(env: BlockEnv): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex };
+  /** Marks the EVM as holding effects it could not revert: it is rebuilt before the next run. */
+  markDirty(): void;
+}
 
 /** The wallet's answers to "may this signer use this nonce now?" read on the fork. */
 export interface AuthState {
@@ -146,14 +162,14 @@ function query(pairs: readonly Pair[], allowances: readonly AllowanceRead[] = []
 /** Gas of one StateReader call: bounds what a contract posing as a wallet can make the fork do. */
 const READER_GAS = "0x1c9c380"; // 30,000,000
 
-async function readerCall<T>(rpc: Fork["rpc"], reader: Address, functionName: string, args: readonly unknown[]): Promise<T> {
+async function readerCall<T>(rpc: EvmCall, reader: Address, functionName: string, args: readonly unknown[]): Promise<T> {
   const { readerAbi } = abis();
   const data = encodeFunctionData({ abi: readerAbi, functionName, args });
   const raw = await rpc<Hex>("eth_call", [{ to: reader, data, gas: READER_GAS }, "latest"]);
   return decodeFunctionResult({ abi: readerAbi, functionName, data: raw }) as T;
 }
 
-async function readSlots(rpc: Fork["rpc"], contracts: Address[]): Promise<string[]> {
+async function readSlots(rpc: EvmCall, contracts: Address[]): Promise<string[]> {
   return Promise.all(
     contracts.flatMap((c) => EIP1967_SLOTS.map((slot) => rpc<string>("eth_getStorageAt", [c, slot, "latest"]))),
   );
@@ -171,9 +187,55 @@ async function settled<T extends readonly unknown[]>(promises: readonly [...{ [K
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
+/** What prepare read at one state version of a fork: a run at the same version reads it from here. */
+interface Memo {
+  version: number;
+  /** StateReader.prepare answers by wallet, signer, co-signer and watched pairs (nonceUsed is read per request). */
+  prepared: Map<string, readonly [AuthState, readonly Hex[], Observation]>;
+  /** EIP-1967 slot values of a target. */
+  slots: Map<Address, string[]>;
+  /** Code of a target. */
+  code: Map<Address, Hex>;
+}
+const MEMO_LIMIT = 4096;
+const memos = new WeakMap<SimulationHost, Memo>();
+function memoOf(fork: SimulationHost): Memo {
+  let memo = memos.get(fork);
+  const sized = memo && memo.prepared.size + memo.slots.size + memo.code.size < MEMO_LIMIT;
+  if (!memo || memo.version !== fork.stateVersion || !sized) {
+    memo = { version: fork.stateVersion, prepared: new Map(), slots: new Map(), code: new Map() };
+    memos.set(fork, memo);
+  }
+  return memo;
+}
+
+/** `keys`' values from `cache`, reading (and remembering) only the missing ones with `read`. */
+async function remembered<V>(cache: Map<Address, V>, keys: readonly Address[], read: (missing: Address[]) => Promise<V[]>): Promise<V[]> {
+  const missing = keys.filter((k) => !cache.has(k));
+  if (missing.length > 0) {
+    const values = await read(missing);
+    missing.forEach((k, i) => cache.set(k, values[i]!));
+  }
+  return keys.map((k) => cache.get(k)!);
+}
+
+/** Gas of the nonce read: the wallet answers in a few thousand. */
+const NONCE_READ_GAS = "0x186a0"; // 100,000
+const IS_NONCE_USED = toFunctionSelector("isNonceUsed(uint256)");
+
+/** Whether `wallet` has used `nonce`: its own view, read on the fork; a wallet that cannot say is not an AgentWallet. */
+async function nonceUsed(rpc: EvmCall, wallet: Address, nonce: bigint): Promise<boolean> {
+  const data = `${IS_NONCE_USED}${nonce.toString(16).padStart(64, "0")}` as Hex;
+  const raw = await rpc<Hex>("eth_call", [{ to: wallet, data, gas: NONCE_READ_GAS }, "latest"]);
+  if (typeof raw !== "string" || raw.length !== 66) {
+    throw new CountersignError("WALLET_NOT_FOUND", `${wallet} is not an AgentWallet on this chain`, { wallet });
+  }
+  return BigInt(raw) !== 0n;
+}
+
 /** Budgeted tokens per wallet, as last read: their balances are read before the simulation in the same call. */
-const knownBudgetedTokens = new WeakMap<Fork, Map<Address, readonly Address[]>>();
-function budgetedTokensOf(fork: Fork): Map<Address, readonly Address[]> {
+const knownBudgetedTokens = new WeakMap<SimulationHost, Map<Address, readonly Address[]>>();
+function budgetedTokensOf(fork: SimulationHost): Map<Address, readonly Address[]> {
   let known = knownBudgetedTokens.get(fork);
   if (!known) knownBudgetedTokens.set(fork, (known = new Map()));
   return known;
@@ -189,8 +251,8 @@ function budgetedTokensOf(fork: Fork): Map<Address, readonly Address[]> {
  * @example const result = await fork.run((rpc, env) => simulateOperation(fork, rpc, env, input, self, check))
  */
 export async function simulateOperation(
-  fork: Fork,
-  rpc: Fork["rpc"],
+  fork: SimulationHost,
+  rpc: EvmCall,
   env: BlockEnv,
   input: SimulationInput & { signer: Address },
   self: Address,
@@ -275,8 +337,8 @@ const NO_OBSERVATION: Observation = { balances: [], balanceOk: [], allowances: [
  * the snapshot and encodes the call; refuses (dropping the snapshot) if `checkAuth` or the gas limit says so.
  */
 async function prepare(
-  fork: Fork,
-  rpc: Fork["rpc"],
+  fork: SimulationHost,
+  rpc: EvmCall,
   env: BlockEnv,
   input: SimulationInput & { signer: Address },
   self: Address,
@@ -290,15 +352,25 @@ async function prepare(
   const knownCount = watch.pairs.length;
 
   // One round trip before the transaction: prepare (auth, control state and balances before), the call targets'
-  // EIP-1967 slots before, the next block's environment and the snapshot. Reads at "latest" see neither the next
-  // block's settings nor the snapshot (and nothing else runs on the fork meanwhile), so their order does not matter.
+  // EIP-1967 slots before, and the snapshot (after the next block's environment, when that must be set again).
+  // Reads at "latest" see neither the next block's settings nor the snapshot (and nothing else runs on the fork
+  // meanwhile), so their order does not matter.
+  // What was read at this state version before is still true (see Fork.stateVersion): only the nonce is read anew.
   const targets = [...new Set(input.calls.map((c) => c.target))].filter((c) => c !== input.wallet);
+  const memo = memoOf(fork);
+  const preparedKey = `${input.wallet}:${input.signer}:${self}:${watch.pairs.map((p) => `${p.asset}/${p.account}`).join(",")}`;
+  const known = memo.prepared.get(preparedKey);
   const firstTrip = Promise.allSettled([
-    readerCall<readonly [AuthState, readonly Hex[], Observation]>(rpc, fork.reader, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]),
-    readSlots(rpc, targets),
-    fork.setNextBlock(env),
-    rpc<string>("evm_snapshot"),
-    settled<Hex[]>(targets.map((t) => rpc<Hex>("eth_getCode", [t, "latest"]))),
+    known
+      ? nonceUsed(rpc, input.wallet, input.nonce).then((used) => [{ ...known[0], nonceUsed: used }, known[1], known[2]] as const)
+      : readerCall<readonly [AuthState, readonly Hex[], Observation]>(rpc, fork.reader, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]).then(
+          (read) => (memo.prepared.set(preparedKey, read), read),
+        ),
+    remembered(memo.slots, targets, (missing) => readSlots(rpc, missing).then((values) => missing.map((_, i) => slotsOf(values, i)))).then((perTarget) =>
+      perTarget.flat(),
+    ),
+    fork.setNextBlock(env).then(() => rpc<string>("evm_snapshot")),
+    remembered(memo.code, targets, (missing) => settled<Hex[]>(missing.map((t) => rpc<Hex>("eth_getCode", [t, "latest"])))),
   ]);
   // Encoded while the fork works; a failure is thrown below, once the snapshot can be dropped.
   const encoded = (() => {
@@ -308,7 +380,7 @@ async function prepare(
       return { error };
     }
   })();
-  const [preparedRead, targetSlotsRead, envSet, snapshotTaken, targetCodeRead] = await firstTrip;
+  const [preparedRead, targetSlotsRead, snapshotTaken, targetCodeRead] = await firstTrip;
   if (snapshotTaken.status === "rejected") throw snapshotTaken.reason;
   const snapshot = snapshotTaken.value;
   try {
@@ -319,7 +391,6 @@ async function prepare(
       throw preparedRead.reason;
     }
     if (targetSlotsRead.status === "rejected") throw targetSlotsRead.reason;
-    if (envSet.status === "rejected") throw envSet.reason;
     if (targetCodeRead.status === "rejected") throw targetCodeRead.reason;
     // Code that could pay ETH to an account no one watches: then the transaction is traced (fails closed if it cannot be).
     const mayMoveEth = targetCodeRead.value.some(canMoveEth);
@@ -348,7 +419,7 @@ async function prepare(
 }
 
 /** Execute: sends the exact `execute(...)` from the fork's relayer; a transaction the fork refuses is a revert. */
-async function execute(fork: Fork, rpc: Fork["rpc"], env: BlockEnv, input: SimulationInput, prepared: Prepared): Promise<Execution> {
+async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input: SimulationInput, prepared: Prepared): Promise<Execution> {
   const tx = { from: fork.relayer, to: input.wallet, data: prepared.data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
   try {
     return { hash: await rpc<Hex>("eth_sendTransaction", [tx]) };
@@ -363,7 +434,7 @@ async function execute(fork: Fork, rpc: Fork["rpc"], env: BlockEnv, input: Simul
  * Observe, inside the snapshot: the receipt, the state, balances and slots after, the trace (for ETH recipients and
  * the calls' gas, only when needed), then the balances, allowances and slots after of what only the logs named.
  */
-async function observe(fork: Fork, rpc: Fork["rpc"], input: SimulationInput, prepared: Prepared, execution: Execution): Promise<AfterState> {
+async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInput, prepared: Prepared, execution: Execution): Promise<AfterState> {
   const { watch, targets, slotsBeforeOf, observedCount } = prepared;
   const { hash } = execution;
   let success = hash !== undefined;
@@ -430,7 +501,7 @@ async function observe(fork: Fork, rpc: Fork["rpc"], input: SimulationInput, pre
 }
 
 /** Observe, after the revert: the balances and slots before of what only the transaction named. */
-async function observeLateBefore(fork: Fork, rpc: Fork["rpc"], input: SimulationInput, prepared: Prepared, after: AfterState): Promise<LateBefore> {
+async function observeLateBefore(fork: SimulationHost, rpc: EvmCall, input: SimulationInput, prepared: Prepared, after: AfterState): Promise<LateBefore> {
   const { watch, knownCount, slotsBeforeOf } = prepared;
   const extra = watch.pairs.slice(knownCount);
   const lateTouched = after.touched.filter((c) => !slotsBeforeOf.has(c));
@@ -501,7 +572,7 @@ function diff(env: BlockEnv, input: SimulationInput, prepared: Prepared, observe
 }
 
 /** Reverts the fork to `snapshot`; if that fails the fork holds a simulation's effects and must be rebuilt. */
-async function revertTo(fork: Fork, rpc: Fork["rpc"], snapshot: string): Promise<void> {
+async function revertTo(fork: SimulationHost, rpc: EvmCall, snapshot: string): Promise<void> {
   let reverted = false;
   try {
     reverted = (await rpc<boolean>("evm_revert", [snapshot])) === true;

@@ -73,6 +73,12 @@ export class UpstreamCache {
   private readonly timeoutMs: number;
   private requestId = 1;
   private fetched: StateKey[] = []; // keys answered from the upstream since the last drain
+  /** The path of the endpoint the serving fork reads through; the others belong to forks being built beside it. */
+  private servingPath = "/";
+  /** Paths of forks being built whose reads failed: such a fork must never serve. */
+  private readonly failedPaths = new Set<string>();
+  /** The fork block of each endpoint that was given one (an EVM built later forks at a later block). */
+  private readonly forkBlocks = new Map<string, bigint>();
   /** Upstream requests sent (a batch counts once) and reads answered from the cache; for benchmarks. */
   readonly stats = { upstreamRequests: 0, upstreamCalls: 0, cacheHits: 0, forkRequests: 0 };
 
@@ -95,6 +101,33 @@ export class UpstreamCache {
     const { port } = this.server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}`;
     return this.url;
+  }
+
+  /**
+   * The URL of endpoint `name`: one per fork (EDR provider). Reads of the serving one (see `serve`) count against
+   * the current run and are handed to it for hydration; reads of any other (a fork being built beside it) are
+   * answered at the view all the same, but never touch the run, and a failure is remembered (`failed`) instead.
+   */
+  endpoint(name: string, forkBlock?: bigint): string {
+    if (forkBlock !== undefined) this.forkBlocks.set(`/${name}`, forkBlock);
+    return `${this.url}/${name}`;
+  }
+
+  /** Makes endpoint `name` the serving fork's. */
+  serve(name: string): void {
+    this.servingPath = `/${name}`;
+    this.failedPaths.delete(this.servingPath);
+  }
+
+  /** Whether a read through endpoint `name` (not the serving one) failed and was answered empty. */
+  failed(name: string): boolean {
+    return this.failedPaths.has(`/${name}`);
+  }
+
+  /** Forgets endpoint `name`'s failures (a fork built through it is gone). */
+  forget(name: string): void {
+    this.failedPaths.delete(`/${name}`);
+    if (`/${name}` !== this.servingPath) this.forkBlocks.delete(`/${name}`);
   }
 
   /** Stops the endpoint. */
@@ -218,9 +251,11 @@ export class UpstreamCache {
     let answer: RpcResponse | RpcResponse[];
     try {
       const parsed = JSON.parse(body) as RpcRequest | RpcRequest[];
+      const path = req.url ?? "/";
+      const aside = path !== this.servingPath ? path : undefined;
       answer = Array.isArray(parsed)
-        ? await Promise.all(parsed.map((r) => this.answer(r)))
-        : await this.answer(parsed);
+        ? await Promise.all(parsed.map((r) => this.answer(r, path, aside)))
+        : await this.answer(parsed, path, aside);
     } catch {
       answer = { jsonrpc: "2.0", id: null, error: { code: -32700, message: "parse error" } };
     }
@@ -228,16 +263,16 @@ export class UpstreamCache {
     res.end(JSON.stringify(answer));
   }
 
-  private async answer(req: RpcRequest): Promise<RpcResponse> {
+  private async answer(req: RpcRequest, path: string, aside?: string): Promise<RpcResponse> {
     this.stats.forkRequests += 1;
     try {
-      return { jsonrpc: "2.0", id: req.id, result: await this.resolve(req.method, req.params ?? []) };
+      return { jsonrpc: "2.0", id: req.id, result: await this.resolve(req.method, req.params ?? [], path, aside) };
     } catch (err) {
       return { jsonrpc: "2.0", id: req.id, error: { code: -32603, message: (err as Error).message } };
     }
   }
 
-  private async resolve(method: string, params: Json[]): Promise<Json> {
+  private async resolve(method: string, params: Json[], path: string, aside?: string): Promise<Json> {
     const kind = STATE_METHODS[method];
     if (kind) {
       const key: StateKey =
@@ -250,6 +285,7 @@ export class UpstreamCache {
         this.stats.cacheHits += 1;
         return hit;
       }
+      if (aside !== undefined) return this.resolveAside(aside, key, method);
       // Inside a run the fork must never see an error for a state read: Hardhat's EVM aborts the whole process on
       // one during a transaction. A read past the budget or a failed fetch answers "empty" instead, is never cached
       // or hydrated, and marks the run failed, so that its result is thrown away and nothing is signed.
@@ -290,7 +326,7 @@ export class UpstreamCache {
       case "eth_blockNumber":
         // The fork must believe its fork block is the tip: it then never treats it as final and caches nothing
         // itself, so every read it does not hold locally comes here and is answered at the view.
-        return toTag(this.forkBlock);
+        return toTag(this.forkBlocks.get(path) ?? this.forkBlock);
       case "eth_getBlockByNumber": {
         const id = `${BigInt(String(params[0]))}:${params[1] === true}`;
         const hit = this.blocks.get(id);
@@ -308,6 +344,23 @@ export class UpstreamCache {
     }
   }
 
+  /**
+   * A state read of a fork being built beside the serving one: answered at the view (and kept, when the view did
+   * not move meanwhile), outside any run. A failure answers empty, as in a run (an error could abort EDR), and
+   * marks the endpoint failed, so the fork it built is thrown away.
+   */
+  private async resolveAside(path: string, key: StateKey, method: string): Promise<Json> {
+    const view = this.viewBlock;
+    try {
+      const result = await this.upstream(method, toRequest(key, this.viewTag).params);
+      if (view === this.viewBlock) this.values.set(keyId(key), result);
+      else this.failedPaths.add(path);
+      return result;
+    } catch {
+      this.failedPaths.add(path);
+      return emptyAnswer(key.kind);
+    }
+  }
 }
 
 function emptyAnswer(kind: StateKey["kind"]): Json {

@@ -14,7 +14,7 @@
 import { getAddress, type Address, type Hex } from "viem";
 import { CountersignError } from "../errors";
 import { traceSteps, type StructLog } from "./call-gas";
-import type { Fork } from "./fork";
+import type { EvmCall } from "./next-block";
 
 const OP = { CREATE: 0xf0, CALL: 0xf1, CALLCODE: 0xf2, DELEGATECALL: 0xf4, CREATE2: 0xf5, SELFDESTRUCT: 0xff } as const;
 const MOVERS = new Set<number>(Object.values(OP));
@@ -96,7 +96,7 @@ export function valueRecipients(logs: readonly Pick<StructLog, "op" | "depth" | 
  * one was paid".
  * @example const { recipients, steps } = await traceValueRecipients(rpc, hash)
  */
-export async function traceValueRecipients(rpc: Fork["rpc"], hash: Hex): Promise<{ recipients: Address[]; steps: StructLog[] }> {
+export async function traceValueRecipients(rpc: EvmCall, hash: Hex): Promise<{ recipients: Address[]; steps: StructLog[] }> {
   let steps: StructLog[];
   try {
     steps = await traceSteps(rpc, hash);

@@ -210,7 +210,7 @@ describe("errors: classifying the errors the chain throws", function () {
     it("simulate: refuses an address whose code reverts with WALLET_NOT_FOUND", async function () {
       const sig = `0x${"11".repeat(65)}` as Hex;
       const input = { wallet: ADDRESSES.revertWithoutData, signer: ADDRESSES.customError, calls: [], nonce: 1n, deadline: 2n ** 40n, callGasLimit: 100_000n, bounds: [], agentSignature: sig, cosignerSignature: sig };
-      const err = await rejection(fork.run((forkRpc, env) => simulateOperation(fork, forkRpc, env, input, ADDRESSES.customError, () => undefined)));
+      const err = await rejection(fork.run((_rpc, env) => fork.simulate(env, input, ADDRESSES.customError)));
       expect(err).to.be.instanceOf(CountersignError).with.property("code", "WALLET_NOT_FOUND");
     });
 

@@ -3,6 +3,7 @@ import { encodeFunctionData, getAddress, parseEther, toFunctionSelector, type Ad
 import { privateKeyToAccount, generatePrivateKey } from "viem/accounts";
 import type { Call } from "../../src/eip712";
 import type { Decision } from "../../src/api";
+import type { EvmProcess } from "../../src/simulation/evm-process";
 import { canMoveEth, valueRecipients } from "../../src/simulation/value-trace";
 import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import { artifact, asOwner, deployMock, expectApproved, expectRefusal, syncFork } from "../support/engine";
@@ -13,19 +14,17 @@ const forwarderAbi = () => artifact("EthForwarder").abi;
 /** A fresh account no one has paid (zero balance on the chain). */
 const stranger = (): Address => privateKeyToAccount(generatePrivateKey()).address;
 
-/** Counts the fork's debug_traceTransaction requests from now on; `fail` makes them throw (a fork that cannot trace). */
-function watchTraces(h: CosignerHarness, fail = false): { count: () => number; restore: () => void } {
-  const fork = h.cosigner.fork as unknown as { rpc: (method: string, params?: unknown[]) => Promise<unknown> };
-  const original = fork.rpc;
-  let traces = 0;
-  fork.rpc = async (method: string, params: unknown[] = []) => {
-    if (method === "debug_traceTransaction") {
-      traces += 1;
-      if (fail) throw new Error("injected trace failure (test)");
-    }
-    return original(method, params);
-  };
-  return { count: () => traces, restore: () => void (fork.rpc = original) };
+/**
+ * Counts the traces the fork's EVM was asked for from now on (the simulation runs in the EVM's process, which counts
+ * its requests), and makes them fail when `fail` (the process honours that with COUNTERSIGN_EVM_FAULTS=1).
+ */
+async function watchTraces(h: CosignerHarness, fail = false): Promise<{ count: () => Promise<number>; restore: () => Promise<void> }> {
+  const fork = h.cosigner.fork;
+  const evm = (fork as unknown as { provider: EvmProcess }).provider;
+  const traced = async () => (await fork.evmUsage()).requests["debug_traceTransaction"] ?? 0;
+  const before = await traced();
+  if (fail) await evm.fault("debug_traceTransaction", true);
+  return { count: async () => (await traced()) - before, restore: () => evm.fault("debug_traceTransaction", false) };
 }
 
 describe("simulate: every account that receives ETH (value trace)", function () {
@@ -43,6 +42,7 @@ describe("simulate: every account that receives ETH (value trace)", function () 
     h.cosigner.engine.propose(await proposal(h, calls, intent));
 
   before(async function () {
+    process.env.COUNTERSIGN_EVM_FAULTS = "1"; // the EVM's process lets the tests make its traces fail
     h = await startHarness({ reviewNewRecipients: true });
     forwarder = await deployMock(h, "EthForwarder");
     second = await deployMock(h, "EthForwarder");
@@ -52,6 +52,7 @@ describe("simulate: every account that receives ETH (value trace)", function () 
   });
   after(async function () {
     await h?.stop();
+    delete process.env.COUNTERSIGN_EVM_FAULTS;
   });
 
   describe("a permitted contract that forwards the ETH it receives", function () {
@@ -87,12 +88,12 @@ describe("simulate: every account that receives ETH (value trace)", function () 
     });
 
     it("refuses with SIMULATION_FAILED when the trace it needs cannot be read", async function () {
-      const traces = watchTraces(h, true);
+      const traces = await watchTraces(h, true);
       try {
         await expectRefusal(propose([forwardCall(stranger())], paysNative(AMOUNT)), "SIMULATION_FAILED");
-        expect(traces.count()).to.equal(1);
+        expect(await traces.count()).to.equal(1);
       } finally {
-        traces.restore();
+        await traces.restore();
       }
     });
   });
@@ -100,7 +101,7 @@ describe("simulate: every account that receives ETH (value trace)", function () 
   describe("when no code that could move ETH runs", function () {
     it("does not trace an ERC-20 transfer of a token whose code cannot send ETH", async function () {
       const { tokens, recipients } = h.deployment;
-      const traces = watchTraces(h);
+      const traces = await watchTraces(h);
       try {
         await propose([transferCall(tokens.USDC!, recipients.alice!, usdc(1))], {
           kind: "transfer",
@@ -108,9 +109,9 @@ describe("simulate: every account that receives ETH (value trace)", function () 
           to: recipients.alice,
           amount: usdc(1).toString(),
         });
-        expect(traces.count()).to.equal(0);
+        expect(await traces.count()).to.equal(0);
       } finally {
-        traces.restore();
+        await traces.restore();
       }
     });
   });

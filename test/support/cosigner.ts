@@ -35,6 +35,8 @@ export interface HarnessOptions {
   maxHeadLag?: number;
   /** Puts something between the fork and the node (e.g. a fault-injecting proxy); returns the URL to fork. */
   upstream?: (nodeUrl: string) => Promise<string>;
+  /** Simulations after which the fork's EVM is replaced (default: the co-signer's). */
+  forkRecycleEvery?: number;
 }
 
 /** Starts a node, deploys the demo, and starts the co-signer on it (new recipients not reviewed by default). */
@@ -61,6 +63,7 @@ export async function startHarnessWith(options: HarnessOptions = {}): Promise<Co
       wallets: [deployment.wallet],
       pollMs: 100,
       maxHeadLag: options.maxHeadLag,
+      forkRecycleEvery: options.forkRecycleEvery,
     });
     return {
       node,

@@ -317,9 +317,7 @@ export async function simulateWithoutBounds(h: CosignerHarness, calls: Call[], c
   const session = devAccount(ROLES.sessionKey);
   const [agentSignature, cosignerSignature] = await Promise.all([session.signTypedData(typed), devAccount(ROLES.cosigner).signTypedData(typed)]);
   const fork = h.cosigner.fork;
-  return fork.run((rpc, env) =>
-    simulateOperation(fork, rpc, env, { wallet, signer: session.address, ...op, agentSignature, cosignerSignature }, devAccount(ROLES.cosigner).address, () => undefined),
-  );
+  return fork.run((_rpc, env) => fork.simulate(env, { wallet, signer: session.address, ...op, agentSignature, cosignerSignature }, devAccount(ROLES.cosigner).address));
 }
 
 /** The JSON-RPC answer of the upstream node, error data included (rpc() keeps only the message). */

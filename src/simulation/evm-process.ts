@@ -1,0 +1,126 @@
+/**
+ * The fork's EVM in a process of its own (evm-host.ts): a JSON-RPC endpoint like the in-process EVM, and whole
+ * simulations in one message. Stopping it gives back all the memory EDR held.
+ */
+import { fork as spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import type { Address } from "viem";
+import type { AuthRule } from "../authenticate/wallet-auth";
+import { CountersignError } from "../errors";
+import type { EvmOptions, Rpc } from "./evm";
+import type { BlockEnv } from "./next-block";
+import { rebuild, type HostReply, type HostRequest } from "./evm-protocol";
+import type { SimulationInput, SimulationResult } from "./simulate";
+
+/** What an EVM process reports of itself. */
+export interface EvmUsage {
+  cpuMicros: number;
+  rssBytes: number;
+  /** Requests to its EVM so far by method (eth_call by selector), simulations' included. */
+  requests: Record<string, number>;
+}
+
+/** Distributes Omit over a union (each kind of request keeps its own fields). */
+type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
+
+/** What runs the host: ts-node when this file is TypeScript (development, tests), plain node once compiled. */
+function hostEntry(): { file: string; execArgv: string[] } {
+  const typescript = __filename.endsWith(".ts");
+  // COUNTERSIGN_EVM_CPU_PROF=<dir>: V8's profile of each EVM process, written there when it ends (bench:profile).
+  const profileDir = process.env.COUNTERSIGN_EVM_CPU_PROF;
+  return {
+    file: path.join(__dirname, `evm-host${typescript ? ".ts" : ".js"}`),
+    execArgv: [...(typescript ? ["-r", "ts-node/register/transpile-only"] : []), ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])],
+  };
+}
+
+/**
+ * An EVM in its own process.
+ * @example const evm = await EvmProcess.start({ chainId: 31337, gasLimit: 30_000_000n, hardfork: "prague" }, host)
+ */
+export class EvmProcess implements Rpc {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void }>();
+  private exited?: string;
+  /** Called when a simulation could not revert what it did (the EVM must be rebuilt). */
+  onDirty: () => void = () => undefined;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on("message", (r: HostReply) => {
+      if (r.dirty) this.onDirty();
+      const waiting = this.pending.get(r.id);
+      this.pending.delete(r.id);
+      waiting?.resolve(r);
+    });
+    child.on("exit", (code, signal) => {
+      this.exited = `the EVM's process exited (${signal ?? code})`;
+      for (const waiting of this.pending.values()) waiting.reject(new CountersignError("SIMULATION_FAILED", this.exited));
+      this.pending.clear();
+      this.onDirty();
+    });
+    child.on("error", () => undefined); // reported by "exit"
+  }
+
+  /** Starts the process and the EVM in it, forking `options.fork` when given. */
+  static async start(options: EvmOptions, host: { relayer: Address; reader: Address; priorityFee: bigint }): Promise<EvmProcess> {
+    const entry = hostEntry();
+    const child = spawn(entry.file, [], { execArgv: entry.execArgv, serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const evm = new EvmProcess(child);
+    try {
+      await evm.send({ kind: "init", evm: options, ...host });
+    } catch (err) {
+      evm.stop();
+      throw err;
+    }
+    return evm;
+  }
+
+  /** The process id (for benchmarks that add its CPU and memory to the service's). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  request(args: { method: string; params?: unknown[] }): Promise<unknown> {
+    return this.send({ kind: "rpc", method: args.method, params: args.params ?? [] });
+  }
+
+  /** Runs a simulation beside the EVM (simulate.ts), `rule` applied to the wallet's auth state before it runs. */
+  simulate(r: { version: number; env: BlockEnv; input: SimulationInput & { signer: Address }; self: Address; rule?: AuthRule }): Promise<SimulationResult> {
+    return this.send({ kind: "simulate", ...r }) as Promise<SimulationResult>;
+  }
+
+  /** The process's CPU time so far (µs, all its threads), resident memory (bytes) and EVM requests by method. */
+  usage(): Promise<EvmUsage> {
+    return this.send({ kind: "usage" }) as Promise<EvmUsage>;
+  }
+
+  /** Tests only: makes requests of `method` fail (or work again); the process must start with COUNTERSIGN_EVM_FAULTS=1. */
+  async fault(method: string, fail: boolean): Promise<void> {
+    await this.send({ kind: "fault", method, fail });
+  }
+
+  /** Ends the process (its requests fail SIMULATION_FAILED): asked to exit, killed if it has not within a second. */
+  stop(): void {
+    if (this.exited !== undefined || this.child.exitCode !== null) return;
+    if (this.child.connected) this.child.disconnect();
+    setTimeout(() => {
+      if (this.exited === undefined && this.child.exitCode === null) this.child.kill("SIGKILL");
+    }, 1_000).unref();
+  }
+
+  private send(request: WithoutId<HostRequest>): Promise<unknown> {
+    if (this.exited) return Promise.reject(new CountersignError("SIMULATION_FAILED", this.exited));
+    const id = this.nextId++;
+    return new Promise<HostReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ ...request, id } as HostRequest, (err) => {
+        if (!err) return;
+        this.pending.delete(id);
+        reject(new CountersignError("SIMULATION_FAILED", `the EVM's process cannot be reached: ${err.message}`));
+      });
+    }).then((r) => {
+      if ("error" in r) throw rebuild(r.error);
+      return r.result;
+    });
+  }
+}

@@ -1,0 +1,208 @@
+import { expect } from "chai";
+import type { Address } from "viem";
+import { proposal, startHarnessWith, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
+import {
+  asGuardian,
+  balanceOf,
+  expectApproved,
+  expectRefusal,
+  expectRejected,
+  ROLES,
+  send,
+  sleep,
+  syncFork,
+  upstreamBlock,
+  waitFor,
+  walletAbi,
+} from "../support/engine";
+
+/** The StateReader's prepare(): the full read of a wallet's auth state, control state and balances. */
+const PREPARE_CALL = "eth_call:0xb85a32bd";
+
+/** Requests the fork's EVM received between two usage reports, by method. */
+function requestsBetween(a: Record<string, number>, b: Record<string, number>): Map<string, number> {
+  return new Map(Object.entries(b).map(([k, n]) => [k, n - (a[k] ?? 0)]).filter(([, n]) => (n as number) > 0) as [string, number][]);
+}
+
+/** Whether process `pid` is still running. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("engine: a fork that runs for weeks", function () {
+  let h: CosignerHarness;
+  let USDC: Address;
+  let alice: Address;
+
+  const pay = async (nonce?: bigint) =>
+    proposal(h, [transferCall(USDC, alice, usdc(1))], { kind: "transfer", asset: USDC, to: alice, amount: usdc(1).toString() }, { nonce });
+
+  describe("what a decision reads at a head it already read", function () {
+    before(async function () {
+      h = await startHarnessWith({ forkRecycleEvery: 0 });
+      USDC = h.deployment.tokens.USDC!;
+      alice = h.deployment.recipients.alice!;
+    });
+    after(async function () {
+      await h?.stop();
+    });
+
+    it("reads only the nonce again: the wallet's state, balances and targets come from the same head's first read", async function () {
+      // Two decisions warm the fork: the first one's reads are hydrated after it (a new state version).
+      for (let i = 0; i < 2; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
+      const version = h.cosigner.fork.stateVersion;
+      const before = await h.cosigner.fork.evmUsage();
+      for (let i = 0; i < 3; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
+      const counts = requestsBetween(before.requests, (await h.cosigner.fork.evmUsage()).requests);
+      expect(h.cosigner.fork.stateVersion, "no new head or hydrated key meanwhile").to.equal(version);
+      expect(counts.get(PREPARE_CALL) ?? 0).to.equal(0);
+      expect(counts.get("eth_getCode") ?? 0).to.equal(0);
+      // The next block's settings are set again only when its timestamp moves to the next second (at most once here).
+      expect(counts.get("evm_setNextBlockTimestamp") ?? 0).to.be.at.most(1);
+      expect(counts.get("evm_snapshot")).to.equal(3);
+      // isNonceUsed once per decision, and the reader's observe() after each transaction.
+      expect([...counts.entries()].filter(([k]) => k.startsWith("eth_call:")).reduce((n, [, c]) => n + c, 0)).to.equal(6);
+    });
+
+    it("refuses NONCE_USED (409) for a nonce invalidated on chain, though the head's wallet state was read for another nonce", async function () {
+      const nonce = h.nextNonce();
+      await asGuardian(h, "invalidateNonce", [nonce]);
+      await syncFork(h);
+      // Reads (and keeps) the wallet's state at this head for a fresh nonce…
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+      // …and still refuses the invalidated one: the nonce is never taken from what was kept.
+      const err = await expectRefusal(h.cosigner.engine.propose(await pay(nonce)), "NONCE_USED", 409);
+      expect(err.message).to.include(`nonce ${nonce} was already used on chain`);
+    });
+
+    it("forgets what it kept when the head moves: a pause in the next block is refused WALLET_PAUSED", async function () {
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+      await asGuardian(h, "pause");
+      await syncFork(h);
+      await expectRefusal(h.cosigner.engine.propose(await pay()), "WALLET_PAUSED", 503);
+      await send(h, ROLES.owner, h.deployment.wallet, walletAbi(), "unpause", []);
+      await syncFork(h);
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+    });
+  });
+
+  describe("replacing the fork's EVM (FORK_RECYCLE_EVERY)", function () {
+    before(async function () {
+      h = await startHarnessWith({ forkRecycleEvery: 5 });
+      USDC = h.deployment.tokens.USDC!;
+      alice = h.deployment.recipients.alice!;
+    });
+    after(async function () {
+      await h?.stop();
+    });
+
+    it("replaces it off the request path after every 5 simulations, and the new one is as warm: nothing read from the upstream", async function () {
+      const fork = h.cosigner.fork;
+      const before = fork.stats.recycles;
+      for (let i = 0; i < 6; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
+      await waitFor(() => fork.stats.recycles > before, "the fork's EVM to be replaced");
+      const reads = fork.cache.stats.forkRequests;
+      const decision = await h.cosigner.engine.propose(await pay());
+      expectApproved(decision);
+      expect(fork.cache.stats.forkRequests - reads, "requests from the new EVM to the upstream cache").to.equal(0);
+      expect(decision.simulation!.blockNumber).to.equal(String((await upstreamBlock(h)) + 1n));
+    });
+
+    it("follows the upstream after the replacement: a balance the upstream lowered is refused, and a pause is seen", async function () {
+      const fork = h.cosigner.fork;
+      const before = fork.stats.recycles;
+      for (let i = 0; i < 6; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
+      await waitFor(() => fork.stats.recycles > before, "the fork's EVM to be replaced");
+      // The owner moves all but 1 USDC out of the wallet on the upstream: a slot the new EVM was hydrated with changes.
+      const wallet = h.deployment.wallet;
+      const held = await balanceOf(h, USDC, wallet);
+      await send(h, ROLES.owner, wallet, walletAbi(), "ownerExecute", [[transferCall(USDC, h.deployment.roles.owner, held - usdc(1))]]);
+      await syncFork(h);
+      const decision = await h.cosigner.engine.propose(
+        await proposal(h, [transferCall(USDC, alice, usdc(2))], { kind: "transfer", asset: USDC, to: alice, amount: usdc(2).toString() }),
+      );
+      expectRejected(decision, "SIMULATION_REVERTED");
+      expect(decision.simulation!.revertReason).to.include(`ERC20InsufficientBalance(${wallet}, ${usdc(1)}, ${usdc(2)})`);
+      await asGuardian(h, "pause");
+      await syncFork(h);
+      await expectRefusal(h.cosigner.engine.propose(await pay()), "WALLET_PAUSED", 503);
+    });
+  });
+
+  describe("a replacement built while the fork moves to a new head", function () {
+    before(async function () {
+      h = await startHarnessWith({ forkRecycleEvery: 0 });
+      USDC = h.deployment.tokens.USDC!;
+      alice = h.deployment.recipients.alice!;
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+    });
+    after(async function () {
+      await h?.stop();
+    });
+
+    it("is brought to the new head before it serves: the guardian's pause mined meanwhile is refused, and the EVM is at its block", async function () {
+      const fork = h.cosigner.fork;
+      const internals = fork as unknown as { recycle(): Promise<void> };
+      // Hold the fork: the advance to the pause's block waits for the lock, and so does the replacement's swap.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const holding = fork.run(() => gate);
+      await asGuardian(h, "pause");
+      const paused = await upstreamBlock(h);
+      await waitFor(() => fork.upstreamHead.number >= paused, "the watcher to see the pause's block");
+      await sleep(300); // the advance fetched the new values and waits for the lock
+      const recycled = internals.recycle(); // built at the old head, beside the held fork
+      await sleep(2_500); // built (a process started, the EVM hydrated); its swap waits for the lock behind the advance
+      release();
+      await holding.catch(() => undefined); // held past the run's budget: refused, which is beside the point here
+      await recycled;
+      await syncFork(h);
+      await expectRefusal(h.cosigner.engine.propose(await pay()), "WALLET_PAUSED", 503);
+      // The EVM serving is at the pause's block: a simulation mines the block after it, as the chain will.
+      expect(BigInt(await fork.run((rpc) => rpc<string>("eth_blockNumber")))).to.equal(paused);
+      expect(fork.stats.recycles).to.equal(1);
+      expect(fork.stats.recyclesDiscarded).to.equal(0);
+    });
+  });
+
+  describe("the EVM's process", function () {
+    before(async function () {
+      h = await startHarnessWith({ forkRecycleEvery: 3 });
+      USDC = h.deployment.tokens.USDC!;
+      alice = h.deployment.recipients.alice!;
+    });
+    after(async function () {
+      await h?.stop();
+    });
+
+    it("ends once replaced (and all the memory EDR held with it), and its CPU time is still counted", async function () {
+      const fork = h.cosigner.fork;
+      const first = fork.evmPid!;
+      const cpuBefore = (await fork.evmUsage()).cpuMicros;
+      for (let i = 0; i < 4; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
+      await waitFor(() => fork.stats.recycles > 0, "the fork's EVM to be replaced");
+      expect(fork.evmPid).to.not.equal(first);
+      await waitFor(() => !running(first), "the replaced EVM's process to end", 15_000);
+      expect((await fork.evmUsage()).cpuMicros).to.be.greaterThan(cpuBefore);
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+    });
+
+    it("is rebuilt at the current head when it dies, before the next decision", async function () {
+      const fork = h.cosigner.fork;
+      const pid = fork.evmPid!;
+      const resets = fork.stats.resets;
+      process.kill(pid, "SIGKILL");
+      await waitFor(() => !running(pid), "the EVM's process to die");
+      const decision = await h.cosigner.engine.propose(await pay());
+      expectApproved(decision);
+      expect(decision.simulation!.blockNumber).to.equal(String((await upstreamBlock(h)) + 1n));
+      expect(fork.evmPid).to.not.equal(pid);
+      expect(fork.stats.resets).to.equal(resets + 1);
+    });
+  });
+});
