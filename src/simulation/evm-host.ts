@@ -80,7 +80,8 @@ async function handle(m: HostRequest): Promise<unknown> {
       return true;
     case "usage": {
       const cpu = process.cpuUsage();
-      return { cpuMicros: cpu.user + cpu.system, rssBytes: process.memoryUsage().rss, requests: { ...requests } };
+      const memory = process.memoryUsage();
+      return { cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, requests: { ...requests } };
     }
   }
 }

@@ -16,6 +16,8 @@ import type { SimulationInput, SimulationResult } from "./simulate";
 export interface EvmUsage {
   cpuMicros: number;
   rssBytes: number;
+  /** V8's heap in use in that process (bytes). */
+  heapUsedBytes: number;
   /** Requests to its EVM so far by method (eth_call by selector), simulations' included. */
   requests: Record<string, number>;
 }
@@ -30,7 +32,13 @@ function hostEntry(): { file: string; execArgv: string[] } {
   const profileDir = process.env.COUNTERSIGN_EVM_CPU_PROF;
   return {
     file: path.join(__dirname, `evm-host${typescript ? ".ts" : ".js"}`),
-    execArgv: [...(typescript ? ["-r", "ts-node/register/transpile-only"] : []), ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])],
+    // Its JavaScript holds little for long (the EVM's memory is EDR's, outside V8's heap): a small heap is collected
+    // early instead of growing with garbage until the process is replaced.
+    execArgv: [
+      "--max-old-space-size=256",
+      ...(typescript ? ["-r", "ts-node/register/transpile-only"] : []),
+      ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
+    ],
   };
 }
 

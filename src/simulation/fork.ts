@@ -79,6 +79,8 @@ export interface ForkStats {
   recyclesDiscarded: number;
   /** How long the last replacement took to build beside the serving EVM (ms). */
   lastRecycleMs: number;
+  /** Why the last replacement was thrown away, if one was. */
+  lastRecycleDiscarded?: string;
   advances: number;
   lastAdvanceMs: number;
   refreshedKeys: number;
@@ -487,6 +489,7 @@ export class Fork {
     const name = String(++this.providerSeq);
     let fresh: EvmProcess | undefined;
     let swapped = false;
+    let why = "";
     try {
       fresh = await this.startEvm(this.cache.endpoint(name, head.number - 1n), head);
       const evm = fresh;
@@ -500,11 +503,17 @@ export class Fork {
       };
       await hydrate([...this.hydrated.values()].map(({ key, value }) => ({ key, value })));
       swapped = await this.mutex.run(async () => {
-        if (this.stopped || this.dirty || this.epoch !== epoch || this.cache.failed(name)) return false;
+        if (this.stopped || this.dirty || this.epoch !== epoch || this.cache.failed(name)) {
+          why = this.stopped ? "stopped" : this.dirty ? "the serving EVM is being rebuilt" : this.epoch !== epoch ? "the fork started afresh" : "a read failed";
+          return false;
+        }
         await hydrate([...this.hydrated].filter(([id, e]) => written.get(id) !== e.value).map(([, e]) => e));
         // Heads that arrived while it was built: the same blocks the serving EVM mined (its state is the new head's).
         const at = this.viewHead === head ? aligned : await this.alignEvm(freshRpc, this.viewHead);
-        if (this.cache.failed(name)) return false;
+        if (this.cache.failed(name)) {
+          why = "a read failed";
+          return false;
+        }
         const old = this.provider;
         this.provider = evm;
         this.cache.serve(name);
@@ -518,11 +527,13 @@ export class Fork {
         this.retire(old);
         return true;
       });
-    } catch {
+    } catch (err) {
       swapped = false;
+      why = (err as Error)?.message ?? String(err);
     } finally {
       if (!swapped) {
         this.stats.recyclesDiscarded += 1;
+        this.stats.lastRecycleDiscarded = why;
         // Tried again after a tenth of the interval more runs: a fork that keeps moving is not rebuilt on every run.
         this.runsSinceRecycle = Math.max(0, this.options.recycleEvery - Math.ceil(this.options.recycleEvery / 10));
         if (fresh) this.retire(fresh);
