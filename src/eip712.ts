@@ -91,34 +91,34 @@ export function operationDigest(chainId: number | bigint, wallet: Address, op: O
   // millisecond of every decision. test/eip712.spec.ts holds this equal to hashTypedData and to the contract.
   const callHashes = new Uint8Array(32 * op.calls.length);
   op.calls.forEach((c, i) => {
-    const words = new Uint8Array(128);
-    words.set(CALL_TYPEHASH, 0);
-    putAddress(words, 32, c.target);
-    putUint(words, 64, c.value);
-    words.set(keccak(hexToBytes(c.data)), 96);
-    callHashes.set(keccak(words), 32 * i);
+    const hash = structHash(CALL_TYPEHASH, 3, (words) => {
+      putAddress(words, 32, c.target);
+      putUint(words, 64, c.value);
+      words.set(keccak(hexToBytes(c.data)), 96);
+    });
+    callHashes.set(hash, 32 * i);
   });
   const boundHashes = new Uint8Array(32 * op.bounds.length);
   op.bounds.forEach((b, i) => {
-    const words = new Uint8Array(128);
-    words.set(BOUND_TYPEHASH, 0);
-    putAddress(words, 32, b.asset);
-    putAddress(words, 64, b.account);
-    putUint(words, 96, BigInt.asUintN(256, b.minDelta));
-    boundHashes.set(keccak(words), 32 * i);
+    const hash = structHash(BOUND_TYPEHASH, 3, (words) => {
+      putAddress(words, 32, b.asset);
+      putAddress(words, 64, b.account);
+      putUint(words, 96, BigInt.asUintN(256, b.minDelta));
+    });
+    boundHashes.set(hash, 32 * i);
   });
-  const struct = new Uint8Array(192);
-  struct.set(OPERATION_TYPEHASH, 0);
-  struct.set(keccak(callHashes), 32);
-  putUint(struct, 64, op.nonce);
-  putUint(struct, 96, op.deadline);
-  putUint(struct, 128, op.callGasLimit);
-  struct.set(keccak(boundHashes), 160);
+  const operationHash = structHash(OPERATION_TYPEHASH, 5, (words) => {
+    words.set(keccak(callHashes), 32);
+    putUint(words, 64, op.nonce);
+    putUint(words, 96, op.deadline);
+    putUint(words, 128, op.callGasLimit);
+    words.set(keccak(boundHashes), 160);
+  });
   const message = new Uint8Array(66);
   message[0] = 0x19;
   message[1] = 0x01;
   message.set(domainSeparator(chainId, wallet), 2);
-  message.set(keccak(struct.subarray(0, 192)), 34);
+  message.set(operationHash, 34);
   return bytesToHex(keccak(message));
 }
 
@@ -132,6 +132,14 @@ const OPERATION_TYPEHASH = typeHash(
 );
 const CALL_TYPEHASH = typeHash(CALL_TYPE);
 const BOUND_TYPEHASH = typeHash(BOUND_TYPE);
+
+/** hashStruct: keccak256 of `typeHash` followed by the `fields` words `fill` writes (at 32, 64, …). */
+function structHash(typeHash: Uint8Array, fields: number, fill: (words: Uint8Array) => void): Uint8Array {
+  const words = new Uint8Array(32 * (fields + 1));
+  words.set(typeHash, 0);
+  fill(words);
+  return keccak(words);
+}
 
 /** `value` (0 ≤ value < 2^256) as a big-endian word at `offset`. */
 function putUint(out: Uint8Array, offset: number, value: bigint): void {

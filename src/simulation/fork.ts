@@ -17,7 +17,7 @@ import { EvmProcess, type EvmUsage } from "./evm-process";
 import { HeadWatcher, nextBaseFee, type Head } from "./head-watcher";
 import { Mutex } from "./mutex";
 import { webSocketUrlOf } from "./new-heads";
-import { RELAYER_SPARE, type BlockEnv } from "./next-block";
+import { RELAYER_SPARE, type BlockEnv, type EvmCall } from "./next-block";
 
 export type { BlockEnv };
 import type { SimulationInput, SimulationResult } from "./simulate";
@@ -472,8 +472,7 @@ export class Fork {
   }
 
   /** Sends one JSON-RPC request to the fork. Only inside run(), or for reads that snapshot nothing. */
-  readonly rpc = async <T = unknown>(method: string, params: unknown[] = []): Promise<T> =>
-    (await this.provider.request({ method, params })) as T;
+  readonly rpc: EvmCall = (method, params) => callOf(this.provider)(method, params);
 
   /**
    * Replaces the EVM with a fresh one holding the same state, off the request path: built and hydrated beside the
@@ -493,7 +492,7 @@ export class Fork {
     try {
       fresh = await this.startEvm(this.cache.endpoint(name, head.number - 1n), head);
       const evm = fresh;
-      const freshRpc = async <T = unknown>(method: string, params: unknown[] = []): Promise<T> => (await evm.request({ method, params })) as T;
+      const freshRpc = callOf(evm);
       await this.install(freshRpc);
       const aligned = await this.alignEvm(freshRpc, head);
       const written = new Map<string, Json>();
@@ -689,6 +688,11 @@ export class Fork {
 }
 
 /** Disposes an EVM once the requests already sent to it had time to be answered. */
+/** JSON-RPC requests to `evm`, as a function. */
+function callOf(evm: Rpc): EvmCall {
+  return async <T>(method: string, params: unknown[] = []) => (await evm.request({ method, params })) as T;
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function sameValue(a: Json, b: Json): boolean {
