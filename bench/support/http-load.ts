@@ -1,10 +1,10 @@
 /**
  * The benchmark's HTTP side: the co-signer's own fastify service on loopback (rate limits lifted for the load, which
- * comes from one signer and one address), a load generator in a worker thread (load-worker.js), and the figures of a
+ * comes from one signer and one address), a load generator in a process of its own (load-worker.js), and the figures of a
  * load run. Used by the HTTP phase of bench:cosign and by its soak mode.
  */
 import path from "node:path";
-import { Worker } from "node:worker_threads";
+import { fork } from "node:child_process";
 import type { FastifyInstance } from "fastify";
 import { loadConfig } from "../../src/config";
 import type { Cosigner } from "../../src/cosigner";
@@ -47,7 +47,7 @@ export interface LoadRun {
 }
 
 /**
- * Sends bodies (JSON strings) to `url` from a worker thread: `concurrency` at a time, or at `ratePerSecond`.
+ * Sends bodies (JSON strings) to `url` from a process of its own: `concurrency` at a time, or at `ratePerSecond`.
  * @example const run = startLoad({ url, bodies, concurrency: 8, durationMs: 20_000 }); run.end(); await run.done
  */
 export function startLoad(options: {
@@ -59,7 +59,8 @@ export function startLoad(options: {
   durationMs: number;
   ratePerSecond?: number;
 }): LoadRun {
-  const worker = new Worker(path.join(__dirname, "load-worker.js"), { workerData: options });
+  const worker = fork(path.join(__dirname, "load-worker.js"), [], { execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  worker.send({ workerData: options });
   const results: LoadResult[] = [];
   const done = new Promise<{ results: LoadResult[]; elapsedMs: number }>((resolve, reject) => {
     worker.on("message", (m: { results?: LoadResult[]; done?: boolean; elapsedMs?: number }) => {
@@ -68,12 +69,12 @@ export function startLoad(options: {
     });
     worker.once("error", reject);
     worker.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`the load worker exited with ${code}`));
+      if (code !== 0) reject(new Error(`the load process exited with ${code}`));
     });
   });
   return {
-    feed: (bodies) => worker.postMessage({ bodies }),
-    end: () => worker.postMessage({ end: true }),
+    feed: (bodies) => void worker.send({ bodies }),
+    end: () => void worker.send({ end: true }),
     results,
     done,
   };

@@ -36,6 +36,7 @@ interface Sample {
   serviceRssMiB: number;
   evmRssMiB: number;
   evmHeapUsedMiB: number;
+  evmHeapTotalMiB: number;
   forkRecycles: number;
   heapUsedMiB: number;
   eventLoopDelayP99Ms: number;
@@ -89,6 +90,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       dbPath: path.join(dir, "soak.sqlite"),
       review: { thresholds: new Map(), reviewNewRecipients: false },
       wallets: [d.wallet],
+      ...(process.env.FORK_RECYCLE_EVERY ? { forkRecycleEvery: Number(process.env.FORK_RECYCLE_EVERY) } : {}),
     });
     cleanups.push(() => cosigner.stop());
     const service = await startService(cosigner, 1_000_000_000);
@@ -138,6 +140,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
         serviceRssMiB: round(m.rss / 2 ** 20, 1),
         evmRssMiB: round(evmRss / 2 ** 20, 1),
         evmHeapUsedMiB: round(evmUsage.heapUsedBytes / 2 ** 20, 1),
+        evmHeapTotalMiB: round(evmUsage.heapTotalBytes / 2 ** 20, 1),
         forkRecycles: cosigner.fork.stats.recycles,
         heapUsedMiB: round(m.heapUsed / 2 ** 20, 1),
         eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
@@ -149,7 +152,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       loop.reset();
       samples.push(sample);
       console.log(
-        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB (service ${sample.serviceRssMiB}, EVM ${sample.evmRssMiB}), heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
+        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB (service ${sample.serviceRssMiB}, EVM ${sample.evmRssMiB}, its heap ${sample.evmHeapUsedMiB}/${sample.evmHeapTotalMiB}, recycles ${sample.forkRecycles}, hydrated ${cosigner.fork.stats.hydratedKeys}), heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
           `${sample.ok}/${sample.requests} ok, p99 ${sample.p99Ms} ms${Object.keys(failed).length > 0 ? ` ${JSON.stringify(failed)}` : ""}`,
       );
     }

@@ -6,7 +6,7 @@ import type { Address } from "viem";
 import { CountersignError } from "../errors";
 import { unboundedTransferProblem } from "../intent/bounds";
 import type { OperationRequest } from "../intent/schema";
-import type { AuthState } from "../simulation/simulate";
+import { nonceUsedError, type AuthState } from "../simulation/simulate";
 
 /** What a simulation checks the wallet's auth state against: the request and the session key that signed it. */
 export interface AuthRule {
@@ -30,7 +30,7 @@ export function authRefusal(auth: AuthState, req: OperationRequest, sessionKey: 
   if (auth.owner === self || auth.selfIsGuardian || auth.selfIsSessionKey) {
     return new CountersignError("COSIGNER_MISMATCH", `this co-signer (${self}) also holds another role on the wallet; it will not sign`);
   }
-  if (auth.nonceUsed) return new CountersignError("NONCE_USED", `nonce ${req.nonce} was already used on chain`);
+  if (auth.nonceUsed) return nonceUsedError(req.nonce);
   if (auth.paused) return new CountersignError("WALLET_PAUSED", "the wallet is paused");
   const unbounded = unboundedTransferProblem(req.bounds, req.intent, req.wallet, req.calls, auth.budgetedTokens);
   return unbounded ? new CountersignError("BOUNDS_MISMATCH", unbounded) : undefined;

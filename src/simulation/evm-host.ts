@@ -81,7 +81,7 @@ async function handle(m: HostRequest): Promise<unknown> {
     case "usage": {
       const cpu = process.cpuUsage();
       const memory = process.memoryUsage();
-      return { cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, requests: { ...requests } };
+      return { cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, requests: { ...requests } };
     }
   }
 }

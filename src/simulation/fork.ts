@@ -497,8 +497,13 @@ export class Fork {
       const aligned = await this.alignEvm(freshRpc, head);
       const written = new Map<string, Json>();
       const hydrate = async (entries: { key: StateKey; value: Json }[]) => {
-        await Promise.all(entries.map(({ key, value }) => this.writeKey(key, value, freshRpc)));
-        for (const { key, value } of entries) written.set(keyId(key), value);
+        // One write at a time: EDR runs concurrent requests on threads of their own that then stay, each keeping
+        // memory of its own (measured: every hydrated key written at once left the new process with a thread per key,
+        // and each replacement started larger than the last as the hydrated set grew).
+        for (const { key, value } of entries) {
+          await this.writeKey(key, value, freshRpc);
+          written.set(keyId(key), value);
+        }
       };
       await hydrate([...this.hydrated.values()].map(({ key, value }) => ({ key, value })));
       swapped = await this.mutex.run(async () => {

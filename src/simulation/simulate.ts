@@ -190,7 +190,7 @@ async function settled<T extends readonly unknown[]>(promises: readonly [...{ [K
 /** What prepare read at one state version of a fork: a run at the same version reads it from here. */
 interface Memo {
   version: number;
-  /** StateReader.prepare answers by wallet, signer, co-signer and watched pairs (nonceUsed is read per request). */
+  /** StateReader.prepare answers by wallet, signer, co-signer and watched pairs (their nonceUsed is another nonce's). */
   prepared: Map<string, readonly [AuthState, readonly Hex[], Observation]>;
   /** EIP-1967 slot values of a target. */
   slots: Map<Address, string[]>;
@@ -219,18 +219,19 @@ async function remembered<V>(cache: Map<Address, V>, keys: readonly Address[], r
   return keys.map((k) => cache.get(k)!);
 }
 
-/** Gas of the nonce read: the wallet answers in a few thousand. */
-const NONCE_READ_GAS = "0x186a0"; // 100,000
-const IS_NONCE_USED = toFunctionSelector("isNonceUsed(uint256)");
+const NONCE_ALREADY_USED = toFunctionSelector("NonceAlreadyUsed(uint256)");
 
-/** Whether `wallet` has used `nonce`: its own view, read on the fork; a wallet that cannot say is not an AgentWallet. */
-async function nonceUsed(rpc: EvmCall, wallet: Address, nonce: bigint): Promise<boolean> {
-  const data = `${IS_NONCE_USED}${nonce.toString(16).padStart(64, "0")}` as Hex;
-  const raw = await rpc<Hex>("eth_call", [{ to: wallet, data, gas: NONCE_READ_GAS }, "latest"]);
-  if (typeof raw !== "string" || raw.length !== 66) {
-    throw new CountersignError("WALLET_NOT_FOUND", `${wallet} is not an AgentWallet on this chain`, { wallet });
-  }
-  return BigInt(raw) !== 0n;
+/**
+ * The refusal of an operation whose nonce the wallet already used (executed or invalidated).
+ * @example throw nonceUsedError(7n) // NONCE_USED: "nonce 7 was already used on chain"
+ */
+export function nonceUsedError(nonce: bigint): CountersignError {
+  return new CountersignError("NONCE_USED", `nonce ${nonce} was already used on chain`);
+}
+
+/** Whether `revertData` is the wallet's NonceAlreadyUsed(nonce) for this `nonce`. */
+function isNonceAlreadyUsed(revertData: Hex | undefined, nonce: bigint): boolean {
+  return revertData?.length === 74 && revertData.slice(0, 10) === NONCE_ALREADY_USED && BigInt(`0x${revertData.slice(10)}`) === nonce;
 }
 
 /** Budgeted tokens per wallet, as last read: their balances are read before the simulation in the same call. */
@@ -262,6 +263,8 @@ export async function simulateOperation(
   let after: AfterState;
   try {
     const execution = await execute(fork, rpc, env, input, prepared);
+    // The same refusal as prepare's, when the wallet's state came from another nonce's read at this state version.
+    if (isNonceAlreadyUsed(execution.revertData, input.nonce)) throw nonceUsedError(input.nonce);
     after = await observe(fork, rpc, input, prepared, execution);
   } finally {
     await revertTo(fork, rpc, prepared.snapshot);
@@ -355,14 +358,16 @@ async function prepare(
   // EIP-1967 slots before, and the snapshot (after the next block's environment, when that must be set again).
   // Reads at "latest" see neither the next block's settings nor the snapshot (and nothing else runs on the fork
   // meanwhile), so their order does not matter.
-  // What was read at this state version before is still true (see Fork.stateVersion): only the nonce is read anew.
+  // What was read at this state version before is still true (see Fork.stateVersion); the nonce read was another
+  // nonce's, and this one is checked by the transaction itself.
   const targets = [...new Set(input.calls.map((c) => c.target))].filter((c) => c !== input.wallet);
   const memo = memoOf(fork);
   const preparedKey = `${input.wallet}:${input.signer}:${self}:${watch.pairs.map((p) => `${p.asset}/${p.account}`).join(",")}`;
   const known = memo.prepared.get(preparedKey);
   const firstTrip = Promise.allSettled([
     known
-      ? nonceUsed(rpc, input.wallet, input.nonce).then((used) => [{ ...known[0], nonceUsed: used }, known[1], known[2]] as const)
+      ? // Another nonce's read: this one is checked by the transaction itself (a used nonce reverts NonceAlreadyUsed).
+        Promise.resolve([{ ...known[0], nonceUsed: false }, known[1], known[2]] as const)
       : readerCall<readonly [AuthState, readonly Hex[], Observation]>(rpc, fork.reader, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]).then(
           (read) => (memo.prepared.set(preparedKey, read), read),
         ),
