@@ -401,7 +401,8 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
 
 /**
  * The HTTP phase: the co-signer's own service on loopback, rate limits lifted, and P.httpConcurrency closed-loop
- * clients in a worker thread sending valid proposals for P.httpSeconds. The process's CPU includes the worker's.
+ * clients in a process of their own sending valid proposals for P.httpSeconds. The CPU counted is the service's
+ * process's and its EVM's (not the clients').
  */
 async function httpLoad(cosigner: Cosigner, requests: Requests) {
   const service = await startService(cosigner, 1_000_000_000);

@@ -2,8 +2,8 @@
  * Where a warm decision's CPU goes: `npm run bench:profile [-- --runs 1000] [--http 20]`.
  *
  * With `--http S`, the decisions come over HTTP instead: the co-signer's service on loopback (rate limits lifted)
- * and 8 closed-loop clients in a worker thread for S seconds (as in bench:cosign's HTTP phase); the profile is of the
- * service's main thread, the CPU of the whole process (the clients' thread included).
+ * and 8 closed-loop clients in a process of their own for S seconds (as in bench:cosign's HTTP phase); the profile is
+ * of the service's main thread, the CPU of the service's process and its EVM's (not the clients').
  *
  * The demo deployment on a local node, the co-signer in this process, a warm-up, then `runs` sequential decisions
  * under V8's sampling profiler (node:inspector, 100 µs interval). Prints the top ten functions by self time and the

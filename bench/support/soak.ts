@@ -1,7 +1,7 @@
 /**
  * The soak mode of bench:cosign (`npm run bench:cosign -- --soak 600 [--rate 50]`, not in CI): the demo deployment on
  * a local node that mines a block every 2 s, the co-signer's HTTP service, and valid proposals at a fixed rate from a
- * worker thread for the given seconds. Every 10 s it samples RSS, heap, event-loop delay and the window's latency
+ * client process for the given seconds. Every 10 s it samples RSS, heap, event-loop delay and the window's latency
  * p99 into bench/results/soak.json, and fails (exit 1) when memory or p99 trends up over the last half, or any
  * request failed.
  *
@@ -11,7 +11,7 @@
  * RSS is a saw-tooth, not a line): it grows when its highest RSS in the last half is above its highest in the first
  * half by more than 10% and 16 MiB.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -37,6 +37,8 @@ interface Sample {
   evmRssMiB: number;
   evmHeapUsedMiB: number;
   evmHeapTotalMiB: number;
+  /** Threads of the EVM's process (Linux; null elsewhere): EDR runs concurrent requests on threads that stay. */
+  evmThreads: number | null;
   forkRecycles: number;
   heapUsedMiB: number;
   eventLoopDelayP99Ms: number;
@@ -52,6 +54,15 @@ function p99(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)]!;
+}
+
+/** The number of threads of process `pid` (Linux's /proc), or null where that cannot be read. */
+function threadsOf(pid: number | undefined): number | null {
+  try {
+    return Number(/Threads:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) || null;
+  } catch {
+    return null;
+  }
 }
 
 /** Whether `ys` (sampled at `xs` seconds) rises over the last half by more than `share` of its mean and `floor`. */
@@ -141,6 +152,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
         evmRssMiB: round(evmRss / 2 ** 20, 1),
         evmHeapUsedMiB: round(evmUsage.heapUsedBytes / 2 ** 20, 1),
         evmHeapTotalMiB: round(evmUsage.heapTotalBytes / 2 ** 20, 1),
+        evmThreads: threadsOf(cosigner.fork.evmPid),
         forkRecycles: cosigner.fork.stats.recycles,
         heapUsedMiB: round(m.heapUsed / 2 ** 20, 1),
         eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
@@ -152,7 +164,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       loop.reset();
       samples.push(sample);
       console.log(
-        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB (service ${sample.serviceRssMiB}, EVM ${sample.evmRssMiB}, its heap ${sample.evmHeapUsedMiB}/${sample.evmHeapTotalMiB}, recycles ${sample.forkRecycles}, hydrated ${cosigner.fork.stats.hydratedKeys}), heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
+        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB (service ${sample.serviceRssMiB}, EVM ${sample.evmRssMiB}, heap ${sample.evmHeapUsedMiB}/${sample.evmHeapTotalMiB}, threads ${sample.evmThreads}, replaced ${sample.forkRecycles} times, ${cosigner.fork.stats.hydratedKeys} keys hydrated), heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
           `${sample.ok}/${sample.requests} ok, p99 ${sample.p99Ms} ms${Object.keys(failed).length > 0 ? ` ${JSON.stringify(failed)}` : ""}`,
       );
     }
