@@ -43,15 +43,21 @@ describe("engine: a fork that runs for weeks", function () {
   const pay = async (nonce?: bigint) =>
     proposal(h, [transferCall(USDC, alice, usdc(1))], { kind: "transfer", asset: USDC, to: alice, amount: usdc(1).toString() }, { nonce });
 
-  describe("what a decision reads at a head it already read", function () {
+  /** A harness for the enclosing block: its EVM replaced every `forkRecycleEvery` simulations (0 never), warmed if asked. */
+  function useHarness(forkRecycleEvery: number, options: { warm?: boolean } = {}) {
     before(async function () {
-      h = await startHarnessWith({ forkRecycleEvery: 0 });
+      h = await startHarnessWith({ forkRecycleEvery });
       USDC = h.deployment.tokens.USDC!;
       alice = h.deployment.recipients.alice!;
+      if (options.warm) expectApproved(await h.cosigner.engine.propose(await pay()));
     });
     after(async function () {
       await h?.stop();
     });
+  }
+
+  describe("what a decision reads at a head it already read", function () {
+    useHarness(0);
 
     it("reads nothing again but the targets' EIP-1967 slots after: the wallet's state, balances and targets come from the same head's first read", async function () {
       // Two decisions warm the fork: the first one's reads are hydrated after it (a new state version).
@@ -94,15 +100,7 @@ describe("engine: a fork that runs for weeks", function () {
   });
 
   describe("the EVM's process memory", function () {
-    before(async function () {
-      h = await startHarnessWith({ forkRecycleEvery: 0 });
-      USDC = h.deployment.tokens.USDC!;
-      alice = h.deployment.recipients.alice!;
-      expectApproved(await h.cosigner.engine.propose(await pay()));
-    });
-    after(async function () {
-      await h?.stop();
-    });
+    useHarness(0, { warm: true });
 
     it("frees EDR's answers soon: 250 decisions, each on a storage slot of its own, grow the EVM's process by less than 75 MiB", async function () {
       const fork = h.cosigner.fork;
@@ -117,14 +115,7 @@ describe("engine: a fork that runs for weeks", function () {
   });
 
   describe("replacing the fork's EVM (FORK_RECYCLE_EVERY)", function () {
-    before(async function () {
-      h = await startHarnessWith({ forkRecycleEvery: 5 });
-      USDC = h.deployment.tokens.USDC!;
-      alice = h.deployment.recipients.alice!;
-    });
-    after(async function () {
-      await h?.stop();
-    });
+    useHarness(5);
 
     it("replaces it off the request path after every 5 simulations, and the new one is as warm: nothing read from the upstream", async function () {
       const fork = h.cosigner.fork;
@@ -160,15 +151,7 @@ describe("engine: a fork that runs for weeks", function () {
   });
 
   describe("a replacement built while the fork moves to a new head", function () {
-    before(async function () {
-      h = await startHarnessWith({ forkRecycleEvery: 0 });
-      USDC = h.deployment.tokens.USDC!;
-      alice = h.deployment.recipients.alice!;
-      expectApproved(await h.cosigner.engine.propose(await pay()));
-    });
-    after(async function () {
-      await h?.stop();
-    });
+    useHarness(0, { warm: true });
 
     it("writes the hydrated keys into the new EVM one at a time: its process does not keep a thread per key", async function () {
       if (process.platform !== "linux") this.skip();
@@ -214,14 +197,7 @@ describe("engine: a fork that runs for weeks", function () {
   });
 
   describe("the EVM's process", function () {
-    before(async function () {
-      h = await startHarnessWith({ forkRecycleEvery: 3 });
-      USDC = h.deployment.tokens.USDC!;
-      alice = h.deployment.recipients.alice!;
-    });
-    after(async function () {
-      await h?.stop();
-    });
+    useHarness(3);
 
     it("ends once replaced (and all the memory EDR held with it), and its CPU time is still counted", async function () {
       const fork = h.cosigner.fork;
