@@ -67,14 +67,15 @@ export function startLoad(options: {
       if (m.results) results.push(...m.results);
       if (m.done) resolve({ results, elapsedMs: m.elapsedMs! });
     });
-    worker.once("error", reject);
+    worker.on("error", reject);
     worker.once("exit", (code) => {
       if (code !== 0) reject(new Error(`the load process exited with ${code}`));
     });
   });
   return {
-    feed: (bodies) => void worker.send({ bodies }),
-    end: () => void worker.send({ end: true }),
+    // Once the client is done it has disconnected: later bodies or ends have no one to go to.
+    feed: (bodies) => void (worker.connected && worker.send({ bodies })),
+    end: () => void (worker.connected && worker.send({ end: true })),
     results,
     done,
   };
