@@ -1,7 +1,7 @@
 /**
  * The benchmark's HTTP side: the co-signer's own fastify service on loopback (rate limits lifted for the load, which
- * comes from one signer and one address), a load generator in a process of its own (load-worker.js), and the figures of a
- * load run. Used by the HTTP phase of bench:cosign and by its soak mode.
+ * comes from one signer and one address), a load generator in a process of its own (load-worker.js), and the figures
+ * of a load run. Used by the HTTP phases of bench:cosign, bench:profile and bench:replicas, and by the soak mode.
  */
 import path from "node:path";
 import { fork } from "node:child_process";

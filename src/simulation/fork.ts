@@ -692,7 +692,6 @@ export class Fork {
   }
 }
 
-/** Disposes an EVM once the requests already sent to it had time to be answered. */
 /** JSON-RPC requests to `evm`, as a function. */
 function callOf(evm: Rpc): EvmCall {
   return async <T>(method: string, params: unknown[] = []) => (await evm.request({ method, params })) as T;
