@@ -38,6 +38,8 @@ export interface CosignerOptions {
   maxQueuedRuns?: number;
   /** Simulations after which the fork's EVM is replaced by a fresh one, off the request path (default 5000; 0 never). */
   forkRecycleEvery?: number;
+  /** MiB the fork EVM's process may grow by since it began serving before it is replaced the same way (default 96; 0 never). */
+  forkRecycleGrowthMiB?: number;
   /** How long a pending decision waits for people (seconds, default 900). */
   pendingTtlSeconds?: number;
 }
@@ -69,6 +71,7 @@ export async function createCosigner(options: CosignerOptions): Promise<Cosigner
       runBudgetMs: options.simulationBudgetMs,
       maxQueuedRuns: options.maxQueuedRuns,
       recycleEvery: options.forkRecycleEvery,
+      recycleGrowthMiB: options.forkRecycleGrowthMiB,
     });
   } catch (err) {
     await store.close();

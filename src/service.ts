@@ -67,6 +67,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     simulationBudgetMs: config.SIMULATION_BUDGET_MS,
     maxQueuedRuns: config.FORK_MAX_QUEUE,
     forkRecycleEvery: config.FORK_RECYCLE_EVERY,
+    forkRecycleGrowthMiB: config.FORK_RECYCLE_GROWTH_MIB,
   });
   if (cosigner.served.list.length === 0) {
     logger.warn("no wallet is served (no deployment, SERVED_WALLETS empty): every proposal is refused WALLET_NOT_FOUND");

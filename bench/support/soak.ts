@@ -75,6 +75,23 @@ export function trendsUp(xs: number[], ys: number[], share: number, floor: numbe
   return { rise: round(rise, 2), mean: round(mean, 2), limit: round(Math.max(share * mean, floor), 2), up: rise > Math.max(share * mean, floor) };
 }
 
+/**
+ * Each EVM process the samples saw (they are told apart by the fork's replacement count): when it was first and last
+ * sampled, its lowest and highest RSS, and about how many decisions it served (those of its windows).
+ */
+function evmGenerations(samples: readonly Sample[]) {
+  const by = new Map<number, Sample[]>();
+  for (const s of samples) by.set(s.forkRecycles, [...(by.get(s.forkRecycles) ?? []), s]);
+  return [...by].map(([replaced, xs]) => ({
+    replaced,
+    fromSeconds: xs[0]!.atSeconds,
+    toSeconds: xs.at(-1)!.atSeconds,
+    troughMiB: Math.min(...xs.map((x) => x.evmRssMiB)),
+    peakMiB: Math.max(...xs.map((x) => x.evmRssMiB)),
+    decisions: xs.reduce((n, x) => n + x.ok, 0),
+  }));
+}
+
 /** Whether the highest of `ys` in the last half is above the highest in the first half by more than `share` and `floor`. */
 export function peaksGrow(ys: number[], share: number, floor: number) {
   const half = Math.floor(ys.length / 2);
@@ -102,6 +119,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       review: { thresholds: new Map(), reviewNewRecipients: false },
       wallets: [d.wallet],
       ...(process.env.FORK_RECYCLE_EVERY ? { forkRecycleEvery: Number(process.env.FORK_RECYCLE_EVERY) } : {}),
+      ...(process.env.FORK_RECYCLE_GROWTH_MIB ? { forkRecycleGrowthMiB: Number(process.env.FORK_RECYCLE_GROWTH_MIB) } : {}),
     });
     cleanups.push(() => cosigner.stop());
     const service = await startService(cosigner, 1_000_000_000);
@@ -164,7 +182,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       loop.reset();
       samples.push(sample);
       console.log(
-        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB (service ${sample.serviceRssMiB}, EVM ${sample.evmRssMiB}, heap ${sample.evmHeapUsedMiB}/${sample.evmHeapTotalMiB}, threads ${sample.evmThreads}, replaced ${sample.forkRecycles} times, ${cosigner.fork.stats.hydratedKeys} keys hydrated), heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
+        `[${sample.atSeconds.toFixed(0)} s] rss ${sample.rssMiB} MiB (service ${sample.serviceRssMiB}, EVM ${sample.evmRssMiB}, heap ${sample.evmHeapUsedMiB}/${sample.evmHeapTotalMiB}, threads ${sample.evmThreads}, replaced ${sample.forkRecycles} times (${cosigner.fork.stats.recyclesForGrowth} for growth), ${cosigner.fork.stats.hydratedKeys} keys hydrated), heap ${sample.heapUsedMiB} MiB, loop p99 ${sample.eventLoopDelayP99Ms} ms, ` +
           `${sample.ok}/${sample.requests} ok, p99 ${sample.p99Ms} ms${Object.keys(failed).length > 0 ? ` ${JSON.stringify(failed)}` : ""}`,
       );
     }
@@ -176,6 +194,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
     const rss = trendsUp(xs, full.map((s) => s.serviceRssMiB), 0.05, 16);
     const evm = peaksGrow(full.map((s) => s.evmRssMiB), 0.1, 16);
     const latency = trendsUp(xs, full.map((s) => s.p99Ms), 0.25, 5);
+    const generations = evmGenerations(samples);
     const errors = figures.sent - figures.ok;
     const passed = !rss.up && !evm.up && !latency.up && errors === 0 && figures.sent > 0;
     const out = {
@@ -187,6 +206,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       errors: figures.errors,
       p99Ms: round(p99(figures.latencies), 2),
       trends: { serviceRssMiB: rss, evmRssPeaksMiB: evm, p99Ms: latency },
+      evmGenerations: generations,
       passed,
       forkStats: { ...cosigner.fork.stats },
       samples,
@@ -195,6 +215,8 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
     mkdirSync(results, { recursive: true });
     writeFileSync(path.join(results, "soak.json"), JSON.stringify(out, null, 2) + "\n");
     console.table(samples);
+    console.log("each EVM process: when it was first and last sampled, its lowest and highest RSS (MiB), the decisions it served (about)");
+    console.table(generations);
     console.log(
       `soak ${seconds} s at ${ratePerSecond}/s: ${figures.ok} decisions, ${errors} errors; service RSS over the last half ${rss.rise} MiB (limit ${rss.limit}), ` +
         `EVM RSS peak ${evm.lastHalfPeak} MiB after ${evm.firstHalfPeak} (limit ${evm.limit}), ` +

@@ -57,6 +57,12 @@ export interface ForkOptions {
    * one, in a new process (default 5000; 0 never): EDR keeps memory for as long as its process lives.
    */
   recycleEvery?: number;
+  /**
+   * The fork's EVM is also replaced once its process has grown by this many MiB since it began serving (checked
+   * every RSS_CHECK_EVERY runs; default 96, 0 never): what EDR keeps per run is not the same for every load, and
+   * its process's memory stays bounded whatever the count.
+   */
+  recycleGrowthMiB?: number;
   /** Priority fee of simulated transactions (wei, default 1 gwei): never a zero gas price. */
   priorityFee?: bigint;
   /**
@@ -71,11 +77,16 @@ export interface ForkOptions {
   runBudgetMs?: number;
 }
 
+/** Runs between two reads of the serving EVM process's memory (for recycleGrowthMiB): one message to it each time. */
+const RSS_CHECK_EVERY = 100;
+
 /** Figures about the fork's warmth, for /healthz, /metrics and the benchmark. */
 export interface ForkStats {
   hydratedKeys: number;
   /** EVMs replaced by a fresh one (recycleEvery), and attempts thrown away because the state moved meanwhile. */
   recycles: number;
+  /** Replacements started because the serving EVM's process had grown by recycleGrowthMiB (the others: by count). */
+  recyclesForGrowth: number;
   recyclesDiscarded: number;
   /** How long the last replacement took to build beside the serving EVM (ms). */
   lastRecycleMs: number;
@@ -104,7 +115,7 @@ export const STATE_READER: Address = "0x00000000000000000000000000000000C0515168
  * const gas = await fork.run(async (rpc, env) => ...);
  */
 export class Fork {
-  readonly stats: ForkStats = { hydratedKeys: 0, advances: 0, lastAdvanceMs: 0, refreshedKeys: 0, resets: 0, recycles: 0, recyclesDiscarded: 0, lastRecycleMs: 0 };
+  readonly stats: ForkStats = { hydratedKeys: 0, advances: 0, lastAdvanceMs: 0, refreshedKeys: 0, resets: 0, recycles: 0, recyclesForGrowth: 0, recyclesDiscarded: 0, lastRecycleMs: 0 };
   private readonly mutex = new Mutex();
   private readonly hydrated = new Map<string, { key: StateKey; value: Json }>();
   private readonly localOnly: Set<string>;
@@ -132,6 +143,8 @@ export class Fork {
   private providerSeq = 0;
   private runsSinceRecycle = 0;
   private recycling?: Promise<void>;
+  /** The serving EVM process's resident memory at its first check (bytes), the base recycleGrowthMiB counts from. */
+  private servingRssBase?: { provider: EvmProcess; bytes: number };
   /** CPU time of the EVM processes already replaced (µs), for evmUsage. */
   private retiredCpuMicros = 0;
 
@@ -169,6 +182,7 @@ export class Fork {
       priorityFee: 1_000_000_000n,
       maxQueuedRuns: 64,
       recycleEvery: 5_000,
+      recycleGrowthMiB: 96,
       runBudgetMs: 2_000,
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ForkOptions),
     };
@@ -221,6 +235,34 @@ export class Fork {
    */
   simulate(env: BlockEnv, input: SimulationInput & { signer: Address }, self: Address, rule?: AuthRule): Promise<SimulationResult> {
     return this.provider.simulate({ version: this.version, env, input, self, rule });
+  }
+
+  private startRecycle(): void {
+    this.recycling = this.recycle().finally(() => (this.recycling = undefined));
+  }
+
+  /**
+   * Starts a replacement when the serving EVM's process has grown by recycleGrowthMiB since its first check. A
+   * process that cannot tell its usage is left to the count (and to its own failure, which rebuilds it).
+   */
+  private async checkGrowth(): Promise<void> {
+    const provider = this.provider;
+    let rss: number;
+    try {
+      rss = (await provider.usage()).rssBytes;
+    } catch {
+      return;
+    }
+    if (this.provider !== provider || this.recycling || this.stopped) return;
+    const base = this.servingRssBase;
+    if (base?.provider !== provider) {
+      this.servingRssBase = { provider, bytes: rss };
+      return;
+    }
+    if (rss - base.bytes > this.options.recycleGrowthMiB * 2 ** 20) {
+      this.stats.recyclesForGrowth += 1;
+      this.startRecycle();
+    }
   }
 
   /**
@@ -430,9 +472,8 @@ export class Fork {
         if (kept) await this.hydrateFetched();
         else this.drainFetchedUnhydrated();
         this.runsSinceRecycle += 1;
-        if (this.options.recycleEvery > 0 && this.runsSinceRecycle >= this.options.recycleEvery && !this.recycling) {
-          this.recycling = this.recycle().finally(() => (this.recycling = undefined));
-        }
+        if (this.options.recycleEvery > 0 && this.runsSinceRecycle >= this.options.recycleEvery && !this.recycling) this.startRecycle();
+        else if (this.options.recycleGrowthMiB > 0 && this.runsSinceRecycle % RSS_CHECK_EVERY === 0 && !this.recycling) void this.checkGrowth();
       }
     });
   }

@@ -43,10 +43,23 @@ describe("engine: a fork that runs for weeks", function () {
   const pay = async (nonce?: bigint) =>
     proposal(h, [transferCall(USDC, alice, usdc(1))], { kind: "transfer", asset: USDC, to: alice, amount: usdc(1).toString() }, { nonce });
 
-  /** A harness for the enclosing block: its EVM replaced every `forkRecycleEvery` simulations (0 never), warmed if asked. */
-  function useHarness(forkRecycleEvery: number, options: { warm?: boolean } = {}) {
+  /**
+   * A harness for the enclosing block: its EVM replaced every `forkRecycleEvery` simulations (0 never) and, if asked,
+   * once its process grew by `growthMiB` (never otherwise), warmed if asked.
+   */
+  function useHarness(forkRecycleEvery: number, options: { warm?: boolean; growthMiB?: number; evmEnv?: Record<string, string> } = {}) {
     before(async function () {
-      h = await startHarnessWith({ forkRecycleEvery });
+      // The EVM's process takes its environment when it starts (evm-process.ts: hostEnv).
+      const saved = { ...process.env };
+      Object.assign(process.env, options.evmEnv);
+      try {
+        h = await startHarnessWith({ forkRecycleEvery, forkRecycleGrowthMiB: options.growthMiB ?? 0 });
+      } finally {
+        for (const name of Object.keys(options.evmEnv ?? {})) {
+          if (saved[name] === undefined) delete process.env[name];
+          else process.env[name] = saved[name];
+        }
+      }
       USDC = h.deployment.tokens.USDC!;
       alice = h.deployment.recipients.alice!;
       if (options.warm) expectApproved(await h.cosigner.engine.propose(await pay()));
@@ -100,7 +113,8 @@ describe("engine: a fork that runs for weeks", function () {
   });
 
   describe("the EVM's process memory", function () {
-    useHarness(0, { warm: true });
+    // Freed pages given back at once (not after a second, as the co-signer runs it): what is left is what is held.
+    useHarness(0, { warm: true, evmEnv: { MIMALLOC_PURGE_DELAY: "0" } });
 
     it("frees EDR's answers soon: 250 decisions, each on a storage slot of its own, grow the EVM's process by less than 75 MiB", async function () {
       const fork = h.cosigner.fork;
@@ -111,6 +125,40 @@ describe("engine: a fork that runs for weeks", function () {
       // Measured here: 40 MiB; with V8's default young generation 115 MiB, as each answer's native memory (its
       // execution trace) waited for a collection of the small JavaScript object holding it.
       expect(grownMiB).to.be.below(75);
+    });
+  });
+
+  describe("the EVM's process allocators", function () {
+    useHarness(0);
+
+    it("keep freed pages a second before giving them back (EDR's mimalloc), unless the operator set otherwise", async function () {
+      if (process.platform !== "linux") this.skip();
+      const environ = readFileSync(`/proc/${h.cosigner.fork.evmPid}/environ`, "utf8").split("\0");
+      // With mimalloc's 10 ms (or 0), decisions a few ms apart fault the same pages in again: half the process's CPU.
+      expect(environ).to.include(`MIMALLOC_PURGE_DELAY=${process.env.MIMALLOC_PURGE_DELAY ?? "1000"}`);
+      expect(environ).to.include(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? "2"}`);
+    });
+  });
+
+  describe("replacing the fork's EVM once its process grew (FORK_RECYCLE_GROWTH_MIB)", function () {
+    useHarness(0, { warm: true, growthMiB: 4 });
+
+    it("replaces it when it grew by more than the limit since its first check, though the count would never", async function () {
+      const fork = h.cosigner.fork;
+      const evmPid = fork.evmPid;
+      // Each nonce in a bitmap word of its own: every decision reads a new storage slot, and the process grows
+      // (tens of MiB over 250 such decisions, see above). The first check, after 100 runs, takes the base.
+      for (let i = 1n; i <= 99n; i++) expectApproved(await h.cosigner.engine.propose(await pay((9000n + i) << 8n)));
+      expect(fork.stats.recycles, "no replacement before the first check").to.equal(0);
+      for (let i = 100n; i <= 300n && fork.stats.recycles === 0; i++) {
+        expectApproved(await h.cosigner.engine.propose(await pay((9000n + i) << 8n)));
+        if (fork.stats.recyclesForGrowth > 0) await waitFor(() => fork.stats.recycles > 0, "the fork's EVM to be replaced");
+      }
+      expect(fork.stats.recyclesForGrowth).to.equal(1);
+      expect(fork.stats.recycles).to.equal(1);
+      expect(fork.evmPid).to.not.equal(evmPid);
+      await waitFor(() => !running(evmPid!), "the old EVM's process to end");
+      expectApproved(await h.cosigner.engine.propose(await pay()));
     });
   });
 

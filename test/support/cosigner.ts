@@ -37,6 +37,7 @@ export interface HarnessOptions {
   upstream?: (nodeUrl: string) => Promise<string>;
   /** Simulations after which the fork's EVM is replaced (default: the co-signer's). */
   forkRecycleEvery?: number;
+  forkRecycleGrowthMiB?: number;
 }
 
 /** Starts a node, deploys the demo, and starts the co-signer on it (new recipients not reviewed by default). */
@@ -64,6 +65,7 @@ export async function startHarnessWith(options: HarnessOptions = {}): Promise<Co
       pollMs: 100,
       maxHeadLag: options.maxHeadLag,
       forkRecycleEvery: options.forkRecycleEvery,
+      forkRecycleGrowthMiB: options.forkRecycleGrowthMiB,
     });
     return {
       node,
