@@ -19,7 +19,9 @@
  *  - naiveForkP50Ms: the same on a plain in-process Hardhat fork of the upstream (pinned block, one block mined);
  *  - decideP50Ms, decideP99Ms: CosignerEngine.propose, validate to record (SQLite on disk), sequential, warm;
  *    cpuMsPerDecision: the CPU time per sequential decision of the service's process and of its EVM's process (all
- *    their threads: EDR's included), which load from other processes disturbs less than wall time;
+ *    their threads: EDR's included), which load from other processes disturbs less than wall time; cpuRatio is it
+ *    over localExecP50Ms (a wall time, as the goal is set); localExecCpuMs: the floor's own CPU per execute (this
+ *    process, all threads), for comparison;
  *  - decisionsPerSecond: the same with 8 concurrent callers;
  *  - remote*: the upstream behind a proxy that adds 20 ms to every HTTP request (a stand-in for a remote RPC; it
  *    serves no WebSocket, so every decision first checks the head: one eth_blockNumber, shared by concurrent ones):
@@ -457,9 +459,18 @@ async function memoryPhase(cosigner: Cosigner, requests: Requests, nodeUrl: stri
     }
     const samples = [{ decisions: 0, ...(await memoryNow(gc, cosigner.fork)) }];
     const started = now();
+    const recycles0 = cosigner.fork.stats.recycles;
+    // CPU of the decisions only (the bodies are signed, and memory sampled, outside it): the fork's advances and its
+    // EVM's replacements meanwhile are in it, the replaced processes' CPU included.
+    let cpuMicros = 0;
     for (let done = 0; done < P.memoryRuns; ) {
       const n = Math.min(P.memorySampleEvery, P.memoryRuns - done);
-      await concurrent(cosigner, requests.batch(n), P.concurrency);
+      const bodies = requests.batch(n);
+      const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
+      const cpu = process.cpuUsage();
+      await concurrent(cosigner, bodies, P.concurrency);
+      const used = process.cpuUsage(cpu);
+      cpuMicros += used.user + used.system + ((await cosigner.fork.evmUsage()).cpuMicros - evm0);
       done += n;
       samples.push({ decisions: done, ...(await memoryNow(gc, cosigner.fork)) });
       if (done % (P.memorySampleEvery * 5) === 0) log(`memory: ${done} decisions, rss ${samples.at(-1)!.rssMiB} MiB`);
@@ -478,6 +489,9 @@ async function memoryPhase(cosigner: Cosigner, requests: Requests, nodeUrl: stri
       heapUsedMiB: last.heapUsedMiB,
       forkResets: cosigner.fork.stats.resets,
       forkRecycles: cosigner.fork.stats.recycles,
+      forkRecyclesDuring: cosigner.fork.stats.recycles - recycles0,
+      /** CPU per decision over the whole phase (service and EVM processes; advances and replacements included). */
+      cpuMsPerDecision: round(cpuMicros / 1000 / P.memoryRuns, 3),
       hydratedKeys: cosigner.fork.stats.hydratedKeys,
       samples,
     };
@@ -550,6 +564,8 @@ async function main() {
     const localTimes: number[] = [];
     let seqMs = 0;
     let cpuMicros = 0;
+    // The floor's own CPU (this process, EDR's threads included; the idle co-signer in it costs next to nothing).
+    let localCpuMicros = 0;
     const up0 = counter.snapshot();
     for (let b = 0; b < P.interleaveBlocks; b++) {
       const bodies = seqBodies.slice(Math.floor((b * seqBodies.length) / P.interleaveBlocks), Math.floor(((b + 1) * seqBodies.length) / P.interleaveBlocks));
@@ -560,7 +576,10 @@ async function main() {
       seqMs += now() - started;
       const used = process.cpuUsage(cpu);
       cpuMicros += used.user + used.system + ((await cosigner.fork.evmUsage()).cpuMicros - evm0);
+      const localCpu = process.cpuUsage();
       for (let i = 0; i < Math.ceil(P.localRuns / P.interleaveBlocks); i++) localTimes.push((await execOnce(local, localTx)).ms);
+      const usedLocal = process.cpuUsage(localCpu);
+      localCpuMicros += usedLocal.user + usedLocal.system;
     }
     const seqSeconds = seqMs / 1000;
     const up1 = counter.snapshot();
@@ -571,7 +590,7 @@ async function main() {
     log(`HTTP, ${P.httpConcurrency} clients: ${httpPhase.perSecond.toFixed(1)} decisions/s, p99 ${pct(httpPhase.latencies, 99).toFixed(1)} ms, errors ${JSON.stringify(httpPhase.errors)}`);
     const prof = await profile(cosigner, requests.batch(P.profileRuns));
     const memory = await memoryPhase(cosigner, requests, node.url, log);
-    log(`memory: ${memory.rssGrowthKiBPerDecision.toFixed(1)} KiB RSS per decision over ${memory.decisions} decisions (rss ${memory.rssMiB} MiB at the end)`);
+    log(`memory: ${memory.rssGrowthKiBPerDecision.toFixed(1)} KiB RSS per decision over ${memory.decisions} decisions (rss ${memory.rssMiB} MiB at the end; ${memory.cpuMsPerDecision} ms CPU a decision, ${memory.forkRecyclesDuring} replacements included)`);
     const localForkStats = { ...cosigner.fork.stats };
 
     await cosigner.stop();
@@ -677,6 +696,7 @@ async function main() {
       ratioP50Standalone: round(decideP50Ms / pct(localRun.times, 50), 2),
       cpuMsPerDecision: round(cpuMicros / 1000 / decideTimes.length, 3),
       cpuRatio: round(cpuMicros / 1000 / decideTimes.length / localExecP50Ms, 2),
+      localExecCpuMs: round(localCpuMicros / 1000 / localTimes.length, 3),
       httpDecisionsPerSecond: round(httpPhase.perSecond, 1),
       httpVsInProcess: round(httpPhase.perSecond / conc.perSecond, 2),
       httpP50Ms: round(pct(httpPhase.latencies, 50), 2),

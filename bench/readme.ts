@@ -163,7 +163,11 @@ function cosignRows(parameters: Json): Row[] {
       unit: "ms",
       goal: { figure: "decideP50Ms", words: "p50 ≤ 10 ms" },
     },
-    { label: "CPU time per decision (the service's and its EVM's processes, all threads, sequential)", figures: ["cpuMsPerDecision"], unit: "ms" },
+    {
+      label: "CPU time per decision (the service's and its EVM's processes, all threads, sequential) / the floor's own per execute",
+      figures: ["cpuMsPerDecision", "localExecCpuMs"],
+      unit: "ms",
+    },
     {
       label: "decision / local execution (p50), in the run / standalone",
       figures: ["ratioP50", "ratioP50Standalone"],
