@@ -32,7 +32,7 @@ export interface EvmUsage {
  * 5.0–5.4 ms of its CPU; with 1000, 2.8–3.4 ms, for 250–290 MiB instead of 200–250 (the replacement bounds it).
  * glibc's allocator (Node's own) keeps two arenas instead of one per thread.
  */
-export function hostEnv(): NodeJS.ProcessEnv {
+function hostEnv(): NodeJS.ProcessEnv {
   return { MIMALLOC_PURGE_DELAY: "1000", MALLOC_ARENA_MAX: "2", ...process.env };
 }
 

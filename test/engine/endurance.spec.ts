@@ -128,18 +128,6 @@ describe("engine: a fork that runs for weeks", function () {
     });
   });
 
-  describe("the EVM's process allocators", function () {
-    useHarness(0);
-
-    it("keep freed pages a second before giving them back (EDR's mimalloc), unless the operator set otherwise", async function () {
-      if (process.platform !== "linux") this.skip();
-      const environ = readFileSync(`/proc/${h.cosigner.fork.evmPid}/environ`, "utf8").split("\0");
-      // With mimalloc's 10 ms (or 0), decisions a few ms apart fault the same pages in again: half the process's CPU.
-      expect(environ).to.include(`MIMALLOC_PURGE_DELAY=${process.env.MIMALLOC_PURGE_DELAY ?? "1000"}`);
-      expect(environ).to.include(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? "2"}`);
-    });
-  });
-
   describe("replacing the fork's EVM once its process grew (FORK_RECYCLE_GROWTH_MIB)", function () {
     useHarness(0, { warm: true, growthMiB: 4 });
 
@@ -246,6 +234,14 @@ describe("engine: a fork that runs for weeks", function () {
 
   describe("the EVM's process", function () {
     useHarness(3);
+
+    it("keeps freed pages a second before giving them back (EDR's mimalloc), unless the operator set otherwise", async function () {
+      if (process.platform !== "linux") this.skip();
+      const environ = readFileSync(`/proc/${h.cosigner.fork.evmPid}/environ`, "utf8").split("\0");
+      // With mimalloc's 10 ms (or 0), decisions a few ms apart fault the same pages in again: half the process's CPU.
+      expect(environ).to.include(`MIMALLOC_PURGE_DELAY=${process.env.MIMALLOC_PURGE_DELAY ?? "1000"}`);
+      expect(environ).to.include(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? "2"}`);
+    });
 
     it("ends once replaced (and all the memory EDR held with it), and its CPU time is still counted", async function () {
       const fork = h.cosigner.fork;
