@@ -81,7 +81,11 @@ export function trendsUp(xs: number[], ys: number[], share: number, floor: numbe
  */
 function evmGenerations(samples: readonly Sample[]) {
   const by = new Map<number, Sample[]>();
-  for (const s of samples) by.set(s.forkRecycles, [...(by.get(s.forkRecycles) ?? []), s]);
+  for (const s of samples) {
+    const same = by.get(s.forkRecycles) ?? [];
+    same.push(s);
+    by.set(s.forkRecycles, same);
+  }
   return [...by].map(([replaced, xs]) => ({
     replaced,
     fromSeconds: xs[0]!.atSeconds,

@@ -472,8 +472,10 @@ export class Fork {
         if (kept) await this.hydrateFetched();
         else this.drainFetchedUnhydrated();
         this.runsSinceRecycle += 1;
-        if (this.options.recycleEvery > 0 && this.runsSinceRecycle >= this.options.recycleEvery && !this.recycling) this.startRecycle();
-        else if (this.options.recycleGrowthMiB > 0 && this.runsSinceRecycle % RSS_CHECK_EVERY === 0 && !this.recycling) void this.checkGrowth();
+        if (!this.recycling) {
+          if (this.options.recycleEvery > 0 && this.runsSinceRecycle >= this.options.recycleEvery) this.startRecycle();
+          else if (this.options.recycleGrowthMiB > 0 && this.runsSinceRecycle % RSS_CHECK_EVERY === 0) void this.checkGrowth();
+        }
       }
     });
   }

@@ -359,15 +359,14 @@ async function prepare(
   // Reads at "latest" see neither the next block's settings nor the snapshot (and nothing else runs on the fork
   // meanwhile), so their order does not matter.
   // What was read at this state version before is still true (see Fork.stateVersion); the nonce read was another
-  // nonce's, and this one is checked by the transaction itself.
+  // nonce's, and this one is checked by the transaction itself (a used nonce reverts NonceAlreadyUsed).
   const targets = [...new Set(input.calls.map((c) => c.target))].filter((c) => c !== input.wallet);
   const memo = memoOf(fork);
   const preparedKey = `${input.wallet}:${input.signer}:${self}:${watch.pairs.map((p) => `${p.asset}/${p.account}`).join(",")}`;
   const known = memo.prepared.get(preparedKey);
   const firstTrip = Promise.allSettled([
     known
-      ? // Another nonce's read: this one is checked by the transaction itself (a used nonce reverts NonceAlreadyUsed).
-        Promise.resolve([{ ...known[0], nonceUsed: false }, known[1], known[2]] as const)
+      ? Promise.resolve([{ ...known[0], nonceUsed: false }, known[1], known[2]] as const)
       : readerCall<readonly [AuthState, readonly Hex[], Observation]>(rpc, fork.reader, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]).then(
           (read) => (memo.prepared.set(preparedKey, read), read),
         ),
