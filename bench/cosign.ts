@@ -74,12 +74,14 @@ const P = {
   amount: 1n, // 1 base unit of USDC: far below the demo budget (1000 USDC/day, 500 per operation)
   /** Gas every call of the operation gets (the SDK's default). */
   callGasLimit: 1_000_000n,
-  localWarmup: scale(50),
-  localRuns: scale(300),
+  // Warm-ups of 1,000: a decision's CPU after 50 was a third above its steady state (V8 still compiling the EVM
+  // process's and the service's code); the floor is warmed as long, for the same reason.
+  localWarmup: scale(1_000),
+  localRuns: scale(600),
   naiveWarmup: scale(10),
   naiveRuns: scale(200),
-  decideWarmup: scale(50),
-  decideRuns: scale(500),
+  decideWarmup: scale(1_000),
+  decideRuns: scale(2_000),
   /** Blocks of sequential decisions alternating with blocks of local executes. */
   interleaveBlocks: QUICK ? 2 : 20,
   concurrency: 8,
@@ -370,7 +372,7 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
     }
   };
   const times: number[] = [];
-  const before = (await cosigner.fork.evmUsage()).requests;
+  const { requests: before, crossings: crossings0 } = await cosigner.fork.evmUsage();
   try {
     for (const body of bodies) {
       const started = now();
@@ -381,7 +383,7 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
     delete (fork as { run?: unknown }).run;
     delete (store as { insert?: unknown }).insert;
   }
-  const after = (await cosigner.fork.evmUsage()).requests;
+  const { requests: after, crossings: crossings1 } = await cosigner.fork.evmUsage();
   const n = bodies.length;
   const total = times.reduce((a, b) => a + b, 0) / n;
   const evmRequests = Object.entries(after)
@@ -392,6 +394,8 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
     decisions: n,
     decisionMeanMs: round(total, 3),
     evmRequestsPerDecision: round(evmRequests.reduce((a, r) => a + r.perDecision, 0), 2),
+    /** Times the requests crossed into EDR (a batch crosses once). */
+    evmCrossingsPerDecision: round((crossings1 - crossings0) / n, 2),
     stagesMeanMs: {
       forkRun: round(stage.run / n, 3),
       storeInsert: round(stage.insert / n, 3),
@@ -799,7 +803,7 @@ async function main() {
     console.log(`hydrated keys: ${out.hydratedKeys}; plain fork through the proxy: ${out.upstream.naiveRemoteForkRequestsPerExec} upstream requests per execute`);
     console.log(
       `\nwhere a warm decision's time goes (mean of ${prof.decisions}, ms): ${JSON.stringify(prof.stagesMeanMs)}; ` +
-        `${prof.evmRequestsPerDecision} EVM requests per decision:`,
+        `${prof.evmRequestsPerDecision} EVM requests per decision, in ${prof.evmCrossingsPerDecision} crossings into EDR:`,
     );
     console.table(prof.evmRequests);
 

@@ -8,16 +8,33 @@
  */
 import type { Address, Hex } from "viem";
 import { authRefusal } from "../authenticate/wallet-auth";
-import { createEvm, type Rpc } from "./evm";
+import { createEvm, type Evm, type EvmRequest } from "./evm";
 import { carry, type HostReply, type HostRequest } from "./evm-protocol";
-import { feeFields, NextBlock, type BlockEnv, type EvmCall } from "./next-block";
+import { CountersignError } from "../errors";
+import { Mutex } from "./mutex";
+import { batchOf, feeFields, NextBlock, type BlockEnv, type EvmCall } from "./next-block";
 import { simulateOperation, type SimulationHost, type SimulationResult } from "./simulate";
 
-/** The fork as a simulation sees it in this process: the state version comes with each simulation. */
+/** A snapshot of the EVM's state with the next block's settings of `key` (NextBlock.key). */
+interface Snapshot {
+  id: string;
+  key: string;
+}
+
+/**
+ * The fork as a simulation sees it in this process: the state version comes with each simulation.
+ *
+ * It keeps a snapshot ready: a run's revert takes the next run's snapshot in the same batch, so a run costs one
+ * crossing into EDR less. The ready snapshot is of the state as it is (only runs, which revert, happen after it) and
+ * is dropped before any other request (`request`), which may change the state: reverting to it later would undo that.
+ */
 class HostedFork implements SimulationHost {
   stateVersion = -1;
   dirty = false;
   private readonly nextBlock: NextBlock;
+  /** The snapshot the next run can use; the one the current run uses. */
+  private ready?: Snapshot;
+  private inUse?: Snapshot;
 
   constructor(
     private readonly rpc: EvmCall,
@@ -28,8 +45,54 @@ class HostedFork implements SimulationHost {
     this.nextBlock = new NextBlock(relayer, priorityFee);
   }
 
-  setNextBlock(env: BlockEnv): Promise<void> {
-    return this.nextBlock.set(this.rpc, env, this.stateVersion);
+  async snapshot(env: BlockEnv): Promise<string> {
+    const key = this.nextBlock.key(env, this.stateVersion);
+    const ready = this.ready;
+    this.ready = undefined;
+    if (ready?.key === key) {
+      this.inUse = ready;
+      return ready.id;
+    }
+    // Other settings: back to the ready snapshot first (the same state; it is dropped), set them, then take one.
+    const answers = await batchOf(this.rpc)([
+      ...(ready ? [{ method: "evm_revert", params: [ready.id] }] : []),
+      ...this.nextBlock.requests(env),
+      { method: "evm_snapshot", params: [] },
+    ]);
+    if (ready && answers[0] !== true) {
+      this.markDirty();
+      throw new CountersignError("SIMULATION_FAILED", "the fork could not drop its ready snapshot; it is rebuilt before the next run");
+    }
+    this.inUse = { id: answers.at(-1) as string, key };
+    return this.inUse.id;
+  }
+
+  async revert(snapshot: string): Promise<void> {
+    const key = this.inUse?.id === snapshot ? this.inUse.key : undefined;
+    this.inUse = undefined;
+    let reverted = false;
+    try {
+      const [done, next] = await batchOf(this.rpc)([
+        { method: "evm_revert", params: [snapshot] },
+        ...(key !== undefined ? [{ method: "evm_snapshot", params: [] }] : []),
+      ]);
+      reverted = done === true;
+      if (reverted && key !== undefined) this.ready = { id: next as string, key };
+    } finally {
+      if (!reverted) this.markDirty();
+    }
+    if (!reverted) throw new CountersignError("SIMULATION_FAILED", "the fork could not revert a simulation; it is rebuilt before the next one");
+  }
+
+  /** A request from outside a run (the fork's writes and reads): the ready snapshot is dropped before it. */
+  async request(method: string, params: unknown[]): Promise<unknown> {
+    const ready = this.ready;
+    this.ready = undefined;
+    if (ready && (await this.rpc<boolean>("evm_revert", [ready.id])) !== true) {
+      this.markDirty();
+      throw new CountersignError("SIMULATION_FAILED", "the fork could not drop its ready snapshot; it is rebuilt before the next run");
+    }
+    return this.rpc(method, params);
   }
 
   feeFields(env: BlockEnv): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } {
@@ -41,18 +104,45 @@ class HostedFork implements SimulationHost {
   }
 }
 
-let evm: Rpc | undefined;
+let evm: Evm | undefined;
 let fork: HostedFork | undefined;
-/** Requests sent to the EVM so far, by method (eth_call by selector): for tests and benchmarks. */
+/** Requests sent to the EVM so far, by method (eth_call by selector), a batch's one by one: for tests and benchmarks. */
 const requests: Record<string, number> = {};
+/** Times a request or a batch crossed into EDR. */
+let crossings = 0;
+/** One request or run at a time on the EVM, in the order they came (a run and the fork's writes never interleave). */
+const exclusive = new Mutex();
 /** Methods whose requests fail (tests of what a failed EVM request does; see HostRequest "fault"). */
 const faults = new Set<string>();
-const call: EvmCall = async <T>(method: string, params: unknown[] = []) => {
-  if (!evm) throw new Error("the EVM is not started");
-  const key = method === "eth_call" ? `eth_call:${String((params[0] as { data?: string } | undefined)?.data).slice(0, 10)}` : method;
+
+/** Counts `r` and throws if its method is made to fail (an injected failure, as the EVM's own would be). */
+function count(r: EvmRequest): void {
+  const key = r.method === "eth_call" ? `eth_call:${String((r.params[0] as { data?: string } | undefined)?.data).slice(0, 10)}` : r.method;
   requests[key] = (requests[key] ?? 0) + 1;
-  if (faults.has(method)) throw new Error(`injected failure of ${method} (test)`);
-  return (await evm.request({ method, params })) as T;
+  if (faults.has(r.method)) throw new Error(`injected failure of ${r.method} (test)`);
+}
+
+function started(): Evm {
+  if (!evm) throw new Error("the EVM is not started");
+  return evm;
+}
+
+const call: EvmCall = async <T>(method: string, params: unknown[] = []) => {
+  const running = started();
+  count({ method, params });
+  crossings++;
+  return (await running.request({ method, params })) as T;
+};
+call.batch = async (batch) => {
+  const running = started();
+  // An injected failure fails the batch where that request is: the ones before it run, as EDR would have run them.
+  const failing = batch.findIndex((r) => faults.has(r.method));
+  const sent = failing < 0 ? batch : batch.slice(0, failing);
+  sent.forEach(count);
+  if (sent.length > 0) crossings++;
+  const answers = await running.batch(sent);
+  if (failing >= 0) count(batch[failing]!);
+  return answers;
 };
 
 async function handle(m: HostRequest): Promise<unknown> {
@@ -62,17 +152,18 @@ async function handle(m: HostRequest): Promise<unknown> {
       fork = new HostedFork(call, m.relayer, m.reader, m.priorityFee);
       return true;
     case "rpc":
-      return call(m.method, m.params);
-    case "simulate": {
-      if (!fork) throw new Error("the EVM is not started");
-      fork.stateVersion = m.version;
-      const rule = m.rule;
-      const result: SimulationResult = await simulateOperation(fork, call, m.env, m.input, m.self, (auth) => {
-        const refusal = rule && authRefusal(auth, rule.req, rule.sessionKey, m.env.timestamp, m.self);
-        if (refusal) throw refusal;
+      return exclusive.run(() => (fork ? fork.request(m.method, m.params) : call(m.method, m.params)));
+    case "simulate":
+      return exclusive.run(async () => {
+        if (!fork) throw new Error("the EVM is not started");
+        fork.stateVersion = m.version;
+        const rule = m.rule;
+        const result: SimulationResult = await simulateOperation(fork, call, m.env, m.input, m.self, (auth) => {
+          const refusal = rule && authRefusal(auth, rule.req, rule.sessionKey, m.env.timestamp, m.self);
+          if (refusal) throw refusal;
+        });
+        return result;
       });
-      return result;
-    }
     case "fault":
       if (process.env.COUNTERSIGN_EVM_FAULTS !== "1") throw new Error("fault injection is off (COUNTERSIGN_EVM_FAULTS=1 turns it on, for tests)");
       if (m.fail) faults.add(m.method);
@@ -81,7 +172,7 @@ async function handle(m: HostRequest): Promise<unknown> {
     case "usage": {
       const cpu = process.cpuUsage();
       const memory = process.memoryUsage();
-      return { cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, requests: { ...requests } };
+      return { cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, requests: { ...requests }, crossings };
     }
   }
 }

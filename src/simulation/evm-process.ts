@@ -20,8 +20,10 @@ export interface EvmUsage {
   heapUsedBytes: number;
   /** V8 heap the EVM's process holds from the system (used or not). */
   heapTotalBytes: number;
-  /** Requests to its EVM so far by method (eth_call by selector), simulations' included. */
+  /** Requests to its EVM so far by method (eth_call by selector), simulations' included, a batch's one by one. */
   requests: Record<string, number>;
+  /** Times a request or a batch of them crossed into the EVM (EDR) so far. */
+  crossings: number;
 }
 
 /**

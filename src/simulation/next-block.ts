@@ -3,6 +3,7 @@
  * might have. Used by simulations (simulate.ts), next to the EVM (evm-host.ts).
  */
 import { toHex, type Address, type Hex } from "viem";
+import type { EvmRequest } from "./evm";
 
 /** The block environment a simulation runs in: what the real next block will look like. */
 export interface BlockEnv {
@@ -16,8 +17,27 @@ export interface BlockEnv {
 /** What the simulated relayer holds beyond the gas it pays for (wei): a balance a real relayer might have. */
 export const RELAYER_SPARE = 250_000_000_000_000_000n;
 
-/** A JSON-RPC request to an EVM. */
-export type EvmCall = <T = unknown>(method: string, params?: unknown[]) => Promise<T>;
+/**
+ * A JSON-RPC request to an EVM; `batch`, when the EVM takes batches, sends several as one (see Evm.batch).
+ * @example const [receipt, code] = await batchOf(rpc)([{ method: "eth_getTransactionReceipt", params: [hash] }, …])
+ */
+export type EvmCall = (<T = unknown>(method: string, params?: unknown[]) => Promise<T>) & { batch?: EvmBatch };
+
+/** Requests run in order as one: their answers, or the first failure (the requests after it did not run). */
+export type EvmBatch = (requests: readonly EvmRequest[]) => Promise<unknown[]>;
+
+/**
+ * `rpc`'s batches: its own, or its requests one after another (the same answers and the same first failure).
+ * @example const [a, b] = await batchOf(rpc)([{ method: "eth_chainId", params: [] }, { method: "eth_blockNumber", params: [] }])
+ */
+export function batchOf(rpc: EvmCall): EvmBatch {
+  if (rpc.batch) return rpc.batch;
+  return async (requests) => {
+    const answers: unknown[] = [];
+    for (const r of requests) answers.push(await rpc(r.method, r.params));
+    return answers;
+  };
+}
 
 /**
  * The fee fields of a simulated transaction: a real, non-zero gas price.
@@ -28,29 +48,29 @@ export function feeFields(env: BlockEnv, priorityFee: bigint): { maxFeePerGas: H
 }
 
 /**
- * Sets the next block's settings, once per state version and environment: EDR's revert restores the settings of
- * the snapshot, so set before a run's snapshot they hold for every later run at the same state version.
- * @example await nextBlock.set(rpc, env, version); const snapshot = await rpc("evm_snapshot")
+ * The next block's settings on the fork's EVM: its timestamp and base fee, and the relayer's balance (the gas it pays
+ * for plus RELAYER_SPARE). EDR's revert restores the settings of the snapshot, so set before a run's snapshot they
+ * hold for every later run at the same state version (`key`).
+ * @example if (set !== nextBlock.key(env, version)) await batchOf(rpc)([...nextBlock.requests(env), snapshot])
  */
 export class NextBlock {
-  private setFor?: string;
-
   constructor(
     private readonly relayer: Address,
     private readonly priorityFee: bigint,
   ) {}
 
-  /** Sets the timestamp and base fee of `env` and the relayer's balance (the gas it pays for plus RELAYER_SPARE). */
-  async set(rpc: EvmCall, env: BlockEnv, version: number): Promise<void> {
-    const key = `${version}:${env.timestamp}:${env.baseFeePerGas}:${env.gasLimit}`;
-    if (this.setFor === key) return;
-    this.setFor = undefined;
+  /** What the settings of `env` at state version `version` are: equal keys, equal settings. */
+  key(env: BlockEnv, version: number): string {
+    return `${version}:${env.timestamp}:${env.baseFeePerGas}:${env.gasLimit}`;
+  }
+
+  /** The requests that set them. */
+  requests(env: BlockEnv): EvmRequest[] {
     const upfront = env.gasLimit * BigInt(feeFields(env, this.priorityFee).maxFeePerGas);
-    await Promise.all([
-      rpc("evm_setNextBlockTimestamp", [toHex(env.timestamp)]),
-      rpc("hardhat_setNextBlockBaseFeePerGas", [toHex(env.baseFeePerGas)]),
-      rpc("hardhat_setBalance", [this.relayer, toHex(upfront + RELAYER_SPARE)]),
-    ]);
-    this.setFor = key;
+    return [
+      { method: "evm_setNextBlockTimestamp", params: [toHex(env.timestamp)] },
+      { method: "hardhat_setNextBlockBaseFeePerGas", params: [toHex(env.baseFeePerGas)] },
+      { method: "hardhat_setBalance", params: [this.relayer, toHex(upfront + RELAYER_SPARE)] },
+    ];
   }
 }

@@ -16,10 +16,11 @@ import {
 import { loadArtifact } from "../chain/artifacts";
 import type { Bound, Call } from "../eip712";
 import { CountersignError } from "../errors";
-import { errorData, isRevert } from "../errors/classify";
+import { causes, errorData, isRevert } from "../errors/classify";
 import { measureCallGas, type CallGasUse, type StructLog } from "./call-gas";
 import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
-import type { BlockEnv, EvmCall } from "./next-block";
+import type { EvmRequest } from "./evm";
+import { batchOf, type BlockEnv, type EvmCall } from "./next-block";
 import { canMoveEth, traceValueRecipients } from "./value-trace";
 
 /**
@@ -30,11 +31,14 @@ export interface SimulationHost {
   readonly reader: Address;
   readonly relayer: Address;
   readonly stateVersion: number;
-  /** Sets the next block's environment; the run's snapshot is taken once it resolved. */
-  setNextBlock(env: BlockEnv): Promise<void>;
+  /** A snapshot of the EVM's state with the next block's environment `env` set: the run reverts to it. */
+  snapshot(env: BlockEnv): Promise<string>;
+  /**
+   * Reverts the EVM to `snapshot`; if that fails the EVM holds a simulation's effects: it is marked dirty (rebuilt
+   * before the next run) and this throws SIMULATION_FAILED.
+   */
+  revert(snapshot: string): Promise<void>;
   feeFields(env: BlockEnv): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex };
-  /** Marks the EVM as holding effects it could not revert: it is rebuilt before the next run. */
-  markDirty(): void;
 }
 
 /** The wallet's answers to "may this signer use this nonce now?" read on the fork. */
@@ -162,17 +166,29 @@ function query(pairs: readonly Pair[], allowances: readonly AllowanceRead[] = []
 /** Gas of one StateReader call: bounds what a contract posing as a wallet can make the fork do. */
 const READER_GAS = "0x1c9c380"; // 30,000,000
 
+/** The `eth_call` of StateReader.`functionName`(...`args`) at the latest block. */
+function readerRequest(reader: Address, functionName: string, args: readonly unknown[]): EvmRequest {
+  const data = encodeFunctionData({ abi: abis().readerAbi, functionName, args });
+  return { method: "eth_call", params: [{ to: reader, data, gas: READER_GAS }, "latest"] };
+}
+
+/** A StateReader answer, decoded. */
+function readerAnswer<T>(functionName: string, raw: unknown): T {
+  return decodeFunctionResult({ abi: abis().readerAbi, functionName, data: raw as Hex }) as T;
+}
+
 async function readerCall<T>(rpc: EvmCall, reader: Address, functionName: string, args: readonly unknown[]): Promise<T> {
-  const { readerAbi } = abis();
-  const data = encodeFunctionData({ abi: readerAbi, functionName, args });
-  const raw = await rpc<Hex>("eth_call", [{ to: reader, data, gas: READER_GAS }, "latest"]);
-  return decodeFunctionResult({ abi: readerAbi, functionName, data: raw }) as T;
+  const { method, params } = readerRequest(reader, functionName, args);
+  return readerAnswer<T>(functionName, await rpc(method, params));
+}
+
+/** The reads of `contracts`' EIP-1967 slots at the latest block, contract by contract. */
+function slotRequests(contracts: readonly Address[]): EvmRequest[] {
+  return contracts.flatMap((c) => EIP1967_SLOTS.map((slot) => ({ method: "eth_getStorageAt", params: [c, slot, "latest"] })));
 }
 
 async function readSlots(rpc: EvmCall, contracts: Address[]): Promise<string[]> {
-  return Promise.all(
-    contracts.flatMap((c) => EIP1967_SLOTS.map((slot) => rpc<string>("eth_getStorageAt", [c, slot, "latest"]))),
-  );
+  return Promise.all(slotRequests(contracts).map((r) => rpc<string>(r.method, r.params)));
 }
 
 /** The EIP-1967 slot values of the `index`-th contract in a readSlots answer. */
@@ -267,7 +283,7 @@ export async function simulateOperation(
     if (isNonceAlreadyUsed(execution.revertData, input.nonce)) throw nonceUsedError(input.nonce);
     after = await observe(fork, rpc, input, prepared, execution);
   } finally {
-    await revertTo(fork, rpc, prepared.snapshot);
+    await fork.revert(prepared.snapshot);
   }
   const lateBefore = await observeLateBefore(fork, rpc, input, prepared, after);
   return diff(env, input, prepared, after, lateBefore);
@@ -302,9 +318,21 @@ interface Prepared {
   mayMoveEth: boolean;
 }
 
-/** What sending the transaction answered: its hash, or the revert data when the fork refused it outright. */
+/** The fields of a transaction's receipt a simulation reads. */
+interface Receipt {
+  gasUsed: string;
+  logs: RawLog[];
+  status: string;
+}
+
+/**
+ * What sending the transaction answered: its hash, its receipt's fields and the firstReads answers after it, or the
+ * revert data when the fork refused it outright.
+ */
 interface Execution {
   hash?: Hex;
+  receipt?: Receipt | null;
+  after?: unknown[];
   revertData?: Hex;
 }
 
@@ -373,7 +401,7 @@ async function prepare(
     remembered(memo.slots, targets, (missing) => readSlots(rpc, missing).then((values) => missing.map((_, i) => slotsOf(values, i)))).then((perTarget) =>
       perTarget.flat(),
     ),
-    fork.setNextBlock(env).then(() => rpc<string>("evm_snapshot")),
+    fork.snapshot(env),
     remembered(memo.code, targets, (missing) => settled<Hex[]>(missing.map((t) => rpc<Hex>("eth_getCode", [t, "latest"])))),
   ]);
   // Encoded while the fork works; a failure is thrown below, once the snapshot can be dropped.
@@ -417,21 +445,57 @@ async function prepare(
     return { watch, knownCount, observedCount, targets, snapshot, data: encoded.data, auth, stateBefore, before, slotsBeforeOf, mayMoveEth };
   } catch (err) {
     // Nothing ran: drop the snapshot (the refusal stands whatever happens to it).
-    await revertTo(fork, rpc, snapshot).catch(() => undefined);
+    await fork.revert(snapshot).catch(() => undefined);
     throw err;
   }
 }
 
-/** Execute: sends the exact `execute(...)` from the fork's relayer; a transaction the fork refuses is a revert. */
+/** The reads right after the transaction, in the batch that sends it: observe and the targets' slots after. */
+function firstReads(fork: SimulationHost, input: SimulationInput, prepared: Prepared): EvmRequest[] {
+  return [readerRequest(fork.reader, "observe", [input.wallet, query(prepared.watch.pairs)]), ...slotRequests(prepared.targets)];
+}
+
+/**
+ * Execute: sends the exact `execute(...)` from the fork's relayer, and in the same batch reads its block, the block's
+ * logs and the state after (firstReads); a transaction the fork refuses is a revert.
+ */
 async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input: SimulationInput, prepared: Prepared): Promise<Execution> {
   const tx = { from: fork.relayer, to: input.wallet, data: prepared.data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
+  let answers: unknown[];
   try {
-    return { hash: await rpc<Hex>("eth_sendTransaction", [tx]) };
+    answers = await batchOf(rpc)([
+      { method: "eth_sendTransaction", params: [tx] },
+      // Automined: the latest block is the one that holds the transaction (checked below).
+      { method: "eth_getBlockByNumber", params: ["latest", false] },
+      { method: "eth_getLogs", params: [{ fromBlock: "latest", toBlock: "latest" }] },
+      ...firstReads(fork, input, prepared),
+    ]);
   } catch (err) {
+    // The transaction failed once mined (EDR names its hash): a revert, or a failure to throw. Any other failure is
+    // the batch's (a refused transaction, a failed read after it) and is thrown as it was.
+    if (transactionHashOf(err) === undefined) throw err;
     const revertData = revertDataOf(err);
     if (revertData === undefined) throw err;
     return { revertData };
   }
+  const [hash, block, blockLogs, ...after] = answers as [Hex, { gasUsed: string; transactions: Hex[] } | null, (RawLog & { transactionHash: Hex })[], ...unknown[]];
+  // EDR throws for a transaction that failed (throwOnTransactionFailures): this one succeeded. Its block's gas and
+  // logs are its own when it is the block's only transaction; otherwise the receipt says.
+  const receipt =
+    block?.transactions.length === 1 && block.transactions[0] === hash
+      ? { gasUsed: block.gasUsed, logs: blockLogs.filter((l) => l.transactionHash === hash), status: "0x1" }
+      : await rpc<Receipt | null>("eth_getTransactionReceipt", [hash]);
+  return { hash, receipt, after };
+}
+
+/** The hash of the transaction an EVM error is about, if it names one (EDR does for a mined transaction that failed). */
+function transactionHashOf(err: unknown): Hex | undefined {
+  for (const e of causes(err)) {
+    const link = e as { transactionHash?: unknown; data?: { transactionHash?: unknown } };
+    const hash = link.transactionHash ?? link.data?.transactionHash;
+    if (typeof hash === "string" && hash.startsWith("0x")) return hash as Hex;
+  }
+  return undefined;
 }
 
 /**
@@ -440,20 +504,17 @@ async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input:
  */
 async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInput, prepared: Prepared, execution: Execution): Promise<AfterState> {
   const { watch, targets, slotsBeforeOf, observedCount } = prepared;
-  const { hash } = execution;
+  const { hash, receipt } = execution;
   let success = hash !== undefined;
   let gasUsed = 0n;
   let callGas: CallGasUse = { used: 0n, exact: false };
   let logs: RawLog[] = [];
-  // The receipt and the state after for everything known before the logs, in one round trip; what only the logs
-  // name (more balances, allowances, emitting contracts) is read in a second one, still inside the snapshot.
-  const [receipt, observed, targetSlotsAfter] = await settled([
-    hash === undefined
-      ? Promise.resolve(undefined)
-      : rpc<{ gasUsed: string; logs: RawLog[]; status: string }>("eth_getTransactionReceipt", [hash]),
-    readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(watch.pairs)]),
-    readSlots(rpc, targets),
-  ]);
+  // The state after for everything known before the logs came with the transaction (or, when it failed, is read
+  // now); what only the logs name (more balances, allowances, emitting contracts) is read in a second round trip,
+  // still inside the snapshot.
+  const answers = execution.after ?? (await batchOf(rpc)(firstReads(fork, input, prepared)));
+  const observed = readerAnswer<readonly [readonly Hex[], Observation]>("observe", answers[0]);
+  const targetSlotsAfter = answers.slice(1) as string[];
   if (hash !== undefined && !receipt) throw new CountersignError("SIMULATION_FAILED", "the fork returned no receipt for the simulated transaction");
   if (receipt) {
     gasUsed = BigInt(receipt.gasUsed);
@@ -573,17 +634,6 @@ function diff(env: BlockEnv, input: SimulationInput, prepared: Prepared, observe
     ],
     logs,
   };
-}
-
-/** Reverts the fork to `snapshot`; if that fails the fork holds a simulation's effects and must be rebuilt. */
-async function revertTo(fork: SimulationHost, rpc: EvmCall, snapshot: string): Promise<void> {
-  let reverted = false;
-  try {
-    reverted = (await rpc<boolean>("evm_revert", [snapshot])) === true;
-  } finally {
-    if (!reverted) fork.markDirty();
-  }
-  if (!reverted) throw new CountersignError("SIMULATION_FAILED", "the fork could not revert a simulation; it is rebuilt before the next one");
 }
 
 /**

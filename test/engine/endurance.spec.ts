@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { toFunctionSelector, type Address } from "viem";
+import type { EvmProcess } from "../../src/simulation/evm-process";
 import { proposal, startHarnessWith, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import {
   asGuardian,
@@ -109,6 +110,50 @@ describe("engine: a fork that runs for weeks", function () {
       await send(h, ROLES.owner, h.deployment.wallet, walletAbi(), "unpause", []);
       await syncFork(h);
       expectApproved(await h.cosigner.engine.propose(await pay()));
+    });
+  });
+
+  describe("the EVM's requests, in batches", function () {
+    useHarness(0, { warm: true, evmEnv: { COUNTERSIGN_EVM_FAULTS: "1" } });
+    const evmOf = () => (h.cosigner.fork as unknown as { provider: EvmProcess }).provider;
+
+    it("crosses into EDR twice a warm decision: the transaction with the reads after it, then the revert with the next run's snapshot", async function () {
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+      const before = await h.cosigner.fork.evmUsage();
+      for (let i = 0; i < 5; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
+      const after = await h.cosigner.fork.evmUsage();
+      const counts = requestsBetween(before.requests, after.requests);
+      // One more when the next block's settings move to the next second (they are set with the snapshot, in one batch).
+      expect(after.crossings - before.crossings).to.be.within(10, 11);
+      expect(counts.get("eth_sendTransaction")).to.equal(5);
+      expect(counts.get("evm_revert")).to.be.within(5, 6);
+    });
+
+    it("keeps the next run's snapshot only until a request from outside a run: what that request wrote stays", async function () {
+      const fork = h.cosigner.fork;
+      const [probe, slot, value] = [`0x${"cd".repeat(20)}`, "0x5", `0x${"12".repeat(32)}`];
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+      // A write between runs, as the fork's hydration makes: a revert to a snapshot taken before it would undo it.
+      await fork.run((rpc) => rpc("hardhat_setStorageAt", [probe, slot, value]));
+      for (let i = 0; i < 2; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
+      expect(await fork.rpc("eth_getStorageAt", [probe, slot, "latest"])).to.equal(value);
+    });
+
+    it("fails a decision closed when a read after the transaction fails (not as the transaction's revert), and decides the next one", async function () {
+      for (const method of ["eth_getLogs", "eth_getStorageAt"]) {
+        await evmOf().fault(method, true);
+        try {
+          // Thrown, as any failed EVM request is (the API answers 500): no decision, no signature, no SIMULATION_REVERTED.
+          const failure = await h.cosigner.engine.propose(await pay()).then(
+            (decision) => expect.fail(`decided ${decision.status} though ${method} failed`),
+            (err: unknown) => err as Error,
+          );
+          expect(failure.message).to.include(`injected failure of ${method}`);
+        } finally {
+          await evmOf().fault(method, false);
+        }
+        expectApproved(await h.cosigner.engine.propose(await pay()));
+      }
     });
   });
 

@@ -7,7 +7,7 @@ import { revertData as sdkRevertData } from "../../src/client/client";
 import { freePort, rpc, startLocalNode, type LocalNode } from "../../src/devchain/node";
 import { CountersignError } from "../../src/errors";
 import { causes, errorData, isOutOfGas, isRevert, isUpstreamFailure } from "../../src/errors/classify";
-import { createEvm, type Rpc } from "../../src/simulation/evm";
+import { createEvm, type Evm } from "../../src/simulation/evm";
 import { Fork } from "../../src/simulation/fork";
 import { revertDataOf, simulateOperation } from "../../src/simulation/simulate";
 import { UpstreamCache } from "../../src/simulation/upstream-cache";
@@ -64,7 +64,7 @@ async function stopServer(server: Server): Promise<void> {
 
 describe("errors: classifying the errors the chain throws", function () {
   let node: LocalNode;
-  let evm: Rpc;
+  let evm: Evm;
   const call = (name: Name) => ({ to: ADDRESSES[name], data: "0x12345678" as Hex, gas: toHex(200_000) });
   /** The error of an eth_call of `name`'s code on the in-process EVM (Hardhat EDR). */
   const edrCall = (name: Name) => rejection(evm.request({ method: "eth_call", params: [call(name), "latest"] }));
@@ -146,6 +146,43 @@ describe("errors: classifying the errors the chain throws", function () {
     it("does not take a revert for out of gas", async function () {
       expect(isOutOfGas(await edrCall("revertWithoutData"))).to.equal(false);
       expect(isOutOfGas(await viemCall("customError"))).to.equal(false);
+    });
+  });
+
+  describe("a batch of requests to the in-process EVM (Evm.batch)", function () {
+    const probe = `0x${"ab".repeat(20)}` as Address;
+    const setBalance = (wei: bigint) => ({ method: "hardhat_setBalance", params: [probe, toHex(wei)] });
+
+    it("answers each request as it would alone, in order", async function () {
+      const requests = [
+        { method: "eth_chainId", params: [] },
+        { method: "eth_getCode", params: [ADDRESSES.customError, "latest"] },
+        { method: "eth_getStorageAt", params: [ADDRESSES.customError, "0x0", "latest"] },
+      ];
+      const alone = [];
+      for (const r of requests) alone.push(await evm.request(r));
+      expect(await evm.batch(requests)).to.deep.equal(alone);
+    });
+
+    it("throws the failing request's error as Hardhat's request throws it, and runs none of the requests after it", async function () {
+      for (const name of ["customError", "revertWithoutData", "invalidOpcode", "outOfGas"] as const) {
+        const single = await edrCall(name);
+        const batched = await rejection(evm.batch([setBalance(5n), { method: "eth_call", params: [call(name), "latest"] }, setBalance(7n)]));
+        expect(isRevert(batched), name).to.equal(isRevert(single));
+        expect(errorData(batched), name).to.equal(errorData(single));
+        expect(isOutOfGas(batched), name).to.equal(isOutOfGas(single));
+        expect((batched as Error).message, name).to.equal((single as Error).message);
+        // The request before the failure ran, the one after it did not.
+        expect(await evm.request({ method: "eth_getBalance", params: [probe, "latest"] }), name).to.equal("0x5");
+      }
+    });
+
+    it("throws bad params as the same InvalidArgumentsError", async function () {
+      const bad = { method: "eth_getStorageAt", params: ["0xzz", "0x0", "latest"] };
+      const single = (await rejection(evm.request(bad))) as { code?: unknown; name?: string };
+      const batched = (await rejection(evm.batch([bad]))) as { code?: unknown; name?: string };
+      expect(batched.code).to.equal(single.code);
+      expect(batched.name).to.equal(single.name);
     });
   });
 
