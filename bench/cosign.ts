@@ -568,6 +568,7 @@ async function main() {
     const localTimes: number[] = [];
     let seqMs = 0;
     let cpuMicros = 0;
+    let evmCpuMicros = 0;
     // The floor's own CPU (this process, EDR's threads included; the idle co-signer in it costs next to nothing).
     let localCpuMicros = 0;
     const up0 = counter.snapshot();
@@ -579,7 +580,9 @@ async function main() {
       decideTimes.push(...(await sequential(cosigner, bodies)));
       seqMs += now() - started;
       const used = process.cpuUsage(cpu);
-      cpuMicros += used.user + used.system + ((await cosigner.fork.evmUsage()).cpuMicros - evm0);
+      const evmUsed = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
+      cpuMicros += used.user + used.system + evmUsed;
+      evmCpuMicros += evmUsed;
       const localCpu = process.cpuUsage();
       for (let i = 0; i < Math.ceil(P.localRuns / P.interleaveBlocks); i++) localTimes.push((await execOnce(local, localTx)).ms);
       const usedLocal = process.cpuUsage(localCpu);
@@ -701,6 +704,8 @@ async function main() {
       cpuMsPerDecision: round(cpuMicros / 1000 / decideTimes.length, 3),
       cpuRatio: round(cpuMicros / 1000 / decideTimes.length / localExecP50Ms, 2),
       localExecCpuMs: round(localCpuMicros / 1000 / localTimes.length, 3),
+      // cpuMsPerDecision's two parts: the EVM's process, and the rest (the service's process, this one).
+      evmCpuMsPerDecision: round(evmCpuMicros / 1000 / decideTimes.length, 3),
       httpDecisionsPerSecond: round(httpPhase.perSecond, 1),
       httpVsInProcess: round(httpPhase.perSecond / conc.perSecond, 2),
       httpP50Ms: round(pct(httpPhase.latencies, 50), 2),
