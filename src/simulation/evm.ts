@@ -86,6 +86,7 @@ export async function createEvm(options: EvmOptions): Promise<Evm> {
       chains: new Map(),
       genesisAccounts: [],
       allowUnlimitedContractSize: false,
+      // simulate.ts takes a sent transaction that did not throw for one that succeeded (status 1).
       throwOnTransactionFailures: true,
       throwOnCallFailures: true,
       allowBlocksWithSameTimestamp: true,

@@ -327,7 +327,7 @@ interface Receipt {
 
 /**
  * What sending the transaction answered: its hash, its receipt's fields and the firstReads answers after it, or the
- * revert data when the fork refused it outright.
+ * revert data when it failed.
  */
 interface Execution {
   hash?: Hex;
@@ -457,7 +457,7 @@ function firstReads(fork: SimulationHost, input: SimulationInput, prepared: Prep
 
 /**
  * Execute: sends the exact `execute(...)` from the fork's relayer, and in the same batch reads its block, the block's
- * logs and the state after (firstReads); a transaction the fork refuses is a revert.
+ * logs and the state after (firstReads); a transaction that failed once mined is a revert.
  */
 async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input: SimulationInput, prepared: Prepared): Promise<Execution> {
   const tx = { from: fork.relayer, to: input.wallet, data: prepared.data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
@@ -471,8 +471,8 @@ async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input:
       ...firstReads(fork, input, prepared),
     ]);
   } catch (err) {
-    // The transaction failed once mined (EDR names its hash): a revert, or a failure to throw. Any other failure is
-    // the batch's (a refused transaction, a failed read after it) and is thrown as it was.
+    // Only the transaction's own failure names its hash (EDR mined it, and it failed): its revert data, when it has
+    // some. Any other failure (a transaction refused before it ran, a read after it) is thrown as it came.
     if (transactionHashOf(err) === undefined) throw err;
     const revertData = revertDataOf(err);
     if (revertData === undefined) throw err;
