@@ -85,7 +85,8 @@ describe("engine: a fork that runs for weeks", function () {
       expect(counts.get("eth_getCode") ?? 0).to.equal(0);
       // The next block's settings are set again only when its timestamp moves to the next second (at most once here).
       expect(counts.get("evm_setNextBlockTimestamp") ?? 0).to.be.at.most(1);
-      expect(counts.get("evm_snapshot")).to.equal(3);
+      // One snapshot a run (taken by the revert before it), and one more when the settings moved.
+      expect(counts.get("evm_snapshot")).to.equal(3 + (counts.get("evm_setNextBlockTimestamp") ?? 0));
       // Only the reader's observe() after each transaction: the nonce is checked by the transaction itself.
       expect([...counts.entries()].filter(([k]) => k.startsWith("eth_call:")).reduce((n, [, c]) => n + c, 0)).to.equal(3);
       expect(counts.get(`eth_call:${toFunctionSelector("isNonceUsed(uint256)")}`) ?? 0).to.equal(0);
