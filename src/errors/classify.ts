@@ -89,6 +89,20 @@ export function errorData(err: unknown): Hex | undefined {
 }
 
 /**
+ * The hash of the transaction an EVM error is about, if one along the cause chain names it: Hardhat EDR does for a
+ * transaction it mined and that failed (`transactionHash`, or `data.transactionHash` on a JSON-RPC error object).
+ * @example if (transactionHashOf(err) === undefined) throw err // not the transaction's own failure
+ */
+export function transactionHashOf(err: unknown): Hex | undefined {
+  for (const e of causes(err)) {
+    const link = e as { transactionHash?: unknown; data?: { transactionHash?: unknown } | null };
+    const hash = link.transactionHash ?? link.data?.transactionHash;
+    if (isHexString(hash) && hash.length > 2) return hash;
+  }
+  return undefined;
+}
+
+/**
  * Whether the EVM reverted or halted on an invalid instruction (not out of gas: see isOutOfGas), by any error in the
  * chain: viem's ContractFunctionRevertedError / ExecutionRevertedError, JSON-RPC code 3, ethers' CALL_EXCEPTION,
  * Hardhat EDR's SolidityError (in process), or a Hardhat node's -32603 carrying the return data in `data.data`.

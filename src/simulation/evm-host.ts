@@ -59,10 +59,7 @@ class HostedFork implements SimulationHost {
       ...this.nextBlock.requests(env),
       { method: "evm_snapshot", params: [] },
     ]);
-    if (ready && answers[0] !== true) {
-      this.markDirty();
-      throw new CountersignError("SIMULATION_FAILED", "the fork could not drop its ready snapshot; it is rebuilt before the next run");
-    }
+    if (ready && answers[0] !== true) throw this.readyLost();
     this.inUse = { id: answers.at(-1) as string, key };
     return this.inUse.id;
   }
@@ -88,11 +85,14 @@ class HostedFork implements SimulationHost {
   async request(method: string, params: unknown[]): Promise<unknown> {
     const ready = this.ready;
     this.ready = undefined;
-    if (ready && (await this.rpc<boolean>("evm_revert", [ready.id])) !== true) {
-      this.markDirty();
-      throw new CountersignError("SIMULATION_FAILED", "the fork could not drop its ready snapshot; it is rebuilt before the next run");
-    }
+    if (ready && (await this.rpc<boolean>("evm_revert", [ready.id])) !== true) throw this.readyLost();
     return this.rpc(method, params);
+  }
+
+  /** The ready snapshot could not be reverted to: the EVM's state is not known to be the fork's, so it is rebuilt. */
+  private readyLost(): CountersignError {
+    this.markDirty();
+    return new CountersignError("SIMULATION_FAILED", "the fork could not drop its ready snapshot; it is rebuilt before the next run");
   }
 
   feeFields(env: BlockEnv): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex } {

@@ -16,7 +16,7 @@ import {
 import { loadArtifact } from "../chain/artifacts";
 import type { Bound, Call } from "../eip712";
 import { CountersignError } from "../errors";
-import { causes, errorData, isRevert } from "../errors/classify";
+import { errorData, isRevert, transactionHashOf } from "../errors/classify";
 import { measureCallGas, type CallGasUse, type StructLog } from "./call-gas";
 import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
 import type { EvmRequest } from "./evm";
@@ -486,16 +486,6 @@ async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input:
       ? { gasUsed: block.gasUsed, logs: blockLogs.filter((l) => l.transactionHash === hash), status: "0x1" }
       : await rpc<Receipt | null>("eth_getTransactionReceipt", [hash]);
   return { hash, receipt, after };
-}
-
-/** The hash of the transaction an EVM error is about, if it names one (EDR does for a mined transaction that failed). */
-function transactionHashOf(err: unknown): Hex | undefined {
-  for (const e of causes(err)) {
-    const link = e as { transactionHash?: unknown; data?: { transactionHash?: unknown } };
-    const hash = link.transactionHash ?? link.data?.transactionHash;
-    if (typeof hash === "string" && hash.startsWith("0x")) return hash as Hex;
-  }
-  return undefined;
 }
 
 /**
