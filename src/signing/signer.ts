@@ -9,7 +9,8 @@
 import { readFile } from "node:fs/promises";
 import { inspect } from "node:util";
 import secp256k1 from "secp256k1";
-import { bytesToHex, getAddress, hexToBytes, keccak256, type Address, type Hex } from "viem";
+import { keccak_256 } from "js-sha3";
+import { bytesToHex, getAddress, hexToBytes, type Address, type Hex } from "viem";
 import { privateKeyToAddress } from "viem/accounts";
 
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
@@ -74,7 +75,7 @@ export function recoverSigner(digest: Hex, signature: Hex): Address | undefined 
   if (s > HALF_N || s === 0n) return undefined;
   try {
     const pub = secp256k1.ecdsaRecover(bytes.subarray(0, 64), v - 27, hexToBytes(digest), false);
-    return getAddress(`0x${keccak256(pub.subarray(1)).slice(26)}`);
+    return getAddress(`0x${keccak_256(pub.subarray(1)).slice(24)}`);
   } catch {
     return undefined;
   }

@@ -3,8 +3,6 @@
  * like the real next one; read every change it made; then revert. Nothing here decides anything.
  */
 import {
-  decodeFunctionResult,
-  encodeFunctionData,
   getAddress,
   toEventSelector,
   toFunctionSelector,
@@ -13,6 +11,7 @@ import {
   type Address,
   type Hex,
 } from "viem";
+import { abiFunction, type AbiFunctionCodec } from "../chain/abi-function";
 import { loadArtifact } from "../chain/artifacts";
 import type { Bound, Call } from "../eip712";
 import { CountersignError } from "../errors";
@@ -98,7 +97,6 @@ export interface SimulationResult {
   control: ControlEvent[];
   /** Fields of the wallet's own control state that changed, e.g. "owner", "sessionKeys". */
   walletStateChanges: string[];
-  logs: RawLog[];
 }
 
 let walletAbi: Abi | undefined;
@@ -109,21 +107,27 @@ const abis = () => {
   return { walletAbi, readerAbi };
 };
 
+let executeCodec: AbiFunctionCodec | undefined;
+const readerCodecs = new Map<string, AbiFunctionCodec>();
+/** The codec of StateReader's function `name`. */
+function readerFunction(name: string): AbiFunctionCodec {
+  let codec = readerCodecs.get(name);
+  if (!codec) readerCodecs.set(name, (codec = abiFunction(abis().readerAbi, name)));
+  return codec;
+}
+
 /** The calldata of `execute(...)`. */
 export function encodeExecute(input: Omit<SimulationInput, "wallet" | "watch">): Hex {
-  return encodeFunctionData({
-    abi: abis().walletAbi,
-    functionName: "execute",
-    args: [
-      input.calls,
-      input.nonce,
-      input.deadline,
-      input.callGasLimit,
-      input.bounds.map((b) => ({ ...b })),
-      input.agentSignature,
-      input.cosignerSignature,
-    ],
-  });
+  executeCodec ??= abiFunction(abis().walletAbi, "execute");
+  return executeCodec.encode([
+    input.calls,
+    input.nonce,
+    input.deadline,
+    input.callGasLimit,
+    input.bounds.map((b) => ({ ...b })),
+    input.agentSignature,
+    input.cosignerSignature,
+  ]);
 }
 
 /** Fields of StateReader.controlState, in order. */
@@ -168,13 +172,30 @@ const READER_GAS = "0x1c9c380"; // 30,000,000
 
 /** The `eth_call` of StateReader.`functionName`(...`args`) at the latest block. */
 function readerRequest(reader: Address, functionName: string, args: readonly unknown[]): EvmRequest {
-  const data = encodeFunctionData({ abi: abis().readerAbi, functionName, args });
+  return readerCallOf(reader, readerFunction(functionName).encode(args));
+}
+
+function readerCallOf(reader: Address, data: Hex): EvmRequest {
   return { method: "eth_call", params: [{ to: reader, data, gas: READER_GAS }, "latest"] };
 }
 
 /** A StateReader answer, decoded. */
 function readerAnswer<T>(functionName: string, raw: unknown): T {
-  return decodeFunctionResult({ abi: abis().readerAbi, functionName, data: raw as Hex }) as T;
+  return readerFunction(functionName).decode<T>(raw as Hex);
+}
+
+/**
+ * Observe's calldata by wallet and watch list, and its answers decoded by their bytes: every decision of a wallet
+ * reads the same pairs after its transaction, and at one state the same transfer leaves the same balances. Decoded
+ * answers are shared, never changed. Emptied when full.
+ */
+const OBSERVE_MEMO_LIMIT = 1024;
+const observeCalldata = new Map<string, Hex>();
+const observeAnswers = new Map<string, readonly [readonly Hex[], Observation]>();
+function remember<K, V>(memo: Map<K, V>, key: K, value: V): V {
+  if (memo.size >= OBSERVE_MEMO_LIMIT) memo.clear();
+  memo.set(key, value);
+  return value;
 }
 
 async function readerCall<T>(rpc: EvmCall, reader: Address, functionName: string, args: readonly unknown[]): Promise<T> {
@@ -452,7 +473,10 @@ async function prepare(
 
 /** The reads right after the transaction, in the batch that sends it: observe and the targets' slots after. */
 function firstReads(fork: SimulationHost, input: SimulationInput, prepared: Prepared): EvmRequest[] {
-  return [readerRequest(fork.reader, "observe", [input.wallet, query(prepared.watch.pairs)]), ...slotRequests(prepared.targets)];
+  const pairs = prepared.watch.pairs;
+  const key = `${input.wallet}:${pairs.map((p) => `${p.asset}/${p.account}`).join(",")}`;
+  const data = observeCalldata.get(key) ?? remember(observeCalldata, key, readerFunction("observe").encode([input.wallet, query(pairs)]));
+  return [readerCallOf(fork.reader, data), ...slotRequests(prepared.targets)];
 }
 
 /**
@@ -503,7 +527,8 @@ async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInpu
   // now); what only the logs name (more balances, allowances, emitting contracts) is read in a second round trip,
   // still inside the snapshot.
   const answers = execution.after ?? (await batchOf(rpc)(firstReads(fork, input, prepared)));
-  const observed = readerAnswer<readonly [readonly Hex[], Observation]>("observe", answers[0]);
+  const raw = answers[0] as Hex;
+  const observed = observeAnswers.get(raw) ?? remember(observeAnswers, raw, readerAnswer<readonly [readonly Hex[], Observation]>("observe", raw));
   const targetSlotsAfter = answers.slice(1) as string[];
   if (hash !== undefined && !receipt) throw new CountersignError("SIMULATION_FAILED", "the fork returned no receipt for the simulated transaction");
   if (receipt) {
@@ -622,7 +647,6 @@ function diff(env: BlockEnv, input: SimulationInput, prepared: Prepared, observe
         .filter((name) => !AGENT_PATH_EVENT_NAMES.includes(name))
         .map((name) => `event ${name}`),
     ],
-    logs,
   };
 }
 

@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { JsonPost, type PostError } from "./json-post";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 interface RpcRequest {
@@ -58,6 +59,7 @@ export interface UpstreamCacheOptions {
  */
 export class UpstreamCache {
   private server?: Server;
+  private readonly client: JsonPost;
   private viewBlock = 0n;
   /** The block the fork was created at: reported as the chain's tip (see eth_blockNumber below). */
   forkBlock = 0n;
@@ -84,6 +86,7 @@ export class UpstreamCache {
 
   constructor(private readonly options: UpstreamCacheOptions) {
     this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.client = new JsonPost(options.upstreamUrl);
   }
 
   /** The upstream block state reads are answered at. */
@@ -132,6 +135,7 @@ export class UpstreamCache {
 
   /** Stops the endpoint. */
   async stop(): Promise<void> {
+    this.client.close();
     if (!this.server) return;
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
@@ -215,19 +219,14 @@ export class UpstreamCache {
     const body = calls.map((c) => ({ jsonrpc: "2.0", id: this.requestId++, method: c.method, params: c.params }));
     this.stats.upstreamRequests += 1;
     this.stats.upstreamCalls += calls.length;
-    let response: Response;
+    let parsed: RpcResponse | RpcResponse[];
     try {
-      response = await fetch(this.options.upstreamUrl, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body.length === 1 ? body[0] : body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      parsed = (await this.client.post(JSON.stringify(body.length === 1 ? body[0] : body), timeoutMs)) as RpcResponse | RpcResponse[];
     } catch (err) {
-      throw new UpstreamError(`upstream unreachable: ${(err as Error).message}`, err);
+      const { reason, status, message } = err as PostError;
+      if (reason === "status") throw new UpstreamError(`upstream answered HTTP ${status}`, err);
+      throw new UpstreamError(reason === "not-json" ? `upstream answered badly: ${message}` : `upstream unreachable: ${message}`, err);
     }
-    if (!response.ok) throw new UpstreamError(`upstream answered HTTP ${response.status}`);
-    const parsed = (await response.json()) as RpcResponse | RpcResponse[];
     const list = Array.isArray(parsed) ? parsed : [parsed];
     const byId = new Map(list.map((r) => [r.id, r]));
     return body.map((req) => {

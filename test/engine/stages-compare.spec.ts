@@ -26,7 +26,6 @@ function simulation(fields: Partial<SimulationResult>): SimulationResult {
     approvals: [],
     control: [],
     walletStateChanges: [],
-    logs: [],
     ...fields,
   };
 }

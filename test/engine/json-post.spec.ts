@@ -1,0 +1,104 @@
+import { expect } from "chai";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { JsonPost, PostError } from "../../src/simulation/json-post";
+import { UpstreamCache, UpstreamError } from "../../src/simulation/upstream-cache";
+
+/** A local HTTP server answering every request with `answer`; counts connections and requests. */
+async function serve(answer: (req: IncomingMessage, body: string, res: ServerResponse) => void) {
+  const seen = { connections: 0, requests: [] as string[] };
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+    req.on("end", () => {
+      seen.requests.push(body);
+      answer(req, body, res);
+    });
+  });
+  server.on("connection", () => (seen.connections += 1));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const stop = () => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { url, seen, stop };
+}
+
+const rejection = (p: Promise<unknown>) => p.then(
+  () => {
+    throw new Error("expected a rejection");
+  },
+  (err: unknown) => err as Error,
+);
+
+describe("JsonPost (the upstream's HTTP client)", function () {
+  it("posts the body as JSON and answers the parsed JSON, over one kept-alive connection", async function () {
+    const server = await serve((req, body, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ method: req.method, type: req.headers["content-type"], echo: JSON.parse(body) }));
+    });
+    const client = new JsonPost(server.url);
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect(await client.post(JSON.stringify({ i }), 1_000)).to.deep.equal({ method: "POST", type: "application/json", echo: { i } });
+      }
+      expect(server.seen.connections).to.equal(1);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+
+  it("fails with the status for an answer other than 2xx, and UpstreamCache says 'upstream answered HTTP 503'", async function () {
+    const server = await serve((_req, _body, res) => {
+      res.statusCode = 503;
+      res.end("{}");
+    });
+    const client = new JsonPost(server.url);
+    const cache = new UpstreamCache({ upstreamUrl: server.url, timeoutMs: 1_000 });
+    try {
+      const err = await rejection(client.post("{}", 1_000));
+      expect(err).to.be.instanceOf(PostError);
+      expect((err as PostError).status).to.equal(503);
+      const upstream = await rejection(cache.upstream("eth_blockNumber"));
+      expect(upstream).to.be.instanceOf(UpstreamError);
+      expect(upstream.message).to.equal("upstream answered HTTP 503");
+    } finally {
+      client.close();
+      await cache.stop();
+      await server.stop();
+    }
+  });
+
+  it("gives up on an upstream that never answers once the deadline passes", async function () {
+    const server = await serve(() => undefined);
+    const client = new JsonPost(server.url);
+    try {
+      const started = performance.now();
+      const err = await rejection(client.post("{}", 200));
+      expect(err).to.be.instanceOf(PostError);
+      expect(err.message).to.equal("no answer within 200 ms");
+      expect(performance.now() - started).to.be.within(150, 2_000);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+
+  it("fails for an answer that is not JSON and for an upstream that is not there", async function () {
+    const server = await serve((_req, _body, res) => res.end("<html>gateway</html>"));
+    const client = new JsonPost(server.url);
+    try {
+      expect((await rejection(client.post("{}", 1_000))).message).to.match(/^the answer is not JSON: /);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+    const gone = new JsonPost(server.url);
+    const err = await rejection(gone.post("{}", 1_000));
+    expect(err).to.be.instanceOf(PostError);
+    expect(err.message).to.contain("ECONNREFUSED");
+    expect(() => new JsonPost("ftp://127.0.0.1/")).to.throw("an upstream URL is http: or https:, not ftp:");
+  });
+});
