@@ -5,7 +5,7 @@
  * twice" hold: a decision is committed here before its signature is returned, and a second digest for the same
  * nonce cannot be committed. The audit log is append-only (triggers refuse UPDATE and DELETE) and hash-chained.
  * better-sqlite3 is synchronous: each method runs in one step and answers through a settled promise, so a
- * transaction never spans an await.
+ * transaction never spans an await; inserts made in the same turn of the event loop share one (group commit).
  */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
@@ -129,11 +129,52 @@ export class SqliteStore implements Store, ApprovalRecords {
     try {
       return this.db.transaction(fn).immediate();
     } catch (err) {
-      if (err instanceof UniqueConflict || err instanceof CountersignError || err instanceof PositionConflict) throw err;
-      // The idempotency key is checked inside the transaction before the insert, so a unique violation left is the nonce's.
-      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw new UniqueConflict("nonce");
-      throw unavailable(err);
+      throw storeError(err);
     }
+  }
+
+  /** Inserts waiting for their group's commit (see grouped). */
+  private group: { fn: () => StoredDecision; resolve: (d: StoredDecision) => void; reject: (e: unknown) => void }[] = [];
+
+  /**
+   * Runs `fn` in the transaction of every insert made in the same turn of the event loop: one commit and one fsync for
+   * all of them (group commit; with synchronous=FULL the fsync held the event loop 0.7–1 ms a decision, a third of
+   * it under concurrent load). Each insert runs in a savepoint of its own, so one's conflict undoes only its own
+   * writes; each answers once the commit is on disk, and if the commit fails, all of them fail STORE_UNAVAILABLE.
+   */
+  private grouped(fn: () => StoredDecision): Promise<StoredDecision> {
+    return new Promise((resolve, reject) => {
+      this.group.push({ fn, resolve, reject });
+      if (this.group.length === 1) setImmediate(() => this.commitGroup());
+    });
+  }
+
+  private commitGroup(): void {
+    const group = this.group;
+    this.group = [];
+    const outcomes: ({ ok: true; value: StoredDecision } | { ok: false; error: unknown })[] = [];
+    try {
+      this.tx(() => {
+        for (const item of group) {
+          // SQLite rolls the whole transaction back on some failures (a full disk, an I/O error): then nothing of the
+          // group stands, and the rest must not run outside it.
+          if (!this.db.inTransaction) throw new Error("the group's transaction was rolled back");
+          try {
+            outcomes.push({ ok: true, value: this.db.transaction(item.fn)() });
+          } catch (error) {
+            outcomes.push({ ok: false, error: storeError(error) });
+          }
+        }
+      });
+    } catch (err) {
+      for (const item of group) item.reject(err);
+      return;
+    }
+    group.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
+    });
   }
 
   private read<T>(fn: () => T): T {
@@ -148,7 +189,7 @@ export class SqliteStore implements Store, ApprovalRecords {
     const now = new Date().toISOString();
     const id = newDecisionId();
     const request = storedRequest(decision);
-    return this.tx(() => {
+    return this.grouped(() => {
       if (decision.idempotencyKey !== null && this.stmts.idempotencyTaken.get(decision.idempotencyKey)) throw new UniqueConflict("idempotency");
       this.stmts.insert.run({
         id,
@@ -479,4 +520,12 @@ function migrate(db: Database.Database): void {
 
 function maybe(row: unknown): StoredDecision | undefined {
   return row ? decisionFromRow(row as DecisionRow) : undefined;
+}
+
+/** A failure inside a transaction as the store reports it: a conflict as itself, anything else STORE_UNAVAILABLE. */
+function storeError(err: unknown): Error {
+  if (err instanceof UniqueConflict || err instanceof CountersignError || err instanceof PositionConflict) return err;
+  // The idempotency key is checked inside the transaction before the insert, so a unique violation left is the nonce's.
+  if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") return new UniqueConflict("nonce");
+  return unavailable(err);
 }

@@ -98,6 +98,27 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         expect((await store.auditHead()).seq).to.equal(0);
       });
 
+      it("answers concurrent inserts each for itself: a conflict among them fails only itself, the others stand", async function () {
+        const results = await Promise.allSettled([
+          store.insert(decision({ nonce: "11" }), { n: 11 }),
+          store.insert(decision({ nonce: "12" }), { n: 12 }),
+          store.insert(decision({ nonce: "11" }), { n: 110 }),
+          store.insert(decision({ nonce: "13", idempotencyKey: "k-13" }), { n: 13 }),
+          store.insert(decision({ nonce: "14", idempotencyKey: "k-13" }), { n: 14 }),
+        ]);
+        expect(results.map((r) => r.status)).to.deep.equal(["fulfilled", "fulfilled", "rejected", "fulfilled", "rejected"]);
+        expect(((results[2] as PromiseRejectedResult).reason as UniqueConflict).index).to.equal("nonce");
+        expect(((results[4] as PromiseRejectedResult).reason as UniqueConflict).index).to.equal("idempotency");
+        for (const i of [0, 1, 3]) {
+          const stored = (results[i] as PromiseFulfilledResult<Awaited<ReturnType<Store["insert"]>>>).value;
+          expect(await store.get(stored.id)).to.deep.equal(stored);
+        }
+        expect(await store.findLiveByNonce(31337, WALLET, "14"), "nothing of a refused insert is left").to.equal(undefined);
+        const audit = await store.listAudit(0, 10);
+        expect(audit.map((r) => (r.payload as { n: number }).n).sort((a, b) => a - b)).to.deep.equal([11, 12, 13]);
+        expect(await store.verifyAudit()).to.deep.equal({ ok: true, checked: 3 });
+      });
+
       it("remembers the recipients of approved decisions only", async function () {
         await store.insert(decision({ nonce: "1", status: "pending_approval", cosignerSignature: null, recipients: [ALICE] }), {});
         expect(await store.isRecipientKnown(31337, WALLET, ALICE)).to.equal(false);
