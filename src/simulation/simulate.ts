@@ -175,6 +175,7 @@ function readerRequest(reader: Address, functionName: string, args: readonly unk
   return readerCallOf(reader, readerFunction(functionName).encode(args));
 }
 
+/** The `eth_call` of the StateReader with calldata `data` at the latest block. */
 function readerCallOf(reader: Address, data: Hex): EvmRequest {
   return { method: "eth_call", params: [{ to: reader, data, gas: READER_GAS }, "latest"] };
 }
