@@ -184,6 +184,11 @@ export class BalanceWatch {
     }
     return this;
   }
+
+  /** The pairs watched so far, in order, as one string (the key of what was read for them). */
+  get key(): string {
+    return this.pairs.map((p) => `${p.asset}/${p.account}`).join(",");
+  }
 }
 
 const BUDGET_CHARGED = toEventSelector("BudgetCharged(address,uint256)");

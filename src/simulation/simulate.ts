@@ -412,7 +412,7 @@ async function prepare(
   // nonce's, and this one is checked by the transaction itself (a used nonce reverts NonceAlreadyUsed).
   const targets = [...new Set(input.calls.map((c) => c.target))].filter((c) => c !== input.wallet);
   const memo = memoOf(fork);
-  const preparedKey = `${input.wallet}:${input.signer}:${self}:${watch.pairs.map((p) => `${p.asset}/${p.account}`).join(",")}`;
+  const preparedKey = `${input.wallet}:${input.signer}:${self}:${watch.key}`;
   const known = memo.prepared.get(preparedKey);
   const firstTrip = Promise.allSettled([
     known
@@ -474,9 +474,9 @@ async function prepare(
 
 /** The reads right after the transaction, in the batch that sends it: observe and the targets' slots after. */
 function firstReads(fork: SimulationHost, input: SimulationInput, prepared: Prepared): EvmRequest[] {
-  const pairs = prepared.watch.pairs;
-  const key = `${input.wallet}:${pairs.map((p) => `${p.asset}/${p.account}`).join(",")}`;
-  const data = observeCalldata.get(key) ?? remember(observeCalldata, key, readerFunction("observe").encode([input.wallet, query(pairs)]));
+  const { watch } = prepared;
+  const key = `${input.wallet}:${watch.key}`;
+  const data = observeCalldata.get(key) ?? remember(observeCalldata, key, readerFunction("observe").encode([input.wallet, query(watch.pairs)]));
   return [readerCallOf(fork.reader, data), ...slotRequests(prepared.targets)];
 }
 
