@@ -36,13 +36,26 @@ export class JsonPost {
     this.send = secure ? https.request : http.request;
   }
 
-  /** Sends `body`; the parsed JSON answer, or a PostError (unreachable, past `timeoutMs` in all, not 2xx, not JSON). */
+  /**
+   * Sends `body`; the parsed JSON answer, or a PostError (unreachable, past `timeoutMs` in all, not 2xx, not JSON).
+   * A kept-alive connection can be closed by the server (its keep-alive timeout, 5 s for Node's servers) just as a
+   * request goes out on it: the request then fails before any answer ("socket hang up", ECONNRESET). Such a request is
+   * sent once more, on a new connection, within the same deadline; the co-signer only reads from its upstream, so a
+   * request sent twice changes nothing. A request that fails on a new connection is not repeated.
+   */
   post(body: string, timeoutMs: number): Promise<unknown> {
+    const deadline = performance.now() + timeoutMs;
+    return this.attempt(body, timeoutMs, deadline, true);
+  }
+
+  private attempt(body: string, timeoutMs: number, deadline: number, mayRepeat: boolean): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      let answered = false;
       const request = this.send(
         this.url,
         { method: "POST", agent: this.agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
         (response) => {
+          answered = true;
           const status = response.statusCode ?? 0;
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -58,11 +71,20 @@ export class JsonPost {
           });
         },
       );
-      const timer = setTimeout(() => request.destroy(new PostError(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      function fail(err: Error): void {
+      const timer = setTimeout(
+        () => request.destroy(new PostError(`no answer within ${timeoutMs} ms`)),
+        Math.max(0, deadline - performance.now()),
+      );
+      const fail = (err: Error): void => {
         clearTimeout(timer);
+        const closedWhileIdle = mayRepeat && !answered && request.reusedSocket && !(err instanceof PostError)
+          && ((err as NodeJS.ErrnoException).code === "ECONNRESET" || (err as NodeJS.ErrnoException).code === "EPIPE");
+        if (closedWhileIdle && performance.now() < deadline) {
+          resolve(this.attempt(body, timeoutMs, deadline, false));
+          return;
+        }
         reject(err instanceof PostError ? err : new PostError(err.message));
-      }
+      };
       request.on("error", fail);
       request.end(body);
     });
