@@ -7,6 +7,7 @@ import path from "node:path";
 import type { Address } from "viem";
 import type { AuthRule } from "../authenticate/wallet-auth";
 import { CountersignError } from "../errors";
+import { compiledHostCode } from "./host-code";
 import type { EvmOptions, Rpc } from "./evm";
 import type { BlockEnv } from "./next-block";
 import { rebuild, type HostReply, type HostRequest } from "./evm-protocol";
@@ -41,13 +42,19 @@ function hostEnv(): NodeJS.ProcessEnv {
 /** Distributes Omit over a union (each kind of request keeps its own fields). */
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
-/** What runs the host: ts-node when this file is TypeScript (development, tests), plain node once compiled. */
-function hostEntry(): { file: string; execArgv: string[] } {
+/**
+ * What runs the host: plain node once compiled; from TypeScript (development, `npm start`, tests), plain node too,
+ * with the host's modules as this process's ts-node compiled them (host-code.ts), or ts-node of its own when this
+ * process does not run under ts-node.
+ */
+function hostEntry(): { file: string; execArgv: string[]; env: NodeJS.ProcessEnv } {
   const typescript = __filename.endsWith(".ts");
+  const file = path.join(__dirname, `evm-host${typescript ? ".ts" : ".js"}`);
+  const compiled = typescript ? compiledHostCode(file) : undefined;
   // COUNTERSIGN_EVM_CPU_PROF=<dir>: V8's profile of each EVM process, written there when it ends (bench:profile).
   const profileDir = process.env.COUNTERSIGN_EVM_CPU_PROF;
   return {
-    file: path.join(__dirname, `evm-host${typescript ? ".ts" : ".js"}`),
+    file,
     // Its JavaScript holds little for long (the EVM's memory is EDR's, outside V8's heap): a small heap is collected
     // early instead of growing with garbage until the process is replaced. The young generation is small too: every
     // EDR answer is a small JavaScript object holding the answer's native memory (its execution trace: hundreds of
@@ -57,9 +64,10 @@ function hostEntry(): { file: string; execArgv: string[] } {
     execArgv: [
       "--max-old-space-size=256",
       "--max-semi-space-size=1",
-      ...(typescript ? ["-r", "ts-node/register/transpile-only"] : []),
+      ...(compiled ? ["-r", path.join(__dirname, "host-preload.js")] : typescript ? ["-r", "ts-node/register/transpile-only"] : []),
       ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
     ],
+    env: compiled ? { ...hostEnv(), COUNTERSIGN_HOST_CODE: compiled } : hostEnv(),
   };
 }
 
@@ -93,7 +101,7 @@ export class EvmProcess implements Rpc {
   /** Starts the process and the EVM in it, forking `options.fork` when given. */
   static async start(options: EvmOptions, host: { relayer: Address; reader: Address; priorityFee: bigint }): Promise<EvmProcess> {
     const entry = hostEntry();
-    const child = spawn(entry.file, [], { execArgv: entry.execArgv, env: hostEnv(), serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = spawn(entry.file, [], { execArgv: entry.execArgv, env: entry.env, serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const evm = new EvmProcess(child);
     try {
       await evm.send({ kind: "init", evm: options, ...host });

@@ -1,4 +1,7 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { expect } from "chai";
 import { toFunctionSelector, type Address } from "viem";
 import type { EvmProcess } from "../../src/simulation/evm-process";
@@ -287,6 +290,42 @@ describe("engine: a fork that runs for weeks", function () {
       // With mimalloc's 10 ms (or 0), decisions a few ms apart fault the same pages in again: half the process's CPU.
       expect(environ).to.include(`MIMALLOC_PURGE_DELAY=${process.env.MIMALLOC_PURGE_DELAY ?? "1000"}`);
       expect(environ).to.include(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? "2"}`);
+    });
+
+    it("runs the host's modules as the service's ts-node compiled them: plain node, no compiler of its own", async function () {
+      if (process.platform !== "linux") this.skip();
+      const pid = h.cosigner.fork.evmPid!;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      // ts-node in every host cost ~1.3 s of CPU a replacement (of ~1.6 s for the host to start), paid every few
+      // thousand decisions while decisions are served.
+      expect(argv.some((a) => a.endsWith("host-preload.js"))).to.equal(true);
+      expect(argv.some((a) => a.includes("ts-node"))).to.equal(false);
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      const codeFile = environ.find((e) => e.startsWith("COUNTERSIGN_HOST_CODE="))!.slice("COUNTERSIGN_HOST_CODE=".length);
+      const code = JSON.parse(readFileSync(codeFile, "utf8")) as Record<string, string>;
+      expect(Object.keys(code).map((f) => path.relative(process.cwd(), f))).to.include.members([
+        "src/simulation/evm-host.ts",
+        "src/simulation/simulate.ts",
+        "src/simulation/evm.ts",
+      ]);
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+    });
+
+    it("fails to start a host whose compiled code lacks a module it loads, and says which", function () {
+      const dir = mkdtempSync(path.join(tmpdir(), "host-code-"));
+      try {
+        const codeFile = path.join(dir, "code.json");
+        const entry = path.resolve("src/simulation/evm-host.ts");
+        writeFileSync(codeFile, JSON.stringify({ [entry]: 'require("./simulate");' }));
+        const run = spawnSync(process.execPath, ["-r", path.resolve("src/simulation/host-preload.js"), entry], {
+          env: { ...process.env, COUNTERSIGN_HOST_CODE: codeFile },
+          encoding: "utf8",
+        });
+        expect(run.status).to.not.equal(0);
+        expect(run.stderr).to.contain(`${path.resolve("src/simulation/simulate.ts")} is not in the EVM host's compiled code`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("ends once replaced (and all the memory EDR held with it), and its CPU time is still counted", async function () {
