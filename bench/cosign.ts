@@ -594,7 +594,10 @@ async function main() {
     const conc = await concurrent(cosigner, requests.batch(P.concurrentRuns), P.concurrency);
     log(`${P.concurrency} concurrent: ${conc.perSecond.toFixed(1)} decisions/s`);
     const httpPhase = await httpLoad(cosigner, requests);
-    log(`HTTP, ${P.httpConcurrency} clients: ${httpPhase.perSecond.toFixed(1)} decisions/s, p99 ${pct(httpPhase.latencies, 99).toFixed(1)} ms, errors ${JSON.stringify(httpPhase.errors)}`);
+    log(
+      `HTTP, ${P.httpConcurrency} clients: ${httpPhase.perSecond.toFixed(1)} decisions/s, p99 ${pct(httpPhase.latencies, 99).toFixed(1)} ms, errors ${JSON.stringify(httpPhase.errors)}; ` +
+        `CPU ${httpPhase.cpuMsPerDecision.toFixed(3)} ms a decision (service and EVM), ${httpPhase.clientCpuMsPerRequest?.toFixed(3)} ms a request (the clients' process)`,
+    );
     const prof = await profile(cosigner, requests.batch(P.profileRuns));
     const memory = await memoryPhase(cosigner, requests, node.url, log);
     log(`memory: ${memory.rssGrowthKiBPerDecision.toFixed(1)} KiB RSS per decision over ${memory.decisions} decisions (rss ${memory.rssMiB} MiB at the end; ${memory.cpuMsPerDecision} ms CPU a decision, ${memory.forkRecyclesDuring} replacements included)`);
@@ -771,7 +774,17 @@ async function main() {
         duringAdvance: duringAdvance.map((x) => ({ decisionMs: round(x.decisionMs, 2), onNewHead: x.onNewHead })),
       },
       profile: prof,
-      http: { concurrency: P.httpConcurrency, seconds: P.httpSeconds, sent: httpPhase.sent, ok: httpPhase.ok, errors: httpPhase.errors, cpuMsPerDecision: round(httpPhase.cpuMsPerDecision, 3) },
+      // cpuMsPerDecision: the service's process and its EVM's; clientCpuMsPerRequest: the load generator's process,
+      // which shares the machine's two cores with the service (a client elsewhere would take none of them).
+      http: {
+        concurrency: P.httpConcurrency,
+        seconds: P.httpSeconds,
+        sent: httpPhase.sent,
+        ok: httpPhase.ok,
+        errors: httpPhase.errors,
+        cpuMsPerDecision: round(httpPhase.cpuMsPerDecision, 3),
+        clientCpuMsPerRequest: round(httpPhase.clientCpuMsPerRequest ?? Number.NaN, 3),
+      },
       memory,
       samples: {
         localExec: summary(localTimes),

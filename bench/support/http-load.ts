@@ -43,7 +43,7 @@ export interface LoadRun {
   /** Every result so far, in the order they arrived. */
   readonly results: LoadResult[];
   /** Resolves when the worker is done. */
-  readonly done: Promise<{ results: LoadResult[]; elapsedMs: number }>;
+  readonly done: Promise<{ results: LoadResult[]; elapsedMs: number; cpuMicros: number }>;
 }
 
 /**
@@ -62,10 +62,10 @@ export function startLoad(options: {
   const worker = fork(path.join(__dirname, "load-worker.js"), [], { execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   worker.send({ workerData: options });
   const results: LoadResult[] = [];
-  const done = new Promise<{ results: LoadResult[]; elapsedMs: number }>((resolve, reject) => {
-    worker.on("message", (m: { results?: LoadResult[]; done?: boolean; elapsedMs?: number }) => {
+  const done = new Promise<{ results: LoadResult[]; elapsedMs: number; cpuMicros: number }>((resolve, reject) => {
+    worker.on("message", (m: { results?: LoadResult[]; done?: boolean; elapsedMs?: number; cpuMicros?: number }) => {
       if (m.results) results.push(...m.results);
-      if (m.done) resolve({ results, elapsedMs: m.elapsedMs! });
+      if (m.done) resolve({ results, elapsedMs: m.elapsedMs!, cpuMicros: m.cpuMicros! });
     });
     worker.on("error", reject);
     worker.once("exit", (code) => {
@@ -88,14 +88,15 @@ export function runLoad(options: { url: string; bodies: string[]; concurrency: n
   return run.done;
 }
 
-/** Requests per second that got 200, and the errors by status and code. */
-export function loadFigures(run: { results: LoadResult[]; elapsedMs: number }) {
+/** Requests per second that got 200, the errors by status and code, and the client's CPU per request (ms) if known. */
+export function loadFigures(run: { results: LoadResult[]; elapsedMs: number; cpuMicros?: number }) {
   const ok = run.results.filter((r) => r.status === 200);
   const errors: Record<string, number> = {};
   for (const r of run.results) if (r.status !== 200) errors[`${r.status} ${r.code ?? ""}`.trim()] = (errors[`${r.status} ${r.code ?? ""}`.trim()] ?? 0) + 1;
   // Throughput over the span in which requests were sent and answered (the worker's own start-up excluded).
   const end = Math.max(...run.results.map((r) => r.startedMs + r.ms));
-  return { sent: run.results.length, ok: ok.length, perSecond: (ok.length / end) * 1000, latencies: ok.map((r) => r.ms), errors };
+  const clientCpuMsPerRequest = run.cpuMicros === undefined ? undefined : run.cpuMicros / 1000 / Math.max(1, run.results.length);
+  return { sent: run.results.length, ok: ok.length, perSecond: (ok.length / end) * 1000, latencies: ok.map((r) => r.ms), errors, clientCpuMsPerRequest };
 }
 
 /**

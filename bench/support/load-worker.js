@@ -8,7 +8,8 @@
  *
  * workerData: { url, urls?, bodies: string[], concurrency, durationMs, ratePerSecond? } (with `urls`, requests go to
  * them in turn, as a round-robin load balancer would send them to replicas)
- * Posts { results } about every second and { done: true, elapsedMs } at the end; `startedMs` counts from the start.
+ * Posts { results } about every second and { done: true, elapsedMs, cpuMicros } at the end (cpuMicros: this process's
+ * CPU time, user and system, from the first request on); `startedMs` counts from the start.
  */
 let onMessage;
 process.on("message", (m) => (m.workerData ? run(m.workerData) : onMessage(m)));
@@ -30,6 +31,7 @@ function run(workerData) {
   };
 
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let batch = [];
   const flush = setInterval(() => {
     if (batch.length > 0) process.send({ results: batch });
@@ -114,6 +116,7 @@ function run(workerData) {
     clearInterval(flush);
     if (batch.length > 0) process.send({ results: batch });
     agent.destroy();
-    process.send({ done: true, elapsedMs: performance.now() - t0 }, () => process.disconnect());
+    const cpu = process.cpuUsage(cpu0);
+    process.send({ done: true, elapsedMs: performance.now() - t0, cpuMicros: cpu.user + cpu.system }, () => process.disconnect());
   })();
 }
