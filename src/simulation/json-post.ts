@@ -7,6 +7,9 @@
 import http from "node:http";
 import https from "node:https";
 
+/** Repeats of a request whose kept-alive connection turned out closed (see JsonPost.post). */
+const MAX_REPEATS = 4;
+
 /** What failed: the connection or the deadline ("unreachable"), the answer's status, or the answer itself. */
 export class PostError extends Error {
   constructor(
@@ -41,14 +44,16 @@ export class JsonPost {
    * A kept-alive connection can be closed by the server (its keep-alive timeout, 5 s for Node's servers) just as a
    * request goes out on it: the request then fails before any answer ("socket hang up", ECONNRESET). Such a request is
    * sent once more, on a new connection, within the same deadline; the co-signer only reads from its upstream, so a
-   * request sent twice changes nothing. A request that fails on a new connection is not repeated.
+   * request sent twice changes nothing. Several kept connections can have been closed at once (after a burst): each
+   * such failure drops its connection, so the request is repeated while it fails that way, up to MAX_REPEATS times;
+   * a request that fails on a new connection, or once an answer began, is not repeated.
    */
   post(body: string, timeoutMs: number): Promise<unknown> {
     const deadline = performance.now() + timeoutMs;
-    return this.attempt(body, timeoutMs, deadline, true);
+    return this.attempt(body, timeoutMs, deadline, MAX_REPEATS);
   }
 
-  private attempt(body: string, timeoutMs: number, deadline: number, mayRepeat: boolean): Promise<unknown> {
+  private attempt(body: string, timeoutMs: number, deadline: number, repeatsLeft: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let answered = false;
       const request = this.send(
@@ -77,10 +82,10 @@ export class JsonPost {
       );
       const fail = (err: Error): void => {
         clearTimeout(timer);
-        const closedWhileIdle = mayRepeat && !answered && request.reusedSocket && !(err instanceof PostError)
+        const closedWhileIdle = repeatsLeft > 0 && !answered && request.reusedSocket && !(err instanceof PostError)
           && ((err as NodeJS.ErrnoException).code === "ECONNRESET" || (err as NodeJS.ErrnoException).code === "EPIPE");
         if (closedWhileIdle && performance.now() < deadline) {
-          resolve(this.attempt(body, timeoutMs, deadline, false));
+          resolve(this.attempt(body, timeoutMs, deadline, repeatsLeft - 1));
           return;
         }
         reject(err instanceof PostError ? err : new PostError(err.message));

@@ -111,6 +111,30 @@ describe("JsonPost (the upstream's HTTP client)", function () {
     }
   });
 
+  it("goes on to a new connection when several kept ones were closed at once (after a burst)", async function () {
+    const perSocket = new WeakMap<object, number>();
+    const server = await serve((req, body, res) => {
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      if (n > 1) return req.socket.destroy();
+      // the burst's answers come together, so that both connections are kept
+      setTimeout(() => res.end(body), 20);
+    });
+    const client = new JsonPost(server.url);
+    try {
+      expect(await Promise.all([client.post("1", 1_000), client.post("2", 1_000)])).to.deep.equal([1, 2]);
+      expect(server.seen.connections).to.equal(2);
+      // both kept connections fail in turn, then a new one answers
+      expect(await client.post("3", 1_000)).to.equal(3);
+      expect(server.seen.requests.slice(0, 2)).to.have.members(["1", "2"]);
+      expect(server.seen.requests.slice(2)).to.deep.equal(["3", "3", "3"]);
+      expect(server.seen.connections).to.equal(3);
+    } finally {
+      client.close();
+      await server.stop();
+    }
+  });
+
   it("does not send again a request that failed on a new connection, nor one the server answered", async function () {
     const closing = await serve((req) => req.socket.destroy());
     const client = new JsonPost(closing.url);
