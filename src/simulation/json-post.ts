@@ -30,6 +30,7 @@ export class JsonPost {
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly send: typeof http.request;
+  private closed = false;
 
   constructor(url: string) {
     this.url = new URL(url);
@@ -49,6 +50,7 @@ export class JsonPost {
    * a request that fails on a new connection, or once an answer began, is not repeated.
    */
   post(body: string, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new PostError("the upstream's client is closed"));
     const deadline = performance.now() + timeoutMs;
     return this.attempt(body, timeoutMs, deadline, MAX_REPEATS);
   }
@@ -82,7 +84,7 @@ export class JsonPost {
       );
       const fail = (err: Error): void => {
         clearTimeout(timer);
-        const closedWhileIdle = repeatsLeft > 0 && !answered && request.reusedSocket && !(err instanceof PostError)
+        const closedWhileIdle = repeatsLeft > 0 && !this.closed && !answered && request.reusedSocket && !(err instanceof PostError)
           && ((err as NodeJS.ErrnoException).code === "ECONNRESET" || (err as NodeJS.ErrnoException).code === "EPIPE");
         if (closedWhileIdle && performance.now() < deadline) {
           resolve(this.attempt(body, timeoutMs, deadline, repeatsLeft - 1));
@@ -95,8 +97,9 @@ export class JsonPost {
     });
   }
 
-  /** Closes the connections kept for later requests. */
+  /** Closes the connections; requests in flight fail (and are not repeated), later ones are refused. */
   close(): void {
+    this.closed = true;
     this.agent.destroy();
   }
 }

@@ -135,6 +135,27 @@ describe("JsonPost (the upstream's HTTP client)", function () {
     }
   });
 
+  it("sends nothing once closed: a request in flight fails and is not repeated, a later one is refused", async function () {
+    let count = 0;
+    const server = await serve((_req, body, res) => {
+      count += 1;
+      if (count === 1) res.end(body); // keeps the connection for the next request, which gets no answer
+    });
+    const client = new JsonPost(server.url);
+    try {
+      expect(await client.post("1", 1_000)).to.equal(1);
+      const inFlight = rejection(client.post("2", 1_000));
+      while (server.seen.requests.length < 2) await new Promise((r) => setTimeout(r, 5));
+      client.close();
+      expect(await inFlight).to.be.instanceOf(PostError);
+      expect((await rejection(client.post("3", 1_000))).message).to.equal("the upstream's client is closed");
+      await new Promise((r) => setTimeout(r, 50));
+      expect(server.seen.requests).to.deep.equal(["1", "2"]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("does not send again a request that failed on a new connection, nor one the server answered", async function () {
     const closing = await serve((req) => req.socket.destroy());
     const client = new JsonPost(closing.url);
