@@ -178,11 +178,12 @@ export class UpstreamCache {
     return this.timedOut;
   }
 
-  /** The keys fetched from the upstream (at the view) since the last call, with their answers. */
+  /** The keys fetched from the upstream (at the view) or read from the cache by a run since the last call, with their answers. */
   drainFetched(): { key: StateKey; value: Json }[] {
-    const out = this.fetched.map((key) => ({ key, value: this.values.get(keyId(key))! }));
+    // Once each: EDR reads a key it does not hold again on every call.
+    const keys = new Map(this.fetched.map((key) => [keyId(key), key]));
     this.fetched = [];
-    return out.filter((e) => e.value !== undefined);
+    return [...keys].map(([id, key]) => ({ key, value: this.values.get(id)! })).filter((e) => e.value !== undefined);
   }
 
   /**
@@ -282,6 +283,8 @@ export class UpstreamCache {
       const hit = this.values.get(id);
       if (hit !== undefined) {
         this.stats.cacheHits += 1;
+        // A run's read of a key the fork does not hold (one a replacement dropped, say): handed to it like a fetched one.
+        if (aside === undefined && this.runActive) this.fetched.push(key);
         return hit;
       }
       if (aside !== undefined) return this.resolveAside(aside, key, method);

@@ -235,6 +235,46 @@ describe("engine: a fork that runs for weeks", function () {
     });
   });
 
+  describe("a replacement carries only the keys runs fetched since the one before it", function () {
+    useHarness(3);
+    /** A nonce in a storage word of the wallet's nonce bitmap that nothing read before (the SDK's pattern, sped up). */
+    let word = BigInt(Date.now()) << 16n;
+    const freshWord = () => (word += 1n) << 8n;
+
+    it("drops the keys no run fetched for a generation: a nonce word each decision does not grow what every head re-reads", async function () {
+      const fork = h.cosigner.fork;
+      expectApproved(await h.cosigner.engine.propose(await pay(freshWord())));
+      const base = fork.stats.hydratedKeys;
+      // 15 decisions, each on a word of its own: each word is a storage slot the fork fetches and keeps.
+      for (let round = 0; round < 5; round++) {
+        const before = fork.stats.recycles;
+        for (let i = 0; i < 3; i++) expectApproved(await h.cosigner.engine.propose(await pay(freshWord())));
+        await waitFor(() => fork.stats.recycles > before, "the fork's EVM to be replaced");
+      }
+      expect(fork.stats.droppedKeys).to.be.at.least(6);
+      // Kept: the words of the last two generations at most (3 decisions each), not all 15.
+      expect(fork.stats.hydratedKeys - base).to.be.at.most(7);
+      expectApproved(await h.cosigner.engine.propose(await pay(freshWord())));
+    });
+
+    it("reads a dropped key afresh: a nonce invalidated on chain in a word the fork no longer holds is refused NONCE_USED", async function () {
+      const fork = h.cosigner.fork;
+      const old = freshWord();
+      expectApproved(await h.cosigner.engine.propose(await pay(old)));
+      // Two replacements later the word's slot is dropped (no run fetched it since).
+      for (let round = 0; round < 2; round++) {
+        const before = fork.stats.recycles;
+        for (let i = 0; i < 3; i++) expectApproved(await h.cosigner.engine.propose(await pay(freshWord())));
+        await waitFor(() => fork.stats.recycles > before, "the fork's EVM to be replaced");
+      }
+      await asGuardian(h, "invalidateNonce", [old + 1n]);
+      await syncFork(h);
+      const err = await expectRefusal(h.cosigner.engine.propose(await pay(old + 1n)), "NONCE_USED", 409);
+      expect(err.message).to.include(`nonce ${old + 1n} was already used on chain`);
+      expectApproved(await h.cosigner.engine.propose(await pay(old + 2n)));
+    });
+  });
+
   describe("a replacement built while the fork moves to a new head", function () {
     useHarness(0, { warm: true });
 
