@@ -140,6 +140,8 @@ export class Fork {
   private readonly hydrated = new Map<string, HydratedKey>();
   /** Replacements so far: the generation of the serving EVM (see HydratedKey). */
   private generation = 0;
+  /** The last operation simulated: a replacement replays it to learn which older keys are still read. */
+  private lastSimulated?: { input: SimulationInput & { signer: Address }; self: Address };
   private readonly localOnly: Set<string>;
   /** Seconds between recent consecutive upstream blocks (a slot chain's block time), newest last. */
   private readonly blockTimes: bigint[] = [];
@@ -256,6 +258,7 @@ export class Fork {
    * `rule` before the operation runs. Only inside run().
    */
   simulate(env: BlockEnv, input: SimulationInput & { signer: Address }, self: Address, rule?: AuthRule): Promise<SimulationResult> {
+    this.lastSimulated = { input, self };
     return this.provider.simulate({ version: this.version, env, input, self, rule });
   }
 
@@ -546,8 +549,9 @@ export class Fork {
    * does. A fork that started afresh meanwhile, or a failed read, throws it away (tried again later). The old EVM's
    * process ends once requests already sent to it are answered.
    *
-   * It carries only the keys a run fetched while the serving EVM served: the others are dropped (no longer re-read
-   * at every head), and a run that reads one again fetches it through the cache and hydrates it anew. Without that
+   * It carries only the keys a run fetched while the serving EVM served, and the older ones the last operation
+   * simulated reads (replayed on the new EVM before it serves, its result ignored): the others are dropped (no longer
+   * re-read at every head), and a run that reads one again fetches it through the cache and hydrates it anew. Without that
    * the set only grew (the SDK's nonces take a new storage word every 256 operations, and each stayed hydrated), and
    * with it the batch every new head re-reads: in a 10-minute soak at 50 decisions a second, 91 → 158 keys and the
    * p99 of decisions, which wait for the advance to a new head, rose with them.
@@ -578,6 +582,18 @@ export class Fork {
       };
       const carried = (entry: HydratedKey) => entry.generation >= this.generation;
       await hydrate([...this.hydrated.values()].filter(carried));
+      // The older keys still in use (the wallet's state, its balances…) are learnt by replaying the last operation on
+      // the new EVM: what it reads of them is kept, as if a run had fetched it now; the rest is dropped at the swap.
+      const replay = this.lastSimulated;
+      if (replay) {
+        await evm.simulate({ version: -1, env: this.nextBlockEnv(), ...replay }).catch(() => undefined);
+        const reread = this.cache.drainAside(name).flatMap((key) => {
+          const entry = this.hydrated.get(keyId(key));
+          return entry && !carried(entry) ? [entry] : [];
+        });
+        for (const entry of reread) entry.generation = this.generation;
+        await hydrate(reread);
+      }
       swapped = await this.mutex.run(async () => {
         if (this.stopped || this.dirty || this.epoch !== epoch || this.cache.failed(name)) {
           why = this.stopped ? "stopped" : this.dirty ? "the serving EVM is being rebuilt" : this.epoch !== epoch ? "the fork started afresh" : "a read failed";

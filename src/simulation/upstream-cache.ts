@@ -79,6 +79,8 @@ export class UpstreamCache {
   private servingPath = "/";
   /** Paths of forks being built whose reads failed: such a fork must never serve. */
   private readonly failedPaths = new Set<string>();
+  /** State keys read through each endpoint other than the serving one (a fork being built), until drained. */
+  private readonly asideReads = new Map<string, StateKey[]>();
   /** The fork block of each endpoint that was given one (an EVM built later forks at a later block). */
   private readonly forkBlocks = new Map<string, bigint>();
   /** Upstream requests sent (a batch counts once) and reads answered from the cache; for benchmarks. */
@@ -127,9 +129,23 @@ export class UpstreamCache {
     return this.failedPaths.has(`/${name}`);
   }
 
-  /** Forgets endpoint `name`'s failures (a fork built through it is gone). */
+  /** The state keys read through endpoint `name` (not the serving one) since the last call, each once. */
+  drainAside(name: string): StateKey[] {
+    const keys = this.asideReads.get(`/${name}`) ?? [];
+    this.asideReads.delete(`/${name}`);
+    return [...new Map(keys.map((k) => [keyId(k), k])).values()];
+  }
+
+  private noteAside(path: string, key: StateKey): void {
+    const keys = this.asideReads.get(path);
+    if (keys) keys.push(key);
+    else this.asideReads.set(path, [key]);
+  }
+
+  /** Forgets endpoint `name`'s failures and reads (a fork built through it is gone). */
   forget(name: string): void {
     this.failedPaths.delete(`/${name}`);
+    this.asideReads.delete(`/${name}`);
     if (`/${name}` !== this.servingPath) this.forkBlocks.delete(`/${name}`);
   }
 
@@ -285,6 +301,7 @@ export class UpstreamCache {
         this.stats.cacheHits += 1;
         // A run's read of a key the fork does not hold (one a replacement dropped, say): handed to it like a fetched one.
         if (aside === undefined && this.runActive) this.fetched.push(key);
+        if (aside !== undefined) this.noteAside(aside, key);
         return hit;
       }
       if (aside !== undefined) return this.resolveAside(aside, key, method);
@@ -352,6 +369,7 @@ export class UpstreamCache {
    * marks the endpoint failed, so the fork it built is thrown away.
    */
   private async resolveAside(path: string, key: StateKey, method: string): Promise<Json> {
+    this.noteAside(path, key);
     const view = this.viewBlock;
     try {
       const result = await this.upstream(method, toRequest(key, this.viewTag).params);
