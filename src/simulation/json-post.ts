@@ -44,10 +44,10 @@ export class JsonPost {
    * Sends `body`; the parsed JSON answer, or a PostError (unreachable, past `timeoutMs` in all, not 2xx, not JSON).
    * A kept-alive connection can be closed by the server (its keep-alive timeout, 5 s for Node's servers) just as a
    * request goes out on it: the request then fails before any answer ("socket hang up", ECONNRESET). Such a request is
-   * sent once more, on a new connection, within the same deadline; the co-signer only reads from its upstream, so a
-   * request sent twice changes nothing. Several kept connections can have been closed at once (after a burst): each
-   * such failure drops its connection, so the request is repeated while it fails that way, up to MAX_REPEATS times;
-   * a request that fails on a new connection, or once an answer began, is not repeated.
+   * sent again within the same deadline; the co-signer only reads from its upstream, so a request sent twice changes
+   * nothing. Several kept connections can have been closed at once (after a burst): each such failure drops its
+   * connection, so the request is repeated while it fails that way, up to MAX_REPEATS times, until one goes out on a
+   * new connection. A request that fails on a new connection, once an answer began, or after close() is not repeated.
    */
   post(body: string, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(new PostError("the upstream's client is closed"));
