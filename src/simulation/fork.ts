@@ -140,8 +140,12 @@ export class Fork {
   private readonly hydrated = new Map<string, HydratedKey>();
   /** Replacements so far: the generation of the serving EVM (see HydratedKey). */
   private generation = 0;
-  /** The last operation simulated: a replacement replays it to learn which older keys are still read. */
+  /**
+   * The operation of the last run that ended in a result (not a refused one: a stranger's, or one past the read
+   * budget): a replacement replays it to learn which older keys are still read. `simulating`: the current run's.
+   */
   private lastSimulated?: { input: SimulationInput & { signer: Address }; self: Address };
+  private simulating?: { input: SimulationInput & { signer: Address }; self: Address };
   private readonly localOnly: Set<string>;
   /** Seconds between recent consecutive upstream blocks (a slot chain's block time), newest last. */
   private readonly blockTimes: bigint[] = [];
@@ -258,7 +262,7 @@ export class Fork {
    * `rule` before the operation runs. Only inside run().
    */
   simulate(env: BlockEnv, input: SimulationInput & { signer: Address }, self: Address, rule?: AuthRule): Promise<SimulationResult> {
-    this.lastSimulated = { input, self };
+    this.simulating = { input, self };
     return this.provider.simulate({ version: this.version, env, input, self, rule });
   }
 
@@ -457,6 +461,7 @@ export class Fork {
       const budgetMs = this.options.runBudgetMs;
       const started = performance.now();
       this.cache.beginRun(this.options.maxUpstreamReadsPerRun, started + budgetMs);
+      this.simulating = undefined;
       let kept = false;
       const failedRun = (): CountersignError | undefined => {
         if (this.cache.budgetExceeded) {
@@ -496,6 +501,7 @@ export class Fork {
         // read past the budget) must not grow the set of keys every new head re-reads.
         if (kept) await this.hydrateFetched();
         else this.drainFetchedUnhydrated();
+        if (kept && this.simulating) this.lastSimulated = this.simulating;
         this.runsSinceRecycle += 1;
         if (!this.recycling) {
           if (this.options.recycleEvery > 0 && this.runsSinceRecycle >= this.options.recycleEvery) this.startRecycle();
@@ -567,6 +573,13 @@ export class Fork {
     try {
       fresh = await this.startEvm(this.cache.endpoint(name, head.number - 1n), head);
       const evm = fresh;
+      // A new EVM whose process died, or that could not revert the replay, is never swapped in.
+      let unfit = false;
+      const onDirty = evm.onDirty;
+      evm.onDirty = () => {
+        unfit = true;
+        onDirty();
+      };
       const freshRpc = callOf(evm);
       await this.install(freshRpc);
       const aligned = await this.alignEvm(freshRpc, head);
@@ -581,29 +594,44 @@ export class Fork {
         }
       };
       const carried = (entry: HydratedKey) => entry.generation >= this.generation;
+      /**
+       * The older keys the new EVM read since the last call: it may hold them from now on (EDR loads an account whole
+       * when one of its slots is written), so they are carried too, as if a run had fetched them now.
+       */
+      const reread = () =>
+        this.cache.drainAside(name).flatMap((key) => {
+          const entry = this.hydrated.get(keyId(key));
+          if (!entry || carried(entry)) return [];
+          entry.generation = this.generation;
+          return [entry];
+        });
       await hydrate([...this.hydrated.values()].filter(carried));
       // The older keys still in use (the wallet's state, its balances…) are learnt by replaying the last operation on
-      // the new EVM: what it reads of them is kept, as if a run had fetched it now; the rest is dropped at the swap.
+      // the new EVM (its result ignored; a refusal is a result): what it reads of them is kept; the rest is dropped at
+      // the swap.
       const replay = this.lastSimulated;
-      if (replay) {
-        await evm.simulate({ version: -1, env: this.nextBlockEnv(), ...replay }).catch(() => undefined);
-        const reread = this.cache.drainAside(name).flatMap((key) => {
-          const entry = this.hydrated.get(keyId(key));
-          return entry && !carried(entry) ? [entry] : [];
-        });
-        for (const entry of reread) entry.generation = this.generation;
-        await hydrate(reread);
-      }
+      if (replay) await evm.simulate({ version: -1, env: this.nextBlockEnv(), ...replay }).catch(() => undefined);
+      await hydrate(reread());
       swapped = await this.mutex.run(async () => {
-        if (this.stopped || this.dirty || this.epoch !== epoch || this.cache.failed(name)) {
-          why = this.stopped ? "stopped" : this.dirty ? "the serving EVM is being rebuilt" : this.epoch !== epoch ? "the fork started afresh" : "a read failed";
+        if (this.stopped || this.dirty || this.epoch !== epoch || this.cache.failed(name) || unfit) {
+          why = this.stopped
+            ? "stopped"
+            : this.dirty
+              ? "the serving EVM is being rebuilt"
+              : this.epoch !== epoch
+                ? "the fork started afresh"
+                : unfit
+                  ? "the new EVM's process died or could not revert"
+                  : "a read failed";
           return false;
         }
         await hydrate([...this.hydrated].filter(([id, e]) => carried(e) && written.get(id) !== e.value).map(([, e]) => e));
         // Heads that arrived while it was built: the same blocks the serving EVM mined (its state is the new head's).
         const at = this.viewHead === head ? aligned : await this.alignEvm(freshRpc, this.viewHead);
-        if (this.cache.failed(name)) {
-          why = "a read failed";
+        // Whatever those writes and blocks made it read is carried, written at its current value, until none is left.
+        for (let more = reread(); more.length > 0; more = reread()) await hydrate(more);
+        if (this.cache.failed(name) || unfit) {
+          why = unfit ? "the new EVM's process died or could not revert" : "a read failed";
           return false;
         }
         const old = this.provider;
