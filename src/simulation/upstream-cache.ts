@@ -74,13 +74,14 @@ export class UpstreamCache {
   private blocks = new Map<string, Json>(); // "number:full" → block, for blocks ≤ view
   private readonly timeoutMs: number;
   private requestId = 1;
-  private fetched: StateKey[] = []; // keys answered from the upstream since the last drain
+  /** Keys answered from the upstream, or from the cache to a run, since the last drain, each once (by keyId). */
+  private fetched = new Map<string, StateKey>();
   /** The path of the endpoint the serving fork reads through; the others belong to forks being built beside it. */
   private servingPath = "/";
   /** Paths of forks being built whose reads failed: such a fork must never serve. */
   private readonly failedPaths = new Set<string>();
-  /** State keys read through each endpoint other than the serving one (a fork being built), until drained. */
-  private readonly asideReads = new Map<string, StateKey[]>();
+  /** State keys read through each endpoint other than the serving one (a fork being built), each once, until drained. */
+  private readonly asideReads = new Map<string, Map<string, StateKey>>();
   /** The fork block of each endpoint that was given one (an EVM built later forks at a later block). */
   private readonly forkBlocks = new Map<string, bigint>();
   /** Upstream requests sent (a batch counts once) and reads answered from the cache; for benchmarks. */
@@ -131,15 +132,9 @@ export class UpstreamCache {
 
   /** The state keys read through endpoint `name` (not the serving one) since the last call, each once. */
   drainAside(name: string): StateKey[] {
-    const keys = this.asideReads.get(`/${name}`) ?? [];
+    const keys = this.asideReads.get(`/${name}`);
     this.asideReads.delete(`/${name}`);
-    return [...new Map(keys.map((k) => [keyId(k), k])).values()];
-  }
-
-  private noteAside(path: string, key: StateKey): void {
-    const keys = this.asideReads.get(path);
-    if (keys) keys.push(key);
-    else this.asideReads.set(path, [key]);
+    return keys ? [...keys.values()] : [];
   }
 
   /** Forgets endpoint `name`'s failures and reads (a fork built through it is gone). */
@@ -196,9 +191,8 @@ export class UpstreamCache {
 
   /** The keys fetched from the upstream (at the view) or read from the cache by a run since the last call, with their answers. */
   drainFetched(): { key: StateKey; value: Json }[] {
-    // Once each: EDR reads a key it does not hold again on every call.
-    const keys = new Map(this.fetched.map((key) => [keyId(key), key]));
-    this.fetched = [];
+    const keys = this.fetched;
+    this.fetched = new Map();
     return [...keys].map(([id, key]) => ({ key, value: this.values.get(id)! })).filter((e) => e.value !== undefined);
   }
 
@@ -296,12 +290,15 @@ export class UpstreamCache {
           ? { kind, address: String(params[0]).toLowerCase(), slot: normSlot(String(params[1])) }
           : { kind, address: String(params[0]).toLowerCase() };
       const id = keyId(key);
+      if (aside !== undefined) {
+        const read = this.asideReads.get(aside) ?? new Map<string, StateKey>();
+        this.asideReads.set(aside, read.set(id, key));
+      }
       const hit = this.values.get(id);
       if (hit !== undefined) {
         this.stats.cacheHits += 1;
         // A run's read of a key the fork does not hold (one a replacement dropped, say): handed to it like a fetched one.
-        if (aside === undefined && this.runActive) this.fetched.push(key);
-        if (aside !== undefined) this.noteAside(aside, key);
+        if (aside === undefined && this.runActive) this.fetched.set(id, key);
         return hit;
       }
       if (aside !== undefined) return this.resolveAside(aside, key, method);
@@ -329,7 +326,7 @@ export class UpstreamCache {
       }
       if (view === this.viewBlock) {
         this.values.set(id, result);
-        this.fetched.push(key);
+        this.fetched.set(id, key);
       }
       return result;
     }
@@ -369,7 +366,6 @@ export class UpstreamCache {
    * marks the endpoint failed, so the fork it built is thrown away.
    */
   private async resolveAside(path: string, key: StateKey, method: string): Promise<Json> {
-    this.noteAside(path, key);
     const view = this.viewBlock;
     try {
       const result = await this.upstream(method, toRequest(key, this.viewTag).params);

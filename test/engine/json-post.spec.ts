@@ -25,6 +25,17 @@ async function serve(answer: (req: IncomingMessage, body: string, res: ServerRes
   return { url, seen, stop };
 }
 
+/** A server that answers each connection's first request with `answer` and closes the connection at its second. */
+function serveClosingAtSecondRequest(answer: (body: string, res: ServerResponse) => void) {
+  const perSocket = new WeakMap<object, number>();
+  return serve((req, body, res) => {
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    if (n > 1) return void req.socket.destroy();
+    answer(body, res);
+  });
+}
+
 const rejection = (p: Promise<unknown>) => p.then(
   () => {
     throw new Error("expected a rejection");
@@ -91,11 +102,7 @@ describe("JsonPost (the upstream's HTTP client)", function () {
     // written on it, and the request fails before any answer with "socket hang up". Here the server closes every
     // connection when its second request arrives, so the race happens on every second request. CI's replica test
     // (three co-signers, one Hardhat node) lost a decision to it as UPSTREAM_UNAVAILABLE.
-    const perSocket = new WeakMap<object, number>();
-    const server = await serve((req, body, res) => {
-      const n = (perSocket.get(req.socket) ?? 0) + 1;
-      perSocket.set(req.socket, n);
-      if (n > 1) return req.socket.destroy();
+    const server = await serveClosingAtSecondRequest((body, res) => {
       res.setHeader("content-type", "application/json");
       res.end(body);
     });
@@ -112,14 +119,8 @@ describe("JsonPost (the upstream's HTTP client)", function () {
   });
 
   it("goes on to a new connection when several kept ones were closed at once (after a burst)", async function () {
-    const perSocket = new WeakMap<object, number>();
-    const server = await serve((req, body, res) => {
-      const n = (perSocket.get(req.socket) ?? 0) + 1;
-      perSocket.set(req.socket, n);
-      if (n > 1) return req.socket.destroy();
-      // the burst's answers come together, so that both connections are kept
-      setTimeout(() => res.end(body), 20);
-    });
+    // the burst's answers come together, so that both connections are kept
+    const server = await serveClosingAtSecondRequest((body, res) => setTimeout(() => res.end(body), 20));
     const client = new JsonPost(server.url);
     try {
       expect(await Promise.all([client.post("1", 1_000), client.post("2", 1_000)])).to.deep.equal([1, 2]);
