@@ -185,6 +185,11 @@ export class BalanceWatch {
     return this;
   }
 
+  /** Whether `account`'s balance of `asset` is watched (the zero address's never needs to be). */
+  has(asset: string, account: Address): boolean {
+    return account === ZERO || this.seen.has(`${asset}:${account}`);
+  }
+
   /** The pairs watched so far, in order, as one string (the key of what was read for them). */
   get key(): string {
     return this.pairs.map((p) => `${p.asset}/${p.account}`).join(",");

@@ -65,20 +65,32 @@ class HostedFork implements SimulationHost {
   }
 
   async revert(snapshot: string): Promise<void> {
-    const key = this.inUse?.id === snapshot ? this.inUse.key : undefined;
-    this.inUse = undefined;
-    let reverted = false;
+    let answers: unknown[] | undefined;
     try {
-      const [done, next] = await batchOf(this.rpc)([
-        { method: "evm_revert", params: [snapshot] },
-        ...(key !== undefined ? [{ method: "evm_snapshot", params: [] }] : []),
-      ]);
-      reverted = done === true;
-      if (reverted && key !== undefined) this.ready = { id: next as string, key };
+      answers = await batchOf(this.rpc)(this.revertRequests(snapshot));
     } finally {
-      if (!reverted) this.markDirty();
+      if (!answers) this.lost();
     }
-    if (!reverted) throw new CountersignError("SIMULATION_FAILED", "the fork could not revert a simulation; it is rebuilt before the next one");
+    this.reverted(snapshot, answers);
+  }
+
+  revertRequests(snapshot: string): EvmRequest[] {
+    const ready = this.inUse?.id === snapshot;
+    return [{ method: "evm_revert", params: [snapshot] }, ...(ready ? [{ method: "evm_snapshot", params: [] }] : [])];
+  }
+
+  reverted(snapshot: string, answers: readonly unknown[]): void {
+    const key = this.inUse?.id === snapshot ? this.inUse.key : undefined;
+    if (answers[0] !== true) throw this.lost();
+    this.inUse = undefined;
+    if (key !== undefined && typeof answers[1] === "string") this.ready = { id: answers[1], key };
+  }
+
+  /** A simulation's revert failed: the EVM holds its effects and is rebuilt before the next run. */
+  private lost(): CountersignError {
+    this.inUse = undefined;
+    this.markDirty();
+    return new CountersignError("SIMULATION_FAILED", "the fork could not revert a simulation; it is rebuilt before the next one");
   }
 
   /** A request from outside a run (the fork's writes and reads): the ready snapshot is dropped before it. */

@@ -16,7 +16,7 @@ import { loadArtifact } from "../chain/artifacts";
 import type { Bound, Call } from "../eip712";
 import { CountersignError } from "../errors";
 import { errorData, isRevert, transactionHashOf } from "../errors/classify";
-import { measureCallGas, type CallGasUse, type StructLog } from "./call-gas";
+import { heaviestCallBound, isTight, measureCallGas, type CallGasUse, type StructLog } from "./call-gas";
 import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type ApprovalSeen, type AssetChange, type ControlEvent, type RawLog } from "./changes";
 import type { EvmRequest } from "./evm";
 import { batchOf, type BlockEnv, type EvmCall } from "./next-block";
@@ -37,6 +37,13 @@ export interface SimulationHost {
    * before the next run) and this throws SIMULATION_FAILED.
    */
   revert(snapshot: string): Promise<void>;
+  /**
+   * The requests that revert to `snapshot` (and take the next run's snapshot), to end the batch that makes a run's
+   * last reads inside it: the revert then needs no crossing of its own. `reverted` takes their answers, as `revert`
+   * does (a failed revert marks the EVM dirty and throws SIMULATION_FAILED). A host without them reverts alone.
+   */
+  revertRequests?(snapshot: string): EvmRequest[];
+  reverted?(snapshot: string, answers: readonly unknown[]): void;
   feeFields(env: BlockEnv): { maxFeePerGas: Hex; maxPriorityFeePerGas: Hex };
 }
 
@@ -298,17 +305,37 @@ export async function simulateOperation(
   checkAuth: (auth: AuthState) => void,
 ): Promise<SimulationResult> {
   const prepared = await prepare(fork, rpc, env, input, self, checkAuth);
-  let after: AfterState;
-  try {
-    const execution = await execute(fork, rpc, env, input, prepared);
-    // The same refusal as prepare's, when the wallet's state came from another nonce's read at this state version.
-    if (isNonceAlreadyUsed(execution.revertData, input.nonce)) throw nonceUsedError(input.nonce);
-    after = await observe(fork, rpc, input, prepared, execution);
-  } finally {
-    await fork.revert(prepared.snapshot);
-  }
+  // The revert rides in the transaction's batch unless the transaction is to be traced (it could pay ETH); when what
+  // the transaction showed needs another look inside the snapshot (the logs named more, the calls' gas needs the
+  // trace), the same transaction runs again in the next run's snapshot, at the same state, and that run is observed.
+  let after = await executeAndObserve(fork, rpc, env, input, prepared, !prepared.mayMoveEth && fork.revertRequests !== undefined);
+  // (Without a riding revert the observation is always made: never undefined.)
+  after ??= (await executeAndObserve(fork, rpc, env, input, { ...prepared, snapshot: await fork.snapshot(env) }, false))!;
   const lateBefore = await observeLateBefore(fork, rpc, input, prepared, after);
   return diff(env, input, prepared, after, lateBefore);
+}
+
+/**
+ * Sends the transaction in `prepared`'s snapshot and observes it, then reverts to the snapshot: in the transaction's
+ * batch when `rideRevert` (then undefined when the observation needed more inside the snapshot), or after.
+ */
+async function executeAndObserve(
+  fork: SimulationHost,
+  rpc: EvmCall,
+  env: BlockEnv,
+  input: SimulationInput,
+  prepared: Prepared,
+  rideRevert: boolean,
+): Promise<AfterState | undefined> {
+  let execution: Execution | undefined;
+  try {
+    execution = await execute(fork, rpc, env, input, prepared, rideRevert);
+    // The same refusal as prepare's, when the wallet's state came from another nonce's read at this state version.
+    if (isNonceAlreadyUsed(execution.revertData, input.nonce)) throw nonceUsedError(input.nonce);
+    return await observe(fork, rpc, input, prepared, execution);
+  } finally {
+    if (!execution?.reverted) await fork.revert(prepared.snapshot);
+  }
 }
 
 /** An ERC-20 allowance to read: `owner`'s allowance for `spender` on `token`. */
@@ -356,6 +383,8 @@ interface Execution {
   receipt?: Receipt | null;
   after?: unknown[];
   revertData?: Hex;
+  /** The revert rode in the transaction's batch: nothing more can be read inside the snapshot. */
+  reverted?: boolean;
 }
 
 /** What the fork showed after the transaction, read inside the snapshot. */
@@ -484,8 +513,9 @@ function firstReads(fork: SimulationHost, input: SimulationInput, prepared: Prep
  * Execute: sends the exact `execute(...)` from the fork's relayer, and in the same batch reads its block, the block's
  * logs and the state after (firstReads); a transaction that failed once mined is a revert.
  */
-async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input: SimulationInput, prepared: Prepared): Promise<Execution> {
+async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input: SimulationInput, prepared: Prepared, rideRevert = false): Promise<Execution> {
   const tx = { from: fork.relayer, to: input.wallet, data: prepared.data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
+  const revert = rideRevert ? fork.revertRequests!(prepared.snapshot) : [];
   let answers: unknown[];
   try {
     answers = await batchOf(rpc)([
@@ -494,6 +524,8 @@ async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input:
       { method: "eth_getBlockByNumber", params: ["latest", false] },
       { method: "eth_getLogs", params: [{ fromBlock: "latest", toBlock: "latest" }] },
       ...firstReads(fork, input, prepared),
+      // Last: a failure before them (the transaction's own, a read's) stops the batch before the revert.
+      ...revert,
     ]);
   } catch (err) {
     // Only the transaction's own failure names its hash (EDR mined it, and it failed): its revert data, when it has
@@ -503,21 +535,22 @@ async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input:
     if (revertData === undefined) throw err;
     return { revertData };
   }
+  const reverted = revert.length > 0;
+  if (reverted) fork.reverted!(prepared.snapshot, answers.splice(answers.length - revert.length));
   const [hash, block, blockLogs, ...after] = answers as [Hex, { gasUsed: string; transactions: Hex[] } | null, (RawLog & { transactionHash: Hex })[], ...unknown[]];
   // EDR throws for a transaction that failed (throwOnTransactionFailures): this one succeeded. Its block's gas and
-  // logs are its own when it is the block's only transaction; otherwise the receipt says.
-  const receipt =
-    block?.transactions.length === 1 && block.transactions[0] === hash
-      ? { gasUsed: block.gasUsed, logs: blockLogs.filter((l) => l.transactionHash === hash), status: "0x1" }
-      : await rpc<Receipt | null>("eth_getTransactionReceipt", [hash]);
-  return { hash, receipt, after };
+  // logs are its own when it is the block's only transaction; otherwise the receipt says (read inside the snapshot).
+  const alone = block?.transactions.length === 1 && block.transactions[0] === hash;
+  if (alone) return { hash, receipt: { gasUsed: block.gasUsed, logs: blockLogs.filter((l) => l.transactionHash === hash), status: "0x1" }, after, reverted };
+  if (reverted) return { hash, after, reverted };
+  return { hash, receipt: await rpc<Receipt | null>("eth_getTransactionReceipt", [hash]), after };
 }
 
 /**
  * Observe, inside the snapshot: the receipt, the state, balances and slots after, the trace (for ETH recipients and
  * the calls' gas, only when needed), then the balances, allowances and slots after of what only the logs named.
  */
-async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInput, prepared: Prepared, execution: Execution): Promise<AfterState> {
+async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInput, prepared: Prepared, execution: Execution): Promise<AfterState | undefined> {
   const { watch, targets, slotsBeforeOf, observedCount } = prepared;
   const { hash, receipt } = execution;
   let success = hash !== undefined;
@@ -527,6 +560,7 @@ async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInpu
   // The state after for everything known before the logs came with the transaction (or, when it failed, is read
   // now); what only the logs name (more balances, allowances, emitting contracts) is read in a second round trip,
   // still inside the snapshot.
+  if (execution.reverted && !receipt) return undefined;
   const answers = execution.after ?? (await batchOf(rpc)(firstReads(fork, input, prepared)));
   const raw = answers[0] as Hex;
   const observed = observeAnswers.get(raw) ?? remember(observeAnswers, raw, readerAnswer<readonly [readonly Hex[], Observation]>("observe", raw));
@@ -536,17 +570,21 @@ async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInpu
     gasUsed = BigInt(receipt.gasUsed);
     logs = receipt.logs;
     success = receipt.status === "0x1";
+  }
+  const parsed = parseLogs(logs);
+  // Reverted already: what the batch read must be all the observation needs, or it is made again (see simulateOperation).
+  if (execution.reverted && !(success && readInBatch(input, prepared, parsed, gasUsed))) return undefined;
+  if (receipt && success) {
     // Traced for ETH payments only if a target's code could make one, and for the calls' gas only if the receipt's
     // bound cannot clear them (reusing the value trace), and only while the transaction is on the fork.
     let steps: StructLog[] | undefined;
-    if (success && prepared.mayMoveEth) {
+    if (prepared.mayMoveEth) {
       const traced = await traceValueRecipients(rpc, hash!);
       steps = traced.steps;
       for (const account of traced.recipients) watch.add("native", account);
     }
-    if (success) callGas = await measureCallGas(rpc, hash!, input.callGasLimit, gasUsed, steps);
+    callGas = await measureCallGas(rpc, hash!, input.callGasLimit, gasUsed, steps);
   }
-  const parsed = parseLogs(logs);
   for (const [token, accounts] of parsed.erc20Accounts) for (const a of accounts) watch.add(token, a);
   const allowanceReads = parsed.approvals
     .filter((a) => a.kind === "erc20" && a.owner === input.wallet)
@@ -579,6 +617,17 @@ async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInpu
     touched,
     slotsAfter: touched.flatMap((c) => slotsAfterOf.get(c)!),
   };
+}
+
+/**
+ * Whether the reads in the transaction's batch are all an observation of it needs: the logs name no balance,
+ * allowance or contract not read there, and the calls' gas needs no trace (the receipt's bound clears it).
+ */
+function readInBatch(input: SimulationInput, prepared: Prepared, parsed: ReturnType<typeof parseLogs>, gasUsed: bigint): boolean {
+  if (isTight(heaviestCallBound(gasUsed), input.callGasLimit)) return false;
+  for (const [token, accounts] of parsed.erc20Accounts) for (const a of accounts) if (!prepared.watch.has(token, a)) return false;
+  if (parsed.approvals.some((a) => a.kind === "erc20" && a.owner === input.wallet)) return false;
+  return [...parsed.emitters].every((c) => c === input.wallet || prepared.slotsBeforeOf.has(c));
 }
 
 /** Observe, after the revert: the balances and slots before of what only the transaction named. */
