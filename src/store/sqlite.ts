@@ -1,5 +1,6 @@
 /**
- * The embedded store: SQLite (better-sqlite3, WAL, synchronous=FULL), the default for `npm start` and the tests.
+ * The embedded store: SQLite (better-sqlite3, WAL), the default for `npm start` and the tests. A commit is answered
+ * only once it is on disk, made so off the event loop (sqlite-durability.ts).
  *
  * The unique index on (chain, wallet, nonce) over decisions that were not rejected is what makes "never sign
  * twice" hold: a decision is committed here before its signature is returned, and a second digest for the same
@@ -17,6 +18,7 @@ import { auditFromRow, decisionFromRow, notPending, storedRequest, unavailable, 
 import { SqliteExecutions } from "./sqlite-executions";
 import { SqliteIncidents } from "./sqlite-incidents";
 import { SqliteApprovals } from "./sqlite-approvals";
+import { Checkpointer, Durability, type Sync } from "./sqlite-durability";
 import {
   UniqueConflict,
   type AuditRecord,
@@ -61,7 +63,11 @@ export class SqliteStore implements Store, ApprovalRecords {
   /** Approval requests and votes (sqlite-approvals.ts). */
   private readonly approvals: SqliteApprovals;
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    private readonly durability: Durability,
+    private readonly checkpointer?: Checkpointer,
+  ) {
     this.db = db;
     this.executions = new SqliteExecutions(db);
     this.incidents = new SqliteIncidents(db);
@@ -100,19 +106,34 @@ export class SqliteStore implements Store, ApprovalRecords {
     };
   }
 
-  /** Opens (and creates) the store at `path`; ":memory:" for a throwaway one. */
-  static open(path: string): SqliteStore {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  /**
+   * Opens (and creates) the store at `path`; ":memory:" for a throwaway one. `options.sync` replaces the fdatasync
+   * of the WAL (tests: a slow or failing disk); `options.checkpointEvery`: commits between two checkpoints.
+   */
+  static open(path: string, options: { sync?: Sync; checkpointEvery?: number } = {}): SqliteStore {
+    const file = path !== ":memory:";
+    if (file) mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = FULL");
+    // Commits do not wait for the disk on this connection, and it never checkpoints: Durability and the
+    // Checkpointer do both off the event loop, and no commit is answered before it is on disk.
+    db.pragma("synchronous = NORMAL");
     db.pragma("busy_timeout = 5000");
+    if (file) db.pragma("wal_autocheckpoint = 0");
     migrate(db);
-    return new SqliteStore(db);
+    const durability = new Durability(file ? `${path}-wal` : undefined, options.sync);
+    return new SqliteStore(db, durability, file ? new Checkpointer(path, options.checkpointEvery) : undefined);
   }
 
   async close(): Promise<void> {
+    await this.durability.close();
+    await this.checkpointer?.close();
     this.db.close();
+  }
+
+  /** Checkpoints done beside (and the last one's failure), and the WAL's frames after the last. */
+  get checkpoints() {
+    return this.checkpointer?.stats;
   }
 
   private readonly leases = new Set<string>();
@@ -124,13 +145,37 @@ export class SqliteStore implements Store, ApprovalRecords {
     return { lost: new Promise<void>(() => undefined), release: async () => void this.leases.delete(name) };
   }
 
-  /** Runs `fn` in one transaction; a failure of the store is STORE_UNAVAILABLE (nothing is signed). */
-  private tx<T>(fn: () => T): T {
+  /**
+   * Runs `fn` in one transaction and answers once the commit is on disk (`rows`: the decisions it wrote, shown
+   * only from then on); a failure of the store is STORE_UNAVAILABLE (nothing is signed).
+   */
+  private async tx<T>(fn: () => T, rows: (value: T) => readonly string[] = () => []): Promise<T> {
+    const value = this.txNow(fn);
+    await this.committed(rows(value));
+    return value;
+  }
+
+  /** Runs `fn` in one transaction, now; the commit is not yet on disk (see committed). */
+  private txNow<T>(fn: () => T): T {
+    this.durability.check();
     try {
       return this.db.transaction(fn).immediate();
     } catch (err) {
       throw storeError(err);
     }
+  }
+
+  /** Resolves once the last commit (which wrote the decisions `rows`) is on disk. */
+  private committed(rows: readonly string[]): Promise<void> {
+    this.checkpointer?.committed();
+    return this.durability.commit(rows);
+  }
+
+  /** `decisions` once every commit that wrote one of them is on disk: a decision is never shown before. */
+  private async shown<T extends StoredDecision | StoredDecision[] | undefined>(decisions: T): Promise<T> {
+    const ids = decisions === undefined ? [] : Array.isArray(decisions) ? decisions.map((d) => d.id) : [decisions.id];
+    await this.durability.shown(ids);
+    return decisions;
   }
 
   /** Inserts waiting for their group's commit (see grouped). */
@@ -154,7 +199,7 @@ export class SqliteStore implements Store, ApprovalRecords {
     this.group = [];
     const outcomes: ({ ok: true; value: StoredDecision } | { ok: false; error: unknown })[] = [];
     try {
-      this.tx(() => {
+      this.txNow(() => {
         for (const item of group) {
           // SQLite rolls the whole transaction back on some failures (a full disk, an I/O error): then nothing of the
           // group stands, and the rest must not run outside it.
@@ -170,14 +215,21 @@ export class SqliteStore implements Store, ApprovalRecords {
       for (const item of group) item.reject(err);
       return;
     }
-    group.forEach((item, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) item.resolve(outcome.value);
-      else item.reject(outcome.error);
-    });
+    // Each answers once the group's commit is on disk (or fails with the disk).
+    const written = outcomes.flatMap((o) => (o.ok ? [o.value.id] : []));
+    this.committed(written).then(
+      () =>
+        group.forEach((item, i) => {
+          const outcome = outcomes[i]!;
+          if (outcome.ok) item.resolve(outcome.value);
+          else item.reject(outcome.error);
+        }),
+      (err: unknown) => group.forEach((item) => item.reject(err)),
+    );
   }
 
   private read<T>(fn: () => T): T {
+    this.durability.check();
     try {
       return fn();
     } catch (err) {
@@ -236,7 +288,7 @@ export class SqliteStore implements Store, ApprovalRecords {
       if (row.status === "approved") for (const r of row.recipients) this.stmts.paid.run(row.chainId, row.wallet, r);
       this.appendAuditInTx(`decision.${update.status}`, id, { id, decidedBy: update.decidedBy, ...(auditPayload as object) }, now);
       return row;
-    });
+    }, (row) => [row.id]);
   }
 
   async restatePending(id: string, update: Restatement, auditPayload: unknown): Promise<StoredDecision> {
@@ -252,27 +304,27 @@ export class SqliteStore implements Store, ApprovalRecords {
       if (result.changes !== 1) throw notPending(id);
       this.appendAuditInTx("decision.stale", id, { id, ...(auditPayload as object) }, now);
       return decisionFromRow(this.stmts.get.get(id) as DecisionRow);
-    });
+    }, (row) => [row.id]);
   }
 
   async get(id: string): Promise<StoredDecision | undefined> {
-    return this.read(() => maybe(this.stmts.get.get(id)));
+    return this.shown(this.read(() => maybe(this.stmts.get.get(id))));
   }
 
   async findByDigest(chainId: number, wallet: string, digest: string): Promise<StoredDecision | undefined> {
-    return this.read(() => maybe(this.stmts.byDigest.get(chainId, wallet, digest)));
+    return this.shown(this.read(() => maybe(this.stmts.byDigest.get(chainId, wallet, digest))));
   }
 
   async findLiveByNonce(chainId: number, wallet: string, nonce: string): Promise<StoredDecision | undefined> {
-    return this.read(() => maybe(this.stmts.liveByNonce.get(chainId, wallet, nonce)));
+    return this.shown(this.read(() => maybe(this.stmts.liveByNonce.get(chainId, wallet, nonce))));
   }
 
   async findByIdempotencyKey(key: string): Promise<StoredDecision | undefined> {
-    return this.read(() => maybe(this.stmts.byIdempotency.get(key)));
+    return this.shown(this.read(() => maybe(this.stmts.byIdempotency.get(key))));
   }
 
   async listPending(query: PendingQuery): Promise<StoredDecision[]> {
-    return this.read(() =>
+    return this.shown(this.read(() =>
       (
         this.stmts.pending.all({
           chain_id: query.chainId,
@@ -281,7 +333,7 @@ export class SqliteStore implements Store, ApprovalRecords {
           limit: query.limit ?? 100,
         }) as DecisionRow[]
       ).map(decisionFromRow),
-    );
+    ));
   }
 
   async isRecipientKnown(chainId: number, wallet: string, recipient: string): Promise<boolean> {
@@ -319,14 +371,14 @@ export class SqliteStore implements Store, ApprovalRecords {
 
   async setPosition(chainId: number, follower: string, position: ChainPosition): Promise<void> {
     const now = new Date().toISOString();
-    this.tx(() => this.stmts.setPosition.run(chainId, follower, position.blockNumber.toString(), position.blockHash, now));
+    await this.tx(() => this.stmts.setPosition.run(chainId, follower, position.blockNumber.toString(), position.blockHash, now));
   }
 
   // --- Executions (issue 10 part A): delegated to sqlite-executions.ts ---
 
   async recordBlock(record: BlockRecord): Promise<void> {
     const now = new Date().toISOString();
-    this.tx(() =>
+    await this.tx(() =>
       this.executions.record(
         record,
         (chainId, follower) => this.positionInTx(chainId, follower),
@@ -451,7 +503,7 @@ export class SqliteStore implements Store, ApprovalRecords {
   }
 
   async listReviewed(chainId: number, limit = 50): Promise<StoredDecision[]> {
-    return this.read(() => (this.approvals.reviewedRows(chainId, limit) as DecisionRow[]).map(decisionFromRow));
+    return this.shown(this.read(() => (this.approvals.reviewedRows(chainId, limit) as DecisionRow[]).map(decisionFromRow)));
   }
 
   // --- end Approvals ---

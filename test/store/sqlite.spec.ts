@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { expect } from "chai";
-import { mkdtempSync } from "node:fs";
+import { fstatSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CountersignError } from "../../src/errors";
@@ -68,6 +68,160 @@ describe("SqliteStore: group commit", function () {
       expect((await store.auditHead()).seq).to.equal(0);
       // The next group commits as usual.
       expect((await store.insert(decision("3"), {})).nonce).to.equal("3");
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("SqliteStore: durable off the event loop", function () {
+  const WALLET = "0x2222222222222222222222222222222222222222";
+  let serial = 0;
+  const decision = (): NewDecision => {
+    const n = ++serial;
+    return {
+      chainId: 31337,
+      wallet: WALLET,
+      nonce: `${n}`,
+      digest: `0x${n.toString(16).padStart(64, "0")}`,
+      status: "approved",
+      sessionKey: "0x4444444444444444444444444444444444444444",
+      idempotencyKey: null,
+      requestHash: `h${n}`,
+      request: { nonce: `${n}` },
+      simulation: { blockNumber: "7", changes: [] },
+      reasons: [],
+      cosignerSignature: "0xsig",
+      recipients: [],
+    };
+  };
+  /** A disk whose fdatasyncs wait for `release()` (each call counted, and the descriptor it got kept). */
+  function slowDisk() {
+    const waiting: (() => void)[] = [];
+    const disk = {
+      calls: 0,
+      fds: [] as number[],
+      sync: (fd: number) => {
+        disk.calls += 1;
+        disk.fds.push(fd);
+        return new Promise<void>((resolve) => waiting.push(resolve));
+      },
+      release: () => waiting.splice(0).forEach((r) => r()),
+    };
+    return disk;
+  }
+  const settledYet = async (p: Promise<unknown>) => {
+    let settled = false;
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    return settled;
+  };
+  const pathOf = () => join(mkdtempSync(join(tmpdir(), "cs-durable-")), "store.sqlite");
+
+  it("answers an insert only once the WAL's fdatasync returned, and the event loop runs meanwhile", async function () {
+    const disk = slowDisk();
+    const path = pathOf();
+    const store = SqliteStore.open(path, { sync: disk.sync });
+    try {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 5);
+      const inserted = store.insert(decision(), {});
+      const early = await settledYet(inserted);
+      clearInterval(timer);
+      expect(early, "answered before the disk said it holds the commit").to.equal(false);
+      expect(ticks, "the event loop ran while the disk was slow").to.be.at.least(3);
+      expect(disk.calls).to.equal(1);
+      expect(fstatSync(disk.fds[0]!).ino, "the descriptor synced is the WAL's").to.equal(statSync(`${path}-wal`).ino);
+      disk.release();
+      expect((await inserted).status).to.equal("approved");
+    } finally {
+      disk.release();
+      await store.close();
+    }
+  });
+
+  it("shows no decision before it is on disk: a read of it waits, a read of another does not", async function () {
+    const disk = slowDisk();
+    const store = SqliteStore.open(pathOf(), { sync: disk.sync });
+    try {
+      const d = decision();
+      const inserted = store.insert(d, {});
+      await new Promise((r) => setImmediate(r));
+      const read = store.findByDigest(d.chainId, d.wallet, d.digest);
+      expect(await settledYet(read), "a signed decision shown before it is on disk").to.equal(false);
+      expect(await store.findByDigest(d.chainId, d.wallet, `0x${"ab".repeat(32)}`)).to.equal(undefined);
+      disk.release();
+      expect((await read)?.cosignerSignature).to.equal("0xsig");
+      await inserted;
+    } finally {
+      disk.release();
+      await store.close();
+    }
+  });
+
+  it("makes the commits made while one fdatasync ran durable with the next one: two for five inserts", async function () {
+    const disk = slowDisk();
+    const store = SqliteStore.open(pathOf(), { sync: disk.sync });
+    try {
+      const first = store.insert(decision(), {});
+      await new Promise((r) => setTimeout(r, 10));
+      const more: Promise<unknown>[] = [];
+      for (let i = 0; i < 4; i++) {
+        more.push(store.insert(decision(), {}));
+        await new Promise((r) => setImmediate(r));
+      }
+      disk.release();
+      await first;
+      await new Promise((r) => setTimeout(r, 10));
+      disk.release();
+      await Promise.all(more);
+      expect(disk.calls).to.equal(2);
+    } finally {
+      disk.release();
+      await store.close();
+    }
+  });
+
+  it("fails closed when the disk fails: the insert, and every operation after it, STORE_UNAVAILABLE", async function () {
+    const store = SqliteStore.open(pathOf(), { sync: () => Promise.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })) });
+    try {
+      const err = await store.insert(decision(), {}).then(
+        () => expect.fail("answered though its commit could not be made durable"),
+        (e: CountersignError) => e,
+      );
+      expect(err.code).to.equal("STORE_UNAVAILABLE");
+      expect(err.message).to.include("EIO");
+      for (const after of [() => store.insert(decision(), {}), () => store.get("op_x"), () => store.auditHead()]) {
+        const later = await after().then(
+          () => expect.fail("the store went on after a failed fdatasync"),
+          (e: CountersignError) => e,
+        );
+        expect(later.code).to.equal("STORE_UNAVAILABLE");
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("checkpoints the WAL into the database from a worker thread: the WAL is emptied while inserts go on", async function () {
+    const path = pathOf();
+    const store = SqliteStore.open(path, { checkpointEvery: 20 });
+    try {
+      for (let i = 0; i < 100; i++) await store.insert(decision(), {});
+      await new Promise((r) => setTimeout(r, 200));
+      const stats = store.checkpoints!;
+      expect(stats.checkpoints, "checkpoints done beside").to.be.at.least(3);
+      expect(stats.lastError).to.equal(undefined);
+      // Another connection reads every decision from the database file the checkpoints wrote.
+      const reader = new Database(path, { readonly: true });
+      try {
+        expect((reader.prepare("SELECT count(*) AS n FROM decisions").get() as { n: number }).n).to.equal(100);
+      } finally {
+        reader.close();
+      }
     } finally {
       await store.close();
     }
