@@ -22,7 +22,8 @@
  *    their threads: EDR's included), which load from other processes disturbs less than wall time; cpuRatio is it
  *    over localExecP50Ms (a wall time, as the goal is set); localExecCpuMs: the floor's own CPU per execute (this
  *    process, all threads), for comparison;
- *  - decisionsPerSecond: the same with 8 concurrent callers;
+ *  - decisionsPerSecond: the same with 8 concurrent callers; httpDecisionsPerSecond: over HTTP from 8 clients, in
+ *    blocks that alternate with the in-process ones (see throughput), and httpVsInProcess their ratio;
  *  - remote*: the upstream behind a proxy that adds 20 ms to every HTTP request (a stand-in for a remote RPC; it
  *    serves no WebSocket, so every decision first checks the head: one eth_blockNumber, shared by concurrent ones):
  *    remoteDecideP50Ms (steady state); remoteFirstAfterHeadMs: from the moment a new block is mined upstream (by
@@ -62,7 +63,7 @@ import { RELAYER, type Fork } from "../src/simulation/fork";
 import { UpstreamCache, type StateKey } from "../src/simulation/upstream-cache";
 import { startLatencyProxy, type LatencyProxy } from "./support/latency-proxy";
 import { loadFigures, runLoad, slope, startService } from "./support/http-load";
-import { Requests } from "./support/requests";
+import { HTTP_BODIES_PER_SECOND, Requests } from "./support/requests";
 import { soak } from "./support/soak";
 import { machine } from "./support/machine";
 
@@ -85,7 +86,6 @@ const P = {
   /** Blocks of sequential decisions alternating with blocks of local executes. */
   interleaveBlocks: QUICK ? 2 : 20,
   concurrency: 8,
-  concurrentRuns: scale(500),
   profileRuns: scale(200),
   remoteDelayMs: 20,
   remoteWarmup: scale(50),
@@ -96,9 +96,13 @@ const P = {
   freshnessTrials: QUICK ? 6 : 50,
   /** Deadline of each request: this far ahead of signing (the engine allows at most 300 s). */
   ttlSeconds: 240n,
-  /** HTTP phase: closed-loop clients over loopback for this long, after a warm-up of httpWarmup requests. */
+  /**
+   * Throughput: blocks of in-process decisions (`concurrency` callers) alternating with blocks of HTTP decisions
+   * (httpConcurrency closed-loop clients over loopback), each this long, after a warm-up of httpWarmup requests.
+   */
   httpConcurrency: 8,
-  httpSeconds: QUICK ? 3 : 20,
+  throughputBlocks: QUICK ? 1 : 4,
+  throughputBlockSeconds: QUICK ? 3 : 5,
   httpWarmup: scale(200),
   /** Memory phase: decisions (8 concurrent) after a warm-up, RSS sampled after a GC every memorySampleEvery. */
   memoryWarmup: scale(1_000),
@@ -406,27 +410,71 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
 }
 
 /**
- * The HTTP phase: the co-signer's own service on loopback, rate limits lifted, and P.httpConcurrency closed-loop
- * clients in a process of their own sending valid proposals for P.httpSeconds. The CPU counted is the service's
- * process's and its EVM's (not the clients').
+ * The throughput phase: decisions from P.concurrency callers in this process, and over HTTP (the co-signer's own
+ * service on loopback, rate limits lifted, P.httpConcurrency closed-loop clients in a process of their own), in
+ * alternating blocks of P.throughputBlockSeconds each: both rates span the same time, so both see the same machine
+ * load and the same upkeep of the fork (new nonce words hydrated, a replacement of its EVM), and their ratio is not
+ * one of a quiet second against a busy twenty. Bodies are signed before each block's clock starts. The CPU counted
+ * over HTTP is the service's process's and its EVM's (not the clients').
  */
-async function httpLoad(cosigner: Cosigner, requests: Requests) {
+async function throughput(cosigner: Cosigner, requests: Requests) {
   const service = await startService(cosigner, 1_000_000_000);
   try {
     const warm = loadFigures(await runLoad({ url: service.url, bodies: requests.json(P.httpWarmup), concurrency: P.httpConcurrency, durationMs: 60_000 }));
     if (warm.ok !== P.httpWarmup) throw new Error(`HTTP warm-up: ${JSON.stringify(warm.errors)}`);
-    // Enough bodies for twice the in-process rate over the whole phase; signed before the clock starts.
-    const bodies = requests.json(Math.ceil(P.httpSeconds * 400));
-    const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
-    const cpu = process.cpuUsage();
-    const run = loadFigures(await runLoad({ url: service.url, bodies, concurrency: P.httpConcurrency, durationMs: P.httpSeconds * 1000 }));
-    const used = process.cpuUsage(cpu);
-    const evmMicros = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
-    if (run.sent === bodies.length) throw new Error("the HTTP phase ran out of bodies before its time: sign more");
-    return { ...run, cpuMsPerDecision: (used.user + used.system + evmMicros) / 1000 / Math.max(1, run.sent) };
+    const inProcess = { decisions: 0, seconds: 0, times: [] as number[] };
+    const http = { sent: 0, ok: 0, seconds: 0, latencies: [] as number[], errors: {} as Record<string, number>, cpuMicros: 0, clientCpuMs: 0 };
+    for (let block = 0; block < P.throughputBlocks; block++) {
+      const conc = await concurrentFor(cosigner, requests.batch(Math.ceil(P.throughputBlockSeconds * HTTP_BODIES_PER_SECOND)), P.concurrency, P.throughputBlockSeconds);
+      inProcess.decisions += conc.times.length;
+      inProcess.seconds += conc.seconds;
+      inProcess.times.push(...conc.times);
+      const bodies = requests.forLoad(P.throughputBlockSeconds);
+      const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
+      const cpu = process.cpuUsage();
+      const run = loadFigures(await runLoad({ url: service.url, bodies, concurrency: P.httpConcurrency, durationMs: P.throughputBlockSeconds * 1000 }));
+      const used = process.cpuUsage(cpu);
+      http.cpuMicros += used.user + used.system + (await cosigner.fork.evmUsage()).cpuMicros - evm0;
+      if (run.sent === bodies.length) throw new Error("an HTTP block ran out of bodies before its time: sign more");
+      http.sent += run.sent;
+      http.ok += run.ok;
+      http.seconds += run.ok / run.perSecond;
+      http.latencies.push(...run.latencies);
+      http.clientCpuMs += (run.clientCpuMsPerRequest ?? Number.NaN) * run.sent;
+      for (const [k, v] of Object.entries(run.errors)) http.errors[k] = (http.errors[k] ?? 0) + v;
+    }
+    return {
+      inProcess: { ...inProcess, perSecond: inProcess.decisions / inProcess.seconds },
+      http: {
+        ...http,
+        perSecond: http.ok / http.seconds,
+        cpuMsPerDecision: http.cpuMicros / 1000 / Math.max(1, http.sent),
+        clientCpuMsPerRequest: http.clientCpuMs / Math.max(1, http.sent),
+      },
+    };
   } finally {
     await service.app.close();
   }
+}
+
+/** Decisions from `workers` concurrent callers for `seconds` (of the bodies given: running out of them fails). */
+async function concurrentFor(cosigner: Cosigner, bodies: OperationRequestBody[], workers: number, seconds: number) {
+  const times: number[] = [];
+  let next = 0;
+  const started = now();
+  const end = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (now() < end) {
+        if (next >= bodies.length) throw new Error("the in-process block ran out of bodies before its time: sign more");
+        const body = bodies[next++]!;
+        const t = now();
+        approved(await cosigner.engine.propose(body));
+        times.push(now() - t);
+      }
+    }),
+  );
+  return { times, seconds: (now() - started) / 1000 };
 }
 
 /** A function that runs a full garbage collection (V8's gc, exposed at run time). */
@@ -591,9 +639,10 @@ async function main() {
     const seqSeconds = seqMs / 1000;
     const up1 = counter.snapshot();
     log(`decide p50 ${pct(decideTimes, 50).toFixed(3)} ms, p99 ${pct(decideTimes, 99).toFixed(3)} ms`);
-    const conc = await concurrent(cosigner, requests.batch(P.concurrentRuns), P.concurrency);
-    log(`${P.concurrency} concurrent: ${conc.perSecond.toFixed(1)} decisions/s`);
-    const httpPhase = await httpLoad(cosigner, requests);
+    const rates = await throughput(cosigner, requests);
+    const conc = rates.inProcess;
+    const httpPhase = rates.http;
+    log(`${P.concurrency} concurrent in process: ${conc.perSecond.toFixed(1)} decisions/s`);
     log(
       `HTTP, ${P.httpConcurrency} clients: ${httpPhase.perSecond.toFixed(1)} decisions/s, p99 ${pct(httpPhase.latencies, 99).toFixed(1)} ms, errors ${JSON.stringify(httpPhase.errors)}; ` +
         `CPU ${httpPhase.cpuMsPerDecision.toFixed(3)} ms a decision (service and EVM), ${httpPhase.clientCpuMsPerRequest?.toFixed(3)} ms a request (the clients' process)`,
@@ -778,7 +827,11 @@ async function main() {
       // which shares the machine's two cores with the service (a client elsewhere would take none of them).
       http: {
         concurrency: P.httpConcurrency,
-        seconds: P.httpSeconds,
+        blocks: P.throughputBlocks,
+        blockSeconds: P.throughputBlockSeconds,
+        seconds: round(httpPhase.seconds, 2),
+        inProcessSeconds: round(conc.seconds, 2),
+        inProcessDecisions: conc.decisions,
         sent: httpPhase.sent,
         ok: httpPhase.ok,
         errors: httpPhase.errors,

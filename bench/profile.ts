@@ -116,7 +116,7 @@ async function main() {
       const load = (bodies: string[], durationMs: number) => runLoad({ url: service!.url, bodies, concurrency: 8, durationMs }).then(loadFigures);
       if (service) await load(requests.json(warmup), 60_000);
       else await decide(requests.batch(warmup));
-      const bodies = service ? requests.json(Math.ceil(httpSeconds! * 400)) : requests.batch(runs);
+      const bodies = service ? requests.forLoad(httpSeconds!) : requests.batch(runs);
       session.connect();
       await session.post("Profiler.enable");
       await session.post("Profiler.setSamplingInterval", { interval: 100 });

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       const warm = startLoad({ url: urls[0]!, urls, bodies: requests.json(20 * count), concurrency: count, durationMs: 60_000 });
       warm.end();
       await warm.done;
-      const run = startLoad({ url: urls[0]!, urls, bodies: requests.json(Math.ceil(seconds * 400)), concurrency, durationMs: seconds * 1000 });
+      const run = startLoad({ url: urls[0]!, urls, bodies: requests.forLoad(seconds), concurrency, durationMs: seconds * 1000 });
       run.end();
       const figures = loadFigures(await run.done);
       phases.push({

@@ -42,6 +42,17 @@ export class Requests {
 
   /** One request body (as JSON would carry it) and the calldata of the `execute` the co-signer would simulate. */
   make(): { body: OperationRequestBody; execute: Hex } {
+    const { op, digest, body } = this.next();
+    const execute = encodeExecute({ ...op, agentSignature: body.agentSignature as Hex, cosignerSignature: this.cosignerKey.sign(digest) });
+    return { body, execute };
+  }
+
+  /** `n` request bodies (one signature each: no `execute` calldata). */
+  batch(n: number): OperationRequestBody[] {
+    return Array.from({ length: n }, () => this.next().body);
+  }
+
+  private next() {
     if (this.index === 256n) [this.word, this.index] = [randomWord(), 0n];
     const nonce = this.word * 256n + this.index++;
     const deadline = BigInt(Math.floor(Date.now() / 1000)) + this.P.ttlSeconds;
@@ -52,12 +63,15 @@ export class Requests {
     const agentSignature = this.sessionKey.sign(digest);
     const intent = { kind: "transfer", asset: this.d.tokens.USDC!, to: this.d.recipients.alice!, amount: this.P.amount } as const;
     const body = encodeOperationRequest({ chainId: this.d.chainId, wallet: this.d.wallet, ...op, agentSignature, intent });
-    const execute = encodeExecute({ ...op, agentSignature, cosignerSignature: this.cosignerKey.sign(digest) });
-    return { body, execute };
+    return { op, digest, body };
   }
 
-  batch(n: number): OperationRequestBody[] {
-    return Array.from({ length: n }, () => this.make().body);
+  /**
+   * Bodies for an HTTP load of `seconds`: enough for HTTP_BODIES_PER_SECOND, signed before the clock starts (a
+   * load that runs out of them fails: it would measure the bodies, not the service).
+   */
+  forLoad(seconds: number): string[] {
+    return this.json(Math.ceil(seconds * HTTP_BODIES_PER_SECOND));
   }
 
   /** `n` bodies as the JSON an HTTP client sends. */
@@ -65,6 +79,9 @@ export class Requests {
     return this.batch(n).map((b) => JSON.stringify(b));
   }
 }
+
+/** More decisions a second than a co-signer on this machine class makes (measured: up to 450 over HTTP). */
+export const HTTP_BODIES_PER_SECOND = 1_000;
 
 export function randomWord(): bigint {
   return BigInt(`0x${randomBytes(7).toString("hex")}`);
