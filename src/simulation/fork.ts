@@ -173,8 +173,10 @@ export class Fork {
   private recycling?: Promise<void>;
   /** The serving EVM process's resident memory at its first check (bytes), the base recycleGrowthMiB counts from. */
   private servingRssBase?: { provider: EvmProcess; bytes: number };
-  /** CPU time of the EVM processes already replaced (µs), for evmUsage. */
+  /** CPU time of the EVM processes already replaced and ended (µs), for evmUsage. */
   private retiredCpuMicros = 0;
+  /** Replaced EVM processes not yet ended: evmUsage counts their CPU as it goes, so its total never jumps. */
+  private readonly retiring = new Set<EvmProcess>();
 
   private provider!: EvmProcess;
 
@@ -299,8 +301,11 @@ export class Fork {
    * the serving one.
    */
   async evmUsage(): Promise<EvmUsage> {
-    const now = await this.provider.usage();
-    return { ...now, cpuMicros: this.retiredCpuMicros + now.cpuMicros };
+    const retiring = [...this.retiring];
+    const [now, ...others] = await Promise.all([this.provider.usage(), ...retiring.map((evm) => evm.usage().then((u) => u.cpuMicros, () => 0))]);
+    // A replaced process that ended meanwhile is in retiredCpuMicros now: counted there, not twice.
+    const stillRetiring = others.reduce((sum, cpu, i) => sum + (this.retiring.has(retiring[i]!) ? cpu : 0), 0);
+    return { ...now, cpuMicros: this.retiredCpuMicros + stillRetiring + now.cpuMicros };
   }
 
   /** The process id of the serving EVM. */
@@ -795,11 +800,18 @@ export class Fork {
 
   /** Stops a replaced EVM process once the requests already sent to it had time to be answered. */
   private retire(evm: EvmProcess): void {
+    this.retiring.add(evm);
     setTimeout(() => {
       evm
         .usage()
-        .then((u) => (this.retiredCpuMicros += u.cpuMicros))
-        .catch(() => undefined)
+        .then(
+          (u) => {
+            // In one step: evmUsage counts the process either as retiring or as retired, never both.
+            this.retiring.delete(evm);
+            this.retiredCpuMicros += u.cpuMicros;
+          },
+          () => this.retiring.delete(evm),
+        )
         .finally(() => evm.stop());
     }, 5_000).unref();
   }
