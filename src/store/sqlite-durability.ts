@@ -2,8 +2,8 @@
  * The embedded store's durability, off the event loop. SQLite runs with synchronous=NORMAL (a commit writes the WAL
  * and does not wait for the disk) and never checkpoints on the store's own connection: `Durability` makes every
  * commit durable with an fdatasync of the WAL on libuv's thread pool (one at a time, each covering every commit made
- * before it started), and nothing a commit wrote is answered or shown before it is on disk; `Checkpointer` copies the
- * WAL into the database from a connection of its own, in a worker thread.
+ * before it started): a write is answered, and a decision it wrote is shown by any read, only once that commit is on
+ * disk. `Checkpointer` copies the WAL into the database from a connection of its own, in a worker thread.
  *
  * With synchronous=FULL each commit's fsync held the event loop: 0.3–1 ms a commit, and 60–412 ms at a time when the
  * disk stalled (a 5-minute soak at 50 decisions a second: every decision in flight waited, the fork's lock with them).
