@@ -513,7 +513,7 @@ function firstReads(fork: SimulationHost, input: SimulationInput, prepared: Prep
  * Execute: sends the exact `execute(...)` from the fork's relayer, and in the same batch reads its block, the block's
  * logs and the state after (firstReads); a transaction that failed once mined is a revert.
  */
-async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input: SimulationInput, prepared: Prepared, rideRevert = false): Promise<Execution> {
+async function execute(fork: SimulationHost, rpc: EvmCall, env: BlockEnv, input: SimulationInput, prepared: Prepared, rideRevert: boolean): Promise<Execution> {
   const tx = { from: fork.relayer, to: input.wallet, data: prepared.data, gas: `0x${env.gasLimit.toString(16)}`, ...fork.feeFields(env) };
   const revert = rideRevert ? fork.revertRequests!(prepared.snapshot) : [];
   let answers: unknown[];

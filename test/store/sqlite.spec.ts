@@ -120,12 +120,21 @@ describe("SqliteStore: durable off the event loop", function () {
     return settled;
   };
   const pathOf = () => join(mkdtempSync(join(tmpdir(), "cs-durable-")), "store.sqlite");
-
-  it("answers an insert only once the WAL's fdatasync returned, and the event loop runs meanwhile", async function () {
+  /** Runs `fn` on a store at `path` whose disk is slowDisk(), then lets the disk go and closes the store. */
+  async function withSlowDisk(path: string, fn: (store: SqliteStore, disk: ReturnType<typeof slowDisk>) => Promise<void>) {
     const disk = slowDisk();
-    const path = pathOf();
     const store = SqliteStore.open(path, { sync: disk.sync });
     try {
+      await fn(store, disk);
+    } finally {
+      disk.release();
+      await store.close();
+    }
+  }
+
+  it("answers an insert only once the WAL's fdatasync returned, and the event loop runs meanwhile", async function () {
+    const path = pathOf();
+    await withSlowDisk(path, async (store, disk) => {
       let ticks = 0;
       const timer = setInterval(() => ticks++, 5);
       const inserted = store.insert(decision(), {});
@@ -137,16 +146,11 @@ describe("SqliteStore: durable off the event loop", function () {
       expect(fstatSync(disk.fds[0]!).ino, "the descriptor synced is the WAL's").to.equal(statSync(`${path}-wal`).ino);
       disk.release();
       expect((await inserted).status).to.equal("approved");
-    } finally {
-      disk.release();
-      await store.close();
-    }
+    });
   });
 
   it("shows no decision before it is on disk: a read of it waits, a read of another does not", async function () {
-    const disk = slowDisk();
-    const store = SqliteStore.open(pathOf(), { sync: disk.sync });
-    try {
+    await withSlowDisk(pathOf(), async (store, disk) => {
       const d = decision();
       const inserted = store.insert(d, {});
       await new Promise((r) => setImmediate(r));
@@ -156,16 +160,11 @@ describe("SqliteStore: durable off the event loop", function () {
       disk.release();
       expect((await read)?.cosignerSignature).to.equal("0xsig");
       await inserted;
-    } finally {
-      disk.release();
-      await store.close();
-    }
+    });
   });
 
   it("makes the commits made while one fdatasync ran durable with the next one: two for five inserts", async function () {
-    const disk = slowDisk();
-    const store = SqliteStore.open(pathOf(), { sync: disk.sync });
-    try {
+    await withSlowDisk(pathOf(), async (store, disk) => {
       const first = store.insert(decision(), {});
       await new Promise((r) => setTimeout(r, 10));
       const more: Promise<unknown>[] = [];
@@ -179,10 +178,7 @@ describe("SqliteStore: durable off the event loop", function () {
       disk.release();
       await Promise.all(more);
       expect(disk.calls).to.equal(2);
-    } finally {
-      disk.release();
-      await store.close();
-    }
+    });
   });
 
   it("fails closed when the disk fails: the insert, and every operation after it, STORE_UNAVAILABLE", async function () {
