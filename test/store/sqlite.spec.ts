@@ -119,6 +119,14 @@ describe("SqliteStore: durable off the event loop", function () {
     await new Promise((r) => setTimeout(r, 50));
     return settled;
   };
+  /** Waits until `cond` holds (polled every 2 ms; fails after 10 s). */
+  async function until(cond: () => boolean) {
+    const deadline = Date.now() + 10_000;
+    while (!cond()) {
+      if (Date.now() > deadline) expect.fail(`waited 10 s for ${cond}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
   const pathOf = () => join(mkdtempSync(join(tmpdir(), "cs-durable-")), "store.sqlite");
   /** Runs `fn` on a store at `path` whose disk is slowDisk(), then lets the disk go and closes the store. */
   async function withSlowDisk(path: string, fn: (store: SqliteStore, disk: ReturnType<typeof slowDisk>) => Promise<void>) {
@@ -166,7 +174,7 @@ describe("SqliteStore: durable off the event loop", function () {
   it("makes the commits made while one fdatasync ran durable with the next one: two for five inserts", async function () {
     await withSlowDisk(pathOf(), async (store, disk) => {
       const first = store.insert(decision(), {});
-      await new Promise((r) => setTimeout(r, 10));
+      await until(() => disk.calls === 1);
       const more: Promise<unknown>[] = [];
       for (let i = 0; i < 4; i++) {
         more.push(store.insert(decision(), {}));
@@ -174,7 +182,7 @@ describe("SqliteStore: durable off the event loop", function () {
       }
       disk.release();
       await first;
-      await new Promise((r) => setTimeout(r, 10));
+      await until(() => disk.calls === 2);
       disk.release();
       await Promise.all(more);
       expect(disk.calls).to.equal(2);
@@ -212,8 +220,7 @@ describe("SqliteStore: durable off the event loop", function () {
       const frames: number[] = [];
       for (let round = 1; round <= 5; round++) {
         for (let i = 0; i < 20; i++) await store.insert(decision(), {});
-        const deadline = Date.now() + 10_000;
-        while (stats.checkpoints < round && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        await until(() => stats.checkpoints >= round);
         expect(stats.checkpoints, `checkpoints after ${round * 20} commits`).to.equal(round);
         expect(stats.lastError).to.equal(undefined);
         frames.push(stats.walFrames);
