@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CountersignError } from "../../src/errors";
 import { SqliteStore, type NewDecision } from "../../src/store";
+import { waitFor } from "../support/engine";
 import { storeContract } from "./contract";
 
 storeContract("SQLite (file)", async () => SqliteStore.open(join(mkdtempSync(join(tmpdir(), "cs-store-")), "store.sqlite")));
@@ -119,14 +120,6 @@ describe("SqliteStore: durable off the event loop", function () {
     await new Promise((r) => setTimeout(r, 50));
     return settled;
   };
-  /** Waits until `cond` holds (polled every 2 ms; fails after 10 s). */
-  async function until(cond: () => boolean) {
-    const deadline = Date.now() + 10_000;
-    while (!cond()) {
-      if (Date.now() > deadline) expect.fail(`waited 10 s for ${cond}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  }
   const pathOf = () => join(mkdtempSync(join(tmpdir(), "cs-durable-")), "store.sqlite");
   /** Runs `fn` on a store at `path` whose disk is slowDisk(), then lets the disk go and closes the store. */
   async function withSlowDisk(path: string, fn: (store: SqliteStore, disk: ReturnType<typeof slowDisk>) => Promise<void>) {
@@ -174,7 +167,7 @@ describe("SqliteStore: durable off the event loop", function () {
   it("makes the commits made while one fdatasync ran durable with the next one: two for five inserts", async function () {
     await withSlowDisk(pathOf(), async (store, disk) => {
       const first = store.insert(decision(), {});
-      await until(() => disk.calls === 1);
+      await waitFor(() => disk.calls === 1, "the first fdatasync");
       const more: Promise<unknown>[] = [];
       for (let i = 0; i < 4; i++) {
         more.push(store.insert(decision(), {}));
@@ -182,7 +175,7 @@ describe("SqliteStore: durable off the event loop", function () {
       }
       disk.release();
       await first;
-      await until(() => disk.calls === 2);
+      await waitFor(() => disk.calls === 2, "the second fdatasync");
       disk.release();
       await Promise.all(more);
       expect(disk.calls).to.equal(2);
@@ -220,7 +213,7 @@ describe("SqliteStore: durable off the event loop", function () {
       const frames: number[] = [];
       for (let round = 1; round <= 5; round++) {
         for (let i = 0; i < 20; i++) await store.insert(decision(), {});
-        await until(() => stats.checkpoints >= round);
+        await waitFor(() => stats.checkpoints >= round, `checkpoint ${round}`);
         expect(stats.checkpoints, `checkpoints after ${round * 20} commits`).to.equal(round);
         expect(stats.lastError).to.equal(undefined);
         frames.push(stats.walFrames);
