@@ -31,10 +31,14 @@ const standinUrl = process.env.STANDIN_RPC_URL;
 // artifacts/ at run time, never picks up instrumented bytecode.
 const coverage = process.argv.includes("coverage");
 
+// The storage layout of every contract, in the build info beside Hardhat's own outputs (which it adds): the co-signer
+// reads the wallet's control state from its slots, and a test pins them to the compiler's layout. No bytecode changes.
+const storageLayout = () => ({ "*": { "*": ["storageLayout"] } });
+
 const config: HardhatUserConfig = {
   paths: coverage ? { artifacts: "coverage-artifacts", cache: "coverage-cache" } : {},
   solidity: {
-    compilers: [{ version: SOLC_VERSION, settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun" } }],
+    compilers: [{ version: SOLC_VERSION, settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun", outputSelection: storageLayout() } }],
     // The wallet's hot path is compiled through the IR pipeline (about 1.5k gas less per operation). Coverage
     // instruments without the optimizer, where the IR pipeline runs out of stack, so it keeps the legacy one.
     overrides: coverage
@@ -43,7 +47,7 @@ const config: HardhatUserConfig = {
           // The factory embeds the wallet's creation code, so it is compiled the same way.
           ["contracts/AgentWallet.sol", "contracts/AgentWalletFactory.sol"].map((file) => [
             file,
-            { version: SOLC_VERSION, settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun", viaIR: true } },
+            { version: SOLC_VERSION, settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun", viaIR: true, outputSelection: storageLayout() } },
           ]),
         ),
   },

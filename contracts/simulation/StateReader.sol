@@ -4,10 +4,9 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {AgentWallet} from "../AgentWallet.sol";
 
-/// @dev The two views of OpenZeppelin's Ownable2Step the reader calls by selector (they are public, not external).
-interface IOwnable2Step {
+/// @dev The view of OpenZeppelin's Ownable the reader calls by selector (it is public, not external).
+interface IOwnable {
     function owner() external view returns (address);
-    function pendingOwner() external view returns (address);
 }
 
 /// @title StateReader
@@ -34,7 +33,7 @@ contract StateReader {
         address[] budgetedTokens;
     }
 
-    /// @notice What observe() reads: (asset, account) balances and (token, owner, spender) allowances.
+    /// @notice What prepare() reads: (asset, account) balances (its allowance arrays are not read).
     struct Query {
         /// @notice Asset of each balance (address(0) = native).
         address[] assets;
@@ -48,7 +47,7 @@ contract StateReader {
         address[] allowanceSpenders;
     }
 
-    /// @notice Balances and allowances read by prepare() and observe().
+    /// @notice Balances read by prepare() (observe() answers the same values, packed).
     struct Observation {
         /// @notice Balances in Query order (token base units or wei).
         uint256[] balances;
@@ -112,38 +111,84 @@ contract StateReader {
     /// named as an asset that burns what it is given reads as unreadable instead of holding the fork.
     uint256 public constant READ_GAS = 100_000;
 
-    /// @notice Names of the fields controlState() returns, in order.
-    string public constant CONTROL_FIELDS = "owner,pendingOwner,cosigner,paused,codeHash";
-
-    /// @notice Before a simulation: the auth state, the control-state hashes and the known balances, in one call.
-    /// @dev Internal calls only (no calls to this contract), and the owner, co-signer and pause flag are read once
-    /// for both the auth and the control state: every call frame costs the fork's EVM time on each decision.
+    /// @notice Before a simulation: the auth state and the known balances, in one call.
+    /// @dev Internal calls only (no calls to this contract): every call frame costs the fork's EVM time on each
+    /// decision. The wallet's control state is not read here: the co-signer reads it from the wallet's storage
+    /// (src/simulation/wallet-control.ts), which costs the fork a fraction of four calls through the wallet's clone.
     function prepare(
         address payable wallet,
         address signer,
         uint256 nonce,
         address self,
         Query calldata q
-    ) external view returns (AuthState memory authState, bytes32[5] memory control, Observation memory o) {
+    ) external view returns (AuthState memory authState, Observation memory o) {
         authState = _auth(wallet, signer, nonce, self);
-        control = _controlState(wallet, authState.owner, authState.cosigner, authState.paused);
         (o.balances, o.balanceOk) = _balances(q.assets, q.accounts);
     }
 
-    /// @notice After a simulation: the control-state hashes, balances and allowances, in one call.
-    function observe(
-        address payable wallet,
-        Query calldata q
-    ) external view returns (bytes32[5] memory control, Observation memory o) {
-        control = _controlState(wallet);
-        (o.balances, o.balanceOk) = _balances(q.assets, q.accounts);
-        o.allowances = _allowances(q.allowanceTokens, q.allowanceOwners, q.allowanceSpenders);
-    }
-
-    /// @notice The wallet's scalar control state (see CONTROL_FIELDS). Its sets change only through functions that
-    /// emit events, which the co-signer checks in the receipt.
-    function controlState(address payable wallet) external view returns (bytes32[5] memory c) {
-        return _controlState(wallet);
+    /// @notice After a simulation: balances and allowances, in one call, packed (no ABI decoder or encoder: the fork's
+    /// EVM traces every step, and decoding a Query and encoding an Observation took it about 1,500 steps a decision).
+    /// Calldata after the selector, in 32-byte words: n, m, then n pairs (asset, account) (asset address(0) = native),
+    /// then m triples (token, owner, spender). Returns n balances, n ok flags (1 or 0), then m allowances: the same
+    /// values as prepare()'s balances and allowances() (a balance that cannot be read is 0 and not ok; an allowance
+    /// that cannot be read is max uint). Reverts on calldata of any other length.
+    // solhint-disable-next-line function-max-lines
+    function observe() external view {
+        assembly ("memory-safe") {
+            let n := calldataload(0x04)
+            let m := calldataload(0x24)
+            if or(
+                or(gt(n, 0xffff), gt(m, 0xffff)),
+                iszero(eq(calldatasize(), add(0x44, add(shl(6, n), mul(m, 0x60)))))
+            ) {
+                revert(0x00, 0x00)
+            }
+            let out := mload(0x40)
+            let oks := add(out, shl(5, n))
+            let allowancesOut := add(oks, shl(5, n))
+            // The allowance call's input, after the output (it needs 0x44 bytes: more than the scratch space).
+            let input := add(allowancesOut, shl(5, m))
+            let src := 0x44
+            for {
+                let i := 0
+            } lt(i, n) {
+                i := add(i, 1)
+            } {
+                let asset := calldataload(src)
+                let account := calldataload(add(src, 0x20))
+                src := add(src, 0x40)
+                switch asset
+                case 0 {
+                    mstore(add(out, shl(5, i)), balance(account))
+                    mstore(add(oks, shl(5, i)), 1)
+                }
+                default {
+                    mstore(input, shl(224, 0x70a08231)) // balanceOf(address)
+                    mstore(add(input, 0x04), account)
+                    let ok := staticcall(READ_GAS, asset, input, 0x24, 0x00, 0x20)
+                    ok := and(ok, gt(returndatasize(), 0x1f))
+                    mstore(add(out, shl(5, i)), mul(mload(0x00), ok))
+                    mstore(add(oks, shl(5, i)), ok)
+                }
+            }
+            for {
+                let i := 0
+            } lt(i, m) {
+                i := add(i, 1)
+            } {
+                mstore(input, shl(224, 0xdd62ed3e)) // allowance(address,address)
+                mstore(add(input, 0x04), calldataload(add(src, 0x20)))
+                mstore(add(input, 0x24), calldataload(add(src, 0x40)))
+                let ok := staticcall(READ_GAS, calldataload(src), input, 0x44, 0x00, 0x20)
+                src := add(src, 0x60)
+                let amount := not(0)
+                if and(ok, gt(returndatasize(), 0x1f)) {
+                    amount := mload(0x00)
+                }
+                mstore(add(allowancesOut, shl(5, i)), amount)
+            }
+            return(out, shl(5, add(shl(1, n), m)))
+        }
     }
 
     /// @notice Reads the whole control state of `wallet`.
@@ -200,34 +245,10 @@ contract StateReader {
         s.nonceUsed = _walletWord(wallet, AgentWallet.isNonceUsed.selector, nonce) != 0;
         s.paused = _walletWord(wallet, AgentWallet.paused.selector, 0) != 0;
         s.cosigner = address(uint160(_walletWord(wallet, AgentWallet.cosigner.selector, 0)));
-        s.owner = address(uint160(_walletWord(wallet, IOwnable2Step.owner.selector, 0)));
+        s.owner = address(uint160(_walletWord(wallet, IOwnable.owner.selector, 0)));
         s.selfIsGuardian = _walletWord(wallet, AgentWallet.isGuardian.selector, uint160(self)) != 0;
         s.selfIsSessionKey = _walletWord(wallet, AgentWallet.sessionKeyValidUntil.selector, uint160(self)) != 0;
         s.budgetedTokens = AgentWallet(wallet).budgetedTokens();
-    }
-
-    function _controlState(address payable wallet) internal view returns (bytes32[5] memory c) {
-        return
-            _controlState(
-                wallet,
-                address(uint160(_walletWord(wallet, IOwnable2Step.owner.selector, 0))),
-                address(uint160(_walletWord(wallet, AgentWallet.cosigner.selector, 0))),
-                _walletWord(wallet, AgentWallet.paused.selector, 0) != 0
-            );
-    }
-
-    /// @dev The control state with the owner, co-signer and pause flag already read (in the same call).
-    function _controlState(
-        address payable wallet,
-        address owner,
-        address cosigner,
-        bool paused
-    ) internal view returns (bytes32[5] memory c) {
-        c[0] = bytes32(uint256(uint160(owner)));
-        c[1] = bytes32(_walletWord(wallet, IOwnable2Step.pendingOwner.selector, 0));
-        c[2] = bytes32(uint256(uint160(cosigner)));
-        c[3] = paused ? bytes32(uint256(1)) : bytes32(0);
-        c[4] = wallet.codehash;
     }
 
     /// @dev The one-word answer of a wallet view `selector(arg)` (an argument-less view ignores `arg`). Reverts when

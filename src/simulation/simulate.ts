@@ -21,6 +21,8 @@ import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type
 import type { EvmRequest } from "./evm";
 import { batchOf, type BlockEnv, type EvmCall } from "./next-block";
 import { canMoveEth, traceValueRecipients } from "./value-trace";
+import { observeAnswer, observeCalldata, type AllowanceRead, type Observation } from "./observe-call";
+import { CONTROL_FIELDS, CONTROL_READS, controlOf, controlRequests, type WalletControl } from "./wallet-control";
 
 /**
  * What a simulation needs of the fork it runs on, besides the EVM itself: the process the EVM lives in provides it
@@ -137,9 +139,6 @@ export function encodeExecute(input: Omit<SimulationInput, "wallet" | "watch">):
   ]);
 }
 
-/** Fields of StateReader.controlState, in order. */
-export const CONTROL_FIELDS = ["owner", "pendingOwner", "cosigner", "paused", "codeHash"] as const;
-
 /** Events the wallet emits on the agent path; any other event of the wallet is a change of its own state. */
 const AGENT_PATH_EVENT_NAMES = ["Executed", "BudgetCharged"];
 let walletEvents: Map<Hex, string> | undefined;
@@ -153,24 +152,19 @@ function walletEventName(topic0: Hex): string | undefined {
   return walletEvents.get(topic0);
 }
 
-interface Observation {
-  balances: readonly bigint[];
-  balanceOk: readonly boolean[];
-  allowances: readonly bigint[];
-}
-
 interface Pair {
   asset: string;
   account: Address;
 }
 
-function query(pairs: readonly Pair[], allowances: readonly AllowanceRead[] = []) {
+/** prepare()'s Query of `pairs`' balances. */
+function query(pairs: readonly Pair[]) {
   return {
     assets: pairs.map((p) => (p.asset === "native" ? zeroAddress : (p.asset as Address))),
     accounts: pairs.map((p) => p.account),
-    allowanceTokens: allowances.map((a) => a.token),
-    allowanceOwners: allowances.map((a) => a.owner),
-    allowanceSpenders: allowances.map((a) => a.spender),
+    allowanceTokens: [],
+    allowanceOwners: [],
+    allowanceSpenders: [],
   };
 }
 
@@ -193,13 +187,13 @@ function readerAnswer<T>(functionName: string, raw: unknown): T {
 }
 
 /**
- * Observe's calldata by wallet and watch list, and its answers decoded by their bytes: every decision of a wallet
+ * Observe's calldata by watch list, and its answers decoded by their bytes: every decision of a wallet
  * reads the same pairs after its transaction, and at one state the same transfer leaves the same balances. Decoded
  * answers are shared, never changed. Emptied when full.
  */
 const OBSERVE_MEMO_LIMIT = 1024;
-const observeCalldata = new Map<string, Hex>();
-const observeAnswers = new Map<string, readonly [readonly Hex[], Observation]>();
+const observeCalls = new Map<string, Hex>();
+const observeAnswers = new Map<string, Observation>();
 function remember<K, V>(memo: Map<K, V>, key: K, value: V): V {
   if (memo.size >= OBSERVE_MEMO_LIMIT) memo.clear();
   memo.set(key, value);
@@ -209,6 +203,12 @@ function remember<K, V>(memo: Map<K, V>, key: K, value: V): V {
 async function readerCall<T>(rpc: EvmCall, reader: Address, functionName: string, args: readonly unknown[]): Promise<T> {
   const { method, params } = readerRequest(reader, functionName, args);
   return readerAnswer<T>(functionName, await rpc(method, params));
+}
+
+/** StateReader.observe() of `pairs` and `allowances`, now. */
+async function observeNow(rpc: EvmCall, reader: Address, pairs: readonly Pair[], allowances: readonly AllowanceRead[] = []): Promise<Observation> {
+  const { method, params } = readerCallOf(reader, observeCalldata(pairs, allowances));
+  return observeAnswer(await rpc<Hex>(method, params), pairs.length, allowances.length);
 }
 
 /** The reads of `contracts`' EIP-1967 slots at the latest block, contract by contract. */
@@ -236,7 +236,9 @@ async function settled<T extends readonly unknown[]>(promises: readonly [...{ [K
 interface Memo {
   version: number;
   /** StateReader.prepare answers by wallet, signer, co-signer and watched pairs (their nonceUsed is another nonce's). */
-  prepared: Map<string, readonly [AuthState, readonly Hex[], Observation]>;
+  prepared: Map<string, readonly [AuthState, Observation]>;
+  /** The control state of a wallet. */
+  control: Map<Address, WalletControl>;
   /** EIP-1967 slot values of a target. */
   slots: Map<Address, string[]>;
   /** Code of a target. */
@@ -246,9 +248,9 @@ const MEMO_LIMIT = 4096;
 const memos = new WeakMap<SimulationHost, Memo>();
 function memoOf(fork: SimulationHost): Memo {
   let memo = memos.get(fork);
-  const sized = memo && memo.prepared.size + memo.slots.size + memo.code.size < MEMO_LIMIT;
+  const sized = memo && memo.prepared.size + memo.control.size + memo.slots.size + memo.code.size < MEMO_LIMIT;
   if (!memo || memo.version !== fork.stateVersion || !sized) {
-    memo = { version: fork.stateVersion, prepared: new Map(), slots: new Map(), code: new Map() };
+    memo = { version: fork.stateVersion, prepared: new Map(), control: new Map(), slots: new Map(), code: new Map() };
     memos.set(fork, memo);
   }
   return memo;
@@ -289,9 +291,9 @@ function budgetedTokensOf(fork: SimulationHost): Map<Address, readonly Address[]
 
 /**
  * Reads the wallet's auth state (refused by `checkAuth` if it must be), runs the operation on the fork (inside
- * `fork.run`), and reports what it changed. Three calls to the fork's StateReader in the common case: prepare
- * (auth, state, balances before; the call targets' EIP-1967 slots are read beside it), observe (after, inside the
- * snapshot, beside the slots after), and nothing after the revert unless the logs named accounts or contracts
+ * `fork.run`), and reports what it changed. Two calls to the fork's StateReader in the common case: prepare
+ * (auth and balances before; the wallet's control state and the call targets' EIP-1967 slots are read from storage
+ * beside it), observe (balances after, inside the snapshot, beside the same storage reads after), and nothing after the revert unless the logs named accounts or contracts
  * whose balances or slots were not read before. The targets' code is read beside prepare: when any of it could
  * move ETH (value-trace.ts), the transaction is traced and every account it sent ETH to is watched too.
  * @example const result = await fork.run((rpc, env) => simulateOperation(fork, rpc, env, input, self, check))
@@ -338,13 +340,6 @@ async function executeAndObserve(
   }
 }
 
-/** An ERC-20 allowance to read: `owner`'s allowance for `spender` on `token`. */
-interface AllowanceRead {
-  token: Address;
-  owner: Address;
-  spender: Address;
-}
-
 /** What prepare read and built before the transaction: everything the later stages need. */
 interface Prepared {
   /** Every (asset, account) balance to read; the stages append to it, so indices up to a count stay stable. */
@@ -359,7 +354,7 @@ interface Prepared {
   /** The calldata of `execute(...)`. */
   data: Hex;
   auth: AuthState;
-  stateBefore: readonly Hex[];
+  stateBefore: WalletControl;
   before: Observation;
   /** The targets' EIP-1967 slot values before; observeLateBefore adds the contracts only the logs named. */
   slotsBeforeOf: Map<Address, string[]>;
@@ -395,7 +390,7 @@ interface AfterState {
   callGas: CallGasUse;
   logs: RawLog[];
   parsed: ReturnType<typeof parseLogs>;
-  stateAfter: readonly Hex[];
+  stateAfter: WalletControl;
   /** Balances of every watched pair (in watch order) and the allowances of allowanceReads. */
   after: Observation;
   allowanceReads: AllowanceRead[];
@@ -415,7 +410,7 @@ interface LateBefore {
 const NO_OBSERVATION: Observation = { balances: [], balanceOk: [], allowances: [] };
 
 /**
- * Prepare: reads auth, control state, balances and the targets' slots and code before, sets the next block, takes
+ * Prepare: reads auth, the wallet's control state, balances and the targets' slots and code before, sets the next block, takes
  * the snapshot and encodes the call; refuses (dropping the snapshot) if `checkAuth` or the gas limit says so.
  */
 async function prepare(
@@ -433,8 +428,8 @@ async function prepare(
   for (const w of input.watch ?? []) watch.add(w.asset, w.account);
   const knownCount = watch.pairs.length;
 
-  // One round trip before the transaction: prepare (auth, control state and balances before), the call targets'
-  // EIP-1967 slots before, and the snapshot (after the next block's environment, when that must be set again).
+  // One round trip before the transaction: prepare (auth and balances before), the wallet's control state and the
+  // call targets' EIP-1967 slots before, and the snapshot (after the next block's environment, when that must be set again).
   // Reads at "latest" see neither the next block's settings nor the snapshot (and nothing else runs on the fork
   // meanwhile), so their order does not matter.
   // What was read at this state version before is still true (see Fork.stateVersion); the nonce read was another
@@ -445,8 +440,8 @@ async function prepare(
   const known = memo.prepared.get(preparedKey);
   const firstTrip = Promise.allSettled([
     known
-      ? Promise.resolve([{ ...known[0], nonceUsed: false }, known[1], known[2]] as const)
-      : readerCall<readonly [AuthState, readonly Hex[], Observation]>(rpc, fork.reader, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]).then(
+      ? Promise.resolve([{ ...known[0], nonceUsed: false }, known[1]] as const)
+      : readerCall<readonly [AuthState, Observation]>(rpc, fork.reader, "prepare", [input.wallet, input.signer, input.nonce, self, query(watch.pairs)]).then(
           (read) => (memo.prepared.set(preparedKey, read), read),
         ),
     remembered(memo.slots, targets, (missing) => readSlots(rpc, missing).then((values) => missing.map((_, i) => slotsOf(values, i)))).then((perTarget) =>
@@ -454,6 +449,7 @@ async function prepare(
     ),
     fork.snapshot(env),
     remembered(memo.code, targets, (missing) => settled<Hex[]>(missing.map((t) => rpc<Hex>("eth_getCode", [t, "latest"])))),
+    remembered(memo.control, [input.wallet], async ([wallet]) => [controlOf(await batchOf(rpc)(controlRequests(wallet!)))]),
   ]);
   // Encoded while the fork works; a failure is thrown below, once the snapshot can be dropped.
   const encoded = (() => {
@@ -463,7 +459,7 @@ async function prepare(
       return { error };
     }
   })();
-  const [preparedRead, targetSlotsRead, snapshotTaken, targetCodeRead] = await firstTrip;
+  const [preparedRead, targetSlotsRead, snapshotTaken, targetCodeRead, controlRead] = await firstTrip;
   if (snapshotTaken.status === "rejected") throw snapshotTaken.reason;
   const snapshot = snapshotTaken.value;
   try {
@@ -475,11 +471,13 @@ async function prepare(
     }
     if (targetSlotsRead.status === "rejected") throw targetSlotsRead.reason;
     if (targetCodeRead.status === "rejected") throw targetCodeRead.reason;
+    if (controlRead.status === "rejected") throw controlRead.reason;
     // Code that could pay ETH to an account no one watches: then the transaction is traced (fails closed if it cannot be).
     const mayMoveEth = targetCodeRead.value.some(canMoveEth);
     if ("error" in encoded) throw encoded.error;
     const slotsBeforeOf = new Map(targets.map((c, i) => [c, slotsOf(targetSlotsRead.value, i)]));
-    const [rawAuth, stateBefore, before] = preparedRead.value;
+    const [rawAuth, before] = preparedRead.value;
+    const stateBefore = controlRead.value[0]!;
     // viem decodes uint48 as a number: make validUntil the bigint AuthState promises, or `validUntil === 0n` never holds.
     const auth: AuthState = { ...rawAuth, validUntil: BigInt(rawAuth.validUntil) };
     budgetedTokensOf(fork).set(input.wallet, auth.budgetedTokens);
@@ -501,12 +499,26 @@ async function prepare(
   }
 }
 
-/** The reads right after the transaction, in the batch that sends it: observe and the targets' slots after. */
+/**
+ * The reads right after the transaction, in the batch that sends it: observe (balances), the targets' slots and the
+ * wallet's control state after; afterReads splits their answers.
+ */
 function firstReads(fork: SimulationHost, input: SimulationInput, prepared: Prepared): EvmRequest[] {
   const { watch } = prepared;
-  const key = `${input.wallet}:${watch.key}`;
-  const data = observeCalldata.get(key) ?? remember(observeCalldata, key, readerFunction("observe").encode([input.wallet, query(watch.pairs)]));
-  return [readerCallOf(fork.reader, data), ...slotRequests(prepared.targets)];
+  const key = watch.key;
+  const data = observeCalls.get(key) ?? remember(observeCalls, key, observeCalldata(watch.pairs));
+  return [readerCallOf(fork.reader, data), ...slotRequests(prepared.targets), ...controlRequests(input.wallet)];
+}
+
+/** The answers of firstReads: observe's (decoded), the targets' slot values, the wallet's control state. */
+function afterReads(answers: readonly unknown[], { targets, observedCount }: Prepared): { observed: Observation; targetSlots: string[]; control: WalletControl } {
+  const raw = answers[0] as Hex;
+  const slotCount = targets.length * EIP1967_SLOTS.length;
+  return {
+    observed: observeAnswers.get(raw) ?? remember(observeAnswers, raw, observeAnswer(raw, observedCount, 0)),
+    targetSlots: answers.slice(1, 1 + slotCount) as string[],
+    control: controlOf(answers.slice(1 + slotCount, 1 + slotCount + CONTROL_READS)),
+  };
 }
 
 /**
@@ -562,9 +574,7 @@ async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInpu
   // still inside the snapshot.
   if (execution.reverted && !receipt) return undefined;
   const answers = execution.after ?? (await batchOf(rpc)(firstReads(fork, input, prepared)));
-  const raw = answers[0] as Hex;
-  const observed = observeAnswers.get(raw) ?? remember(observeAnswers, raw, readerAnswer<readonly [readonly Hex[], Observation]>("observe", raw));
-  const targetSlotsAfter = answers.slice(1) as string[];
+  const { observed, targetSlots: targetSlotsAfter, control: stateAfter } = afterReads(answers, prepared);
   if (hash !== undefined && !receipt) throw new CountersignError("SIMULATION_FAILED", "the fork returned no receipt for the simulated transaction");
   if (receipt) {
     gasUsed = BigInt(receipt.gasUsed);
@@ -594,7 +604,7 @@ async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInpu
   const lateAfter = watch.pairs.slice(observedCount);
   const [lateObserved, lateSlotsAfter] = await settled([
     lateAfter.length > 0 || allowanceReads.length > 0
-      ? readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(lateAfter, allowanceReads)]).then((r) => r[1])
+      ? observeNow(rpc, fork.reader, lateAfter, allowanceReads)
       : Promise.resolve<Observation>(NO_OBSERVATION),
     readSlots(rpc, lateTouched),
   ]);
@@ -607,10 +617,10 @@ async function observe(fork: SimulationHost, rpc: EvmCall, input: SimulationInpu
     callGas,
     logs,
     parsed,
-    stateAfter: observed[0],
+    stateAfter,
     after: {
-      balances: [...observed[1].balances, ...lateObserved.balances],
-      balanceOk: [...observed[1].balanceOk, ...lateObserved.balanceOk],
+      balances: [...observed.balances, ...lateObserved.balances],
+      balanceOk: [...observed.balanceOk, ...lateObserved.balanceOk],
       allowances: lateObserved.allowances,
     },
     allowanceReads,
@@ -637,7 +647,7 @@ async function observeLateBefore(fork: SimulationHost, rpc: EvmCall, input: Simu
   const lateTouched = after.touched.filter((c) => !slotsBeforeOf.has(c));
   const [extraBefore, lateSlots] = await settled([
     extra.length > 0
-      ? readerCall<readonly [readonly Hex[], Observation]>(rpc, fork.reader, "observe", [input.wallet, query(extra)]).then((r) => r[1])
+      ? observeNow(rpc, fork.reader, extra)
       : Promise.resolve<Observation>(NO_OBSERVATION),
     readSlots(rpc, lateTouched),
   ]);

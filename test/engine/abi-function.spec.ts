@@ -23,19 +23,18 @@ describe("abiFunction (a function of an ABI, found once)", function () {
     );
   });
 
-  it("encodes StateReader.observe and decodes its answers exactly as viem does", function () {
+  it("encodes StateReader.prepare and decodes its answers exactly as viem does", function () {
     const abi = loadArtifact("StateReader").abi;
-    const observe = abiFunction(abi, "observe");
-    const item = abi.find((i) => i.type === "function" && i.name === "observe") as { outputs: readonly { type: string }[] };
+    const prepare = abiFunction(abi, "prepare");
+    const item = abi.find((i) => i.type === "function" && i.name === "prepare") as { outputs: readonly { type: string }[] };
     fc.assert(
-      fc.property(address, fc.array(address, { maxLength: 5 }), fc.array(fc.tuple(uint(256), fc.boolean()), { maxLength: 5 }), (wallet, accounts, balances) => {
+      fc.property(address, fc.array(address, { maxLength: 5 }), fc.array(fc.tuple(uint(256), fc.boolean()), { maxLength: 5 }), uint(48), (wallet, accounts, balances, validUntil) => {
         const query = { assets: accounts, accounts, allowanceTokens: [], allowanceOwners: [], allowanceSpenders: [] };
-        expect(observe.encode([wallet, query])).to.equal(encodeFunctionData({ abi, functionName: "observe", args: [wallet, query] }));
-        const answer = encodeAbiParameters(item.outputs as never, [
-          [1n, 2n, 3n, 4n, 5n].map((n) => toHex(n, { size: 32 })),
-          { balances: balances.map((b) => b[0]), balanceOk: balances.map((b) => b[1]), allowances: [] },
-        ] as never);
-        expect(observe.decode(answer)).to.deep.equal(decodeFunctionResult({ abi, functionName: "observe", data: answer }));
+        const args = [wallet, wallet, 7n, wallet, query];
+        expect(prepare.encode(args)).to.equal(encodeFunctionData({ abi, functionName: "prepare", args }));
+        const auth = { validUntil: Number(validUntil), nonceUsed: true, paused: false, cosigner: wallet, owner: wallet, selfIsGuardian: false, selfIsSessionKey: true, budgetedTokens: accounts };
+        const answer = encodeAbiParameters(item.outputs as never, [auth, { balances: balances.map((b) => b[0]), balanceOk: balances.map((b) => b[1]), allowances: [] }] as never);
+        expect(prepare.decode(answer)).to.deep.equal(decodeFunctionResult({ abi, functionName: "prepare", data: answer }));
       }),
       { numRuns: 100 },
     );
