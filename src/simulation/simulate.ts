@@ -293,8 +293,8 @@ function budgetedTokensOf(fork: SimulationHost): Map<Address, readonly Address[]
  * Reads the wallet's auth state (refused by `checkAuth` if it must be), runs the operation on the fork (inside
  * `fork.run`), and reports what it changed. Two calls to the fork's StateReader in the common case: prepare
  * (auth and balances before; the wallet's control state and the call targets' EIP-1967 slots are read from storage
- * beside it), observe (balances after, inside the snapshot, beside the same storage reads after), and nothing after the revert unless the logs named accounts or contracts
- * whose balances or slots were not read before. The targets' code is read beside prepare: when any of it could
+ * beside it), observe (balances after, inside the snapshot, beside the same storage reads after), and nothing after
+ * the revert unless the logs named accounts or contracts whose balances or slots were not read before. The targets' code is read beside prepare: when any of it could
  * move ETH (value-trace.ts), the transaction is traced and every account it sent ETH to is watched too.
  * @example const result = await fork.run((rpc, env) => simulateOperation(fork, rpc, env, input, self, check))
  */
@@ -410,8 +410,8 @@ interface LateBefore {
 const NO_OBSERVATION: Observation = { balances: [], balanceOk: [], allowances: [] };
 
 /**
- * Prepare: reads auth, the wallet's control state, balances and the targets' slots and code before, sets the next block, takes
- * the snapshot and encodes the call; refuses (dropping the snapshot) if `checkAuth` or the gas limit says so.
+ * Prepare: reads auth, the wallet's control state, balances and the targets' slots and code before, sets the next
+ * block, takes the snapshot and encodes the call; refuses (dropping the snapshot) if `checkAuth` or the gas limit says so.
  */
 async function prepare(
   fork: SimulationHost,
@@ -429,7 +429,8 @@ async function prepare(
   const knownCount = watch.pairs.length;
 
   // One round trip before the transaction: prepare (auth and balances before), the wallet's control state and the
-  // call targets' EIP-1967 slots before, and the snapshot (after the next block's environment, when that must be set again).
+  // call targets' EIP-1967 slots before, and the snapshot (after the next block's environment, when that must be set
+  // again).
   // Reads at "latest" see neither the next block's settings nor the snapshot (and nothing else runs on the fork
   // meanwhile), so their order does not matter.
   // What was read at this state version before is still true (see Fork.stateVersion); the nonce read was another

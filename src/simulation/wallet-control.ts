@@ -1,8 +1,9 @@
 /**
  * The wallet's scalar control state (owner, pending owner, co-signer, pause flag, code), read on the fork straight
  * from its storage: three slot reads and its code, where four calls through the wallet's clone cost the fork's EVM
- * about 0.4 ms on every decision. The slots are AgentWallet's storage layout, which a test pins against the
- * compiler's (test/engine/wallet-control.spec.ts): a wallet whose layout moved fails that test, not a decision.
+ * about 0.2 ms more on every decision (measured side by side in one process). The slots are AgentWallet's storage
+ * layout, which a test pins against the compiler's (test/engine/wallet-control.spec.ts): a wallet whose layout moved
+ * fails that test, not a decision.
  * Its sets (session keys, guardians, budgets, allowlists) change only through functions that emit events, which
  * simulate.ts checks in the receipt.
  */
