@@ -20,6 +20,7 @@ import { describeRevert } from "./policy/revert-reasons";
 import { Stops } from "./services/breaker";
 import { recoverSigner, type CosignerKey } from "./signing/signer";
 import type { Fork } from "./simulation/fork";
+import { checkControlLayout } from "./simulation/wallet-control";
 import type { SimulationResult } from "./simulation/simulate";
 import { MAX_STORED_REQUEST_BYTES, requestHash, toJson, UniqueConflict, type Store, type StoredDecision } from "./store";
 
@@ -342,7 +343,10 @@ export class CosignerEngine {
 
   private readonly knownWallets = new Set<Address>();
 
-  /** Refuses (WALLET_NOT_FOUND) an address that is not an EIP-1167 clone of a served implementation. */
+  /**
+   * Refuses (WALLET_NOT_FOUND) an address that is not an EIP-1167 clone of a served implementation, or whose storage
+   * does not keep its control state where the simulation reads it (checkControlLayout).
+   */
   private async checkWalletCode(rpc: Fork["rpc"], wallet: Address): Promise<void> {
     if (this.knownWallets.has(wallet)) return;
     const implementation = cloneImplementation(await rpc<Hex>("eth_getCode", [wallet, "latest"]));
@@ -351,6 +355,8 @@ export class CosignerEngine {
     if (served && served.size > 0 && !served.has(implementation)) {
       throw new CountersignError("WALLET_NOT_FOUND", `${wallet} is a clone of ${implementation}, not of an AgentWallet this co-signer serves`, { wallet });
     }
+    // The simulation reads the wallet's control state from its storage: the slots must hold what the getters answer.
+    await checkControlLayout(rpc, wallet);
     this.knownWallets.add(wallet);
   }
 

@@ -130,8 +130,8 @@ contract StateReader {
     /// EVM traces every step, and decoding a Query and encoding an Observation took it about 1,500 steps a decision).
     /// Calldata after the selector, in 32-byte words: n, m, then n pairs (asset, account) (asset address(0) = native),
     /// then m triples (token, owner, spender). Returns n balances, n ok flags (1 or 0), then m allowances: the same
-    /// values as prepare()'s balances and allowances() (a balance that cannot be read is 0 and not ok; an allowance
-    /// that cannot be read is max uint). Reverts on calldata of any other length.
+    /// values as prepare()'s balances and allowances(), from the same calldata (a balance that cannot be read is 0 and
+    /// not ok; an allowance that cannot be read is max uint). Reverts on calldata of any other length.
     // solhint-disable-next-line function-max-lines
     function observe() external view {
         assembly ("memory-safe") {
@@ -266,20 +266,22 @@ contract StateReader {
         }
     }
 
-    /// @dev The one-word answer of `token.selector(a, b)` with READ_GAS (an ERC-20 balanceOf or allowance), and
-    /// whether there was one.
+    /// @dev The one-word answer of `token.selector(a, b)` with READ_GAS, and whether there was one: an ERC-20
+    /// allowance(a, b) with `size` 0x44, or balanceOf(a) with `size` 0x24 (`b` not sent: the calldata the wallet's own
+    /// balance reads send, and observe()'s, so that a token answering by calldata size reads the same everywhere).
     function _tokenWord(
         address token,
         bytes4 selector,
         address a,
-        address b
+        address b,
+        uint256 size
     ) private view returns (uint256 value, bool ok) {
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             mstore(ptr, selector)
             mstore(add(ptr, 0x04), a)
             mstore(add(ptr, 0x24), b)
-            ok := staticcall(READ_GAS, token, ptr, 0x44, 0x00, 0x20)
+            ok := staticcall(READ_GAS, token, ptr, size, 0x00, 0x20)
             ok := and(ok, gt(returndatasize(), 0x1f))
             value := mul(mload(0x00), ok)
         }
@@ -296,7 +298,7 @@ contract StateReader {
                 (amounts[i], ok[i]) = (accounts[i].balance, true);
                 continue;
             }
-            (amounts[i], ok[i]) = _tokenWord(assets[i], IERC20.balanceOf.selector, accounts[i], address(0));
+            (amounts[i], ok[i]) = _tokenWord(assets[i], IERC20.balanceOf.selector, accounts[i], address(0), 0x24);
         }
     }
 
@@ -307,7 +309,7 @@ contract StateReader {
     ) internal view returns (uint256[] memory amounts) {
         amounts = new uint256[](tokens.length);
         for (uint256 i; i < tokens.length; ++i) {
-            (uint256 amount, bool ok) = _tokenWord(tokens[i], IERC20.allowance.selector, owners[i], spenders[i]);
+            (uint256 amount, bool ok) = _tokenWord(tokens[i], IERC20.allowance.selector, owners[i], spenders[i], 0x44);
             amounts[i] = ok ? amount : type(uint256).max;
         }
     }

@@ -15,7 +15,7 @@ export interface AbiFunctionCodec {
 /**
  * The codec of `abi`'s function `name`; throws if the ABI has no such function, or more than one (an overload must be
  * chosen by its arguments, which this does not do).
- * @example const observe = abiFunction(readerAbi, "observe"); const data = observe.encode([wallet, query])
+ * @example const prepare = abiFunction(readerAbi, "prepare"); const data = prepare.encode([wallet, signer, nonce, self, query])
  */
 export function abiFunction(abi: Abi, name: string): AbiFunctionCodec {
   const found = abi.filter((item): item is AbiFunction => item.type === "function" && item.name === name);

@@ -7,8 +7,11 @@
  * Its sets (session keys, guardians, budgets, allowlists) change only through functions that emit events, which
  * simulate.ts checks in the receipt.
  */
-import type { Address, Hex } from "viem";
+import { toFunctionSelector, type Address, type Hex } from "viem";
+import { CountersignError } from "../errors";
+import { isRevert } from "../errors/classify";
 import type { EvmRequest } from "./evm";
+import { batchOf, type EvmCall } from "./next-block";
 
 /**
  * Where AgentWallet keeps each scalar of its control state: slot, and byte offset within it (as solc's storage
@@ -55,4 +58,33 @@ export function controlOf(answers: readonly unknown[]): WalletControl {
   const words = new Map(SLOTS.map((slot, i) => [slot, BigInt(answers[i] as Hex)]));
   const { owner, pendingOwner, cosigner, paused } = WALLET_CONTROL_LAYOUT;
   return [field(words, owner), field(words, pendingOwner), field(words, cosigner), field(words, paused), answers[SLOTS.length] as Hex];
+}
+
+const GETTERS = (["owner()", "pendingOwner()", "cosigner()", "paused()"] as const).map((s) => toFunctionSelector(s));
+
+/**
+ * Refuses (WALLET_NOT_FOUND) a wallet whose storage does not hold its owner, pending owner, co-signer and pause flag
+ * where WALLET_CONTROL_LAYOUT says: its getters are called and compared with the slots, once per wallet (the engine
+ * remembers the wallets it checked). A served implementation with another layout would otherwise leave a change of
+ * its control state unseen. Fields that are zero both ways (no pending owner, not paused) confirm nothing of their
+ * slot; the owner and the co-signer of an initialized wallet always do.
+ * @example await checkControlLayout(rpc, wallet) // throws for a wallet of another layout
+ */
+export async function checkControlLayout(rpc: EvmCall, wallet: Address): Promise<void> {
+  const refused = (why: string) =>
+    new CountersignError("WALLET_NOT_FOUND", `${wallet} does not keep its control state where this co-signer reads it (AgentWallet's storage layout): ${why}`, { wallet });
+  let answers: unknown[];
+  try {
+    answers = await batchOf(rpc)([...controlRequests(wallet), ...GETTERS.map((data) => ({ method: "eth_call", params: [{ to: wallet, data }, "latest"] }))]);
+  } catch (err) {
+    if (isRevert(err)) throw refused("a getter reverted");
+    throw err;
+  }
+  const slots = controlOf(answers);
+  const getters = answers.slice(CONTROL_READS) as Hex[];
+  CONTROL_FIELDS.slice(0, GETTERS.length).forEach((field, i) => {
+    if (typeof getters[i] !== "string" || getters[i]!.length !== 66 || BigInt(getters[i]!) !== BigInt(slots[i]!)) {
+      throw refused(`${field}() answers ${String(getters[i])}, its slot holds ${slots[i]}`);
+    }
+  });
 }

@@ -16,10 +16,11 @@ async function readerFixture() {
   const silent = await ethers.deployContract("NoBalanceToken"); // balanceOf reverts
   const short = await ethers.deployContract("ShortAnswer"); // answers one byte
   const burner = await ethers.deployContract("GasBurner"); // burns what it is given, down to 30,000
+  const sized = await ethers.deployContract("CalldataSizeToken"); // answers the size of the calldata it was sent
   const wallet = getAddress(await base.wallet.getAddress());
   const usdc = getAddress(await base.usdc.getAddress());
   await base.usdc.connect(base.alice).approve(wallet, 12_345n);
-  return { ...base, reader: getAddress(await reader.getAddress()), wallet, usdc, silent: getAddress(await silent.getAddress()), short: getAddress(await short.getAddress()), burner: getAddress(await burner.getAddress()) };
+  return { ...base, reader: getAddress(await reader.getAddress()), wallet, usdc, silent: getAddress(await silent.getAddress()), short: getAddress(await short.getAddress()), burner: getAddress(await burner.getAddress()), sized: getAddress(await sized.getAddress()) };
 }
 
 const call = (to: Address, data: Hex) => ethers.provider.call({ to, data }) as Promise<Hex>;
@@ -38,11 +39,13 @@ describe("StateReader.observe(), packed (observe-call.ts)", function () {
       { asset: f.short, account: f.wallet },
       { asset: f.burner, account: f.wallet },
       { asset: nobody, account: f.wallet }, // no code: no answer
+      { asset: f.sized, account: f.wallet },
     ];
     const allowances: AllowanceRead[] = [
       { token: f.usdc, owner: alice, spender: f.wallet },
       { token: f.usdc, owner: f.wallet, spender: alice },
       { token: f.silent, owner: alice, spender: f.wallet },
+      { token: f.sized, owner: alice, spender: f.wallet },
     ];
     const observed = observeAnswer(await call(f.reader, observeCalldata(pairs, allowances)), pairs.length, allowances.length);
     const assets = pairs.map((p) => (p.asset === "native" ? zeroAddress : (p.asset as Address)));
@@ -57,8 +60,11 @@ describe("StateReader.observe(), packed (observe-call.ts)", function () {
     expect(observed).to.deep.equal({ balances: [...balances], balanceOk: [...ok], allowances: [...reference] });
     // And the values themselves: the wallet's funds, the unreadable ones as 0 and not ok, the allowance granted.
     expect(observed.balances.slice(0, 3)).to.deep.equal([10n ** 19n, 10_000n * 10n ** 6n, 1n]);
-    expect(observed.balanceOk).to.deep.equal([true, true, true, true, false, false, true, false]);
-    expect(observed.allowances).to.deep.equal([12_345n, 0n, 2n ** 256n - 1n]);
+    expect(observed.balanceOk).to.deep.equal([true, true, true, true, false, false, true, false, true]);
+    expect(observed.allowances).to.deep.equal([12_345n, 0n, 2n ** 256n - 1n, 68n]);
+    // The same calldata as the wallet's own balance reads (abi.encodeCall: selector and one word) before and after:
+    // a token that answers by what it was sent cannot show a change that is not there.
+    expect(observed.balances[8]).to.equal(36n);
   });
 
   it("answers nothing for no reads, and reverts on calldata one word short or long (an encoding it did not expect)", async function () {

@@ -2,7 +2,9 @@ import { expect } from "chai";
 import hre, { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { getAddress, toHex, type Address, type Hex } from "viem";
-import { CONTROL_FIELDS, CONTROL_READS, WALLET_CONTROL_LAYOUT, controlOf, controlRequests } from "../../src/simulation/wallet-control";
+import { CountersignError } from "../../src/errors";
+import type { EvmCall } from "../../src/simulation/next-block";
+import { CONTROL_FIELDS, CONTROL_READS, WALLET_CONTROL_LAYOUT, checkControlLayout, controlOf, controlRequests } from "../../src/simulation/wallet-control";
 import { deployWalletFixture } from "../fixtures";
 
 interface StorageEntry {
@@ -73,5 +75,38 @@ describe("the wallet's control state, read from its storage (wallet-control.ts)"
     await wallet.connect(mallory).acceptOwnership();
     const after = await agree();
     expect([after.owner, after.pendingOwner]).to.deep.equal([word(mallory.address), toHex(0n, { size: 20 })]);
+  });
+
+  describe("checkControlLayout (once per wallet, before its first simulation)", function () {
+    const rpc = (<T>(method: string, params: unknown[] = []) => ethers.provider.send(method, params) as Promise<T>) as EvmCall;
+
+    it("accepts an AgentWallet whose four fields are all set, each read both ways", async function () {
+      const { wallet, guardian, owner, mallory } = await loadFixture(deployWalletFixture);
+      await wallet.connect(guardian).pause();
+      await wallet.connect(owner).transferOwnership(mallory.address);
+      const address = getAddress(await wallet.getAddress());
+      expect(Object.values(await controlAt(address)).every((v) => BigInt(v) !== 0n), "no field is zero").to.equal(true);
+      await checkControlLayout(rpc, address);
+    });
+
+    it("refuses (WALLET_NOT_FOUND) a contract whose getters answer from other slots, and an address without code", async function () {
+      const { owner, cosigner, alice } = await loadFixture(deployWalletFixture);
+      const shifted = getAddress(await (await ethers.deployContract("ShiftedControlWallet", [owner.address, cosigner.address])).getAddress());
+      const refusal = async (address: Address) => {
+        try {
+          await checkControlLayout(rpc, address);
+        } catch (err) {
+          return err as CountersignError;
+        }
+        throw new Error(`${address} was accepted`);
+      };
+      const err = await refusal(shifted);
+      expect(err).to.be.instanceOf(CountersignError).with.property("code", "WALLET_NOT_FOUND");
+      expect(err.message).to.equal(
+        `${shifted} does not keep its control state where this co-signer reads it (AgentWallet's storage layout): owner() answers ${toHex(BigInt(owner.address), { size: 32 })}, its slot holds ${toHex(0n, { size: 20 })}`,
+      );
+      const eoa = getAddress(alice.address);
+      expect((await refusal(eoa)).message).to.match(/owner\(\) answers 0x, its slot holds/);
+    });
   });
 });
