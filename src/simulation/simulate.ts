@@ -21,7 +21,7 @@ import { BalanceWatch, EIP1967_SLOTS, grossOutflows, netChanges, parseLogs, type
 import type { EvmRequest } from "./evm";
 import { batchOf, type BlockEnv, type EvmCall } from "./next-block";
 import { canMoveEth, traceValueRecipients } from "./value-trace";
-import { observeAnswer, observeCalldata, type AllowanceRead, type Observation } from "./observe-call";
+import { observeAnswer, observeCalldata, type AllowanceRead, type BalanceRead, type Observation } from "./observe-call";
 import { CONTROL_FIELDS, CONTROL_READS, controlOf, controlRequests, type WalletControl } from "./wallet-control";
 
 /**
@@ -152,13 +152,8 @@ function walletEventName(topic0: Hex): string | undefined {
   return walletEvents.get(topic0);
 }
 
-interface Pair {
-  asset: string;
-  account: Address;
-}
-
 /** prepare()'s Query of `pairs`' balances. */
-function query(pairs: readonly Pair[]) {
+function query(pairs: readonly BalanceRead[]) {
   return {
     assets: pairs.map((p) => (p.asset === "native" ? zeroAddress : (p.asset as Address))),
     accounts: pairs.map((p) => p.account),
@@ -206,7 +201,7 @@ async function readerCall<T>(rpc: EvmCall, reader: Address, functionName: string
 }
 
 /** StateReader.observe() of `pairs` and `allowances`, now. */
-async function observeNow(rpc: EvmCall, reader: Address, pairs: readonly Pair[], allowances: readonly AllowanceRead[] = []): Promise<Observation> {
+async function observeNow(rpc: EvmCall, reader: Address, pairs: readonly BalanceRead[], allowances: readonly AllowanceRead[] = []): Promise<Observation> {
   const { method, params } = readerCallOf(reader, observeCalldata(pairs, allowances));
   return observeAnswer(await rpc<Hex>(method, params), pairs.length, allowances.length);
 }
@@ -294,8 +289,9 @@ function budgetedTokensOf(fork: SimulationHost): Map<Address, readonly Address[]
  * `fork.run`), and reports what it changed. Two calls to the fork's StateReader in the common case: prepare
  * (auth and balances before; the wallet's control state and the call targets' EIP-1967 slots are read from storage
  * beside it), observe (balances after, inside the snapshot, beside the same storage reads after), and nothing after
- * the revert unless the logs named accounts or contracts whose balances or slots were not read before. The targets' code is read beside prepare: when any of it could
- * move ETH (value-trace.ts), the transaction is traced and every account it sent ETH to is watched too.
+ * the revert unless the logs named accounts or contracts whose balances or slots were not read before. The targets'
+ * code is read beside prepare: when any of it could move ETH (value-trace.ts), the transaction is traced and every
+ * account it sent ETH to is watched too.
  * @example const result = await fork.run((rpc, env) => simulateOperation(fork, rpc, env, input, self, check))
  */
 export async function simulateOperation(
@@ -411,7 +407,8 @@ const NO_OBSERVATION: Observation = { balances: [], balanceOk: [], allowances: [
 
 /**
  * Prepare: reads auth, the wallet's control state, balances and the targets' slots and code before, sets the next
- * block, takes the snapshot and encodes the call; refuses (dropping the snapshot) if `checkAuth` or the gas limit says so.
+ * block, takes the snapshot and encodes the call; refuses (dropping the snapshot) if `checkAuth` or the gas limit
+ * says so.
  */
 async function prepare(
   fork: SimulationHost,
