@@ -75,14 +75,22 @@ const P = {
   amount: 1n, // 1 base unit of USDC: far below the demo budget (1000 USDC/day, 500 per operation)
   /** Gas every call of the operation gets (the SDK's default). */
   callGasLimit: 1_000_000n,
-  // Warm-ups of 1,000: a decision's CPU after 50 was a third above its steady state (V8 still compiling the EVM
-  // process's and the service's code); the floor is warmed as long, for the same reason.
-  localWarmup: scale(1_000),
+  // Warm-ups of 5,000: V8 is still compiling the service's and the EVM process's code for the first thousands of
+  // decisions. Measured on 2026-12-01 (sequential, blocks of 500, service and EVM CPU a decision): 2.08, 2.00, 1.90,
+  // 1.80, 1.68, 1.60, 1.54, 1.50, 1.50 … 1.44 ms, steady from about 4,000 on, the V8 helper threads' share (its
+  // compiler) falling from 0.5 to 0.1 ms; after 1,000 (this benchmark's warm-up until then) a decision cost a
+  // quarter more than in steady state. warmupCpuMsPerDecision in the results shows the curve of each run. The floor
+  // is warmed as long, for the same reason.
+  localWarmup: scale(5_000),
   localRuns: scale(600),
   naiveWarmup: scale(10),
   naiveRuns: scale(200),
-  decideWarmup: scale(1_000),
-  decideRuns: scale(2_000),
+  decideWarmup: scale(5_000),
+  /** The warm-up's decisions run in blocks of this many, each block's CPU a decision recorded (warmupCpuMsPerDecision). */
+  warmupBlock: QUICK ? 50 : 500,
+  // One whole replacement cycle of the fork's EVM (FORK_RECYCLE_EVERY, 5,000 by default): the figures include what
+  // a replacement costs, a new process and its code compiled again, as a co-signer that runs for weeks pays it.
+  decideRuns: scale(5_000),
   /** Blocks of sequential decisions alternating with blocks of local executes. */
   interleaveBlocks: QUICK ? 2 : 20,
   concurrency: 8,
@@ -259,12 +267,23 @@ async function execOnce(p: Eip1193, tx: Record<string, unknown>): Promise<{ ms: 
   return { ms, gasUsed: BigInt(receipt.gasUsed) };
 }
 
+/** `warmup` executes, then `runs` timed ones; warmupP50Ms: the p50 of each block of P.warmupBlock in the warm-up. */
 async function execLoop(p: Eip1193, tx: Record<string, unknown>, warmup: number, runs: number) {
   let gasUsed = 0n;
-  for (let i = 0; i < warmup; i++) gasUsed = (await execOnce(p, tx)).gasUsed;
+  const warmupP50Ms: number[] = [];
+  let block: number[] = [];
+  for (let i = 0; i < warmup; i++) {
+    const run = await execOnce(p, tx);
+    gasUsed = run.gasUsed;
+    block.push(run.ms);
+    if (block.length === P.warmupBlock || i === warmup - 1) {
+      warmupP50Ms.push(round(pct(block, 50), 3));
+      block = [];
+    }
+  }
   const times: number[] = [];
   for (let i = 0; i < runs; i++) times.push((await execOnce(p, tx)).ms);
-  return { times, gasUsed };
+  return { times, gasUsed, warmupP50Ms };
 }
 
 /** An in-process Hardhat chain like the fork's; forked from `forkUrl` at `forkBlock` when given. */
@@ -579,7 +598,7 @@ async function main() {
     await writeState(local, state);
     const localTx = await execTx(local, d.wallet, probe.execute);
     const localRun = await execLoop(local, localTx, P.localWarmup, P.localRuns);
-    log(`local execute p50 ${pct(localRun.times, 50).toFixed(3)} ms (standalone)`);
+    log(`local execute p50 ${pct(localRun.times, 50).toFixed(3)} ms (standalone); warm-up p50 by block of ${P.warmupBlock}: ${localRun.warmupP50Ms.join(" ")} ms`);
 
     // ── a plain Hardhat fork of the upstream ──
     const naive = await inProcessChain(d.chainId, BigInt(head.gasLimit), { url: node.url, block: BigInt(head.number) });
@@ -597,7 +616,18 @@ async function main() {
     cleanups.push(() => cosigner.stop());
     const counter = countUpstream(cosigner.fork);
     const probeDecision = approved(await cosigner.engine.propose(probe.body));
-    await sequential(cosigner, requests.batch(P.decideWarmup));
+    // The warm-up, in blocks: the CPU a decision of each shows how far from steady state the measured decisions are.
+    const warmupCpuMsPerDecision: number[] = [];
+    for (let done = 0; done < P.decideWarmup; done += P.warmupBlock) {
+      const n = Math.min(P.warmupBlock, P.decideWarmup - done);
+      const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
+      const cpu = process.cpuUsage();
+      await sequential(cosigner, requests.batch(n));
+      const used = process.cpuUsage(cpu);
+      const evmUsed = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
+      warmupCpuMsPerDecision.push(round((used.user + used.system + evmUsed) / 1000 / n, 3));
+    }
+    log(`warm-up: CPU a decision by block of ${P.warmupBlock}: ${warmupCpuMsPerDecision.join(" ")} ms`);
     // The sequential decisions run in blocks, each followed by a block of local executes: both figures of the ratio
     // then see the same machine load (on a shared machine the load moves within seconds).
     const seqBodies = requests.batch(P.decideRuns);
@@ -814,6 +844,10 @@ async function main() {
         duringAdvance: duringAdvance.map((x) => ({ decisionMs: round(x.decisionMs, 2), onNewHead: x.onNewHead })),
       },
       profile: prof,
+      // The sequential warm-up's CPU a decision (service and EVM), block by block (parameters.warmupBlock each).
+      warmupCpuMsPerDecision,
+      // The floor's warm-up: the p50 of each block of executes (parameters.warmupBlock each).
+      localWarmupP50Ms: localRun.warmupP50Ms,
       // cpuMsPerDecision: the service's process and its EVM's; clientCpuMsPerRequest: the load generator's process,
       // which shares the machine's two cores with the service (a client elsewhere would take none of them).
       http: {

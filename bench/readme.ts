@@ -150,6 +150,8 @@ interface Row {
 function cosignRows(parameters: Json): Row[] {
   const delay = isNumber(parameters.remoteDelayMs) ? parameters.remoteDelayMs : 20;
   const concurrency = isNumber(parameters.concurrency) ? parameters.concurrency : 8;
+  const count = (name: string) => (isNumber(parameters[name]) ? parameters[name].toLocaleString("en-US") : "?");
+  const [runs, warmup] = [count("decideRuns"), count("decideWarmup")];
   return [
     {
       label: "same `execute` on a local in-process chain (floor), in the run / standalone",
@@ -164,8 +166,7 @@ function cosignRows(parameters: Json): Row[] {
       goal: { figure: "decideP50Ms", words: "p50 ≤ 10 ms" },
     },
     {
-      label:
-        "CPU time per decision (the service's and its EVM's processes, all threads, sequential, after 1,000 decisions) / of it, the EVM's process / the floor's own per execute",
+      label: `CPU time per decision (the service's and its EVM's processes, all threads; ${runs} sequential decisions after ${warmup}, a whole replacement cycle of the fork's EVM) / of it, the EVM's process / the floor's own per execute`,
       figures: ["cpuMsPerDecision", "evmCpuMsPerDecision", "localExecCpuMs"],
       unit: "ms",
     },
