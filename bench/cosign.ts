@@ -76,11 +76,12 @@ const P = {
   /** Gas every call of the operation gets (the SDK's default). */
   callGasLimit: 1_000_000n,
   // Warm-ups of 5,000: V8 is still compiling the service's and the EVM process's code for the first thousands of
-  // decisions. Measured on 2026-12-01 (sequential, blocks of 500, service and EVM CPU a decision): 2.08, 2.00, 1.90,
-  // 1.80, 1.68, 1.60, 1.54, 1.50, 1.50 … 1.44 ms, steady from about 4,000 on, the V8 helper threads' share (its
-  // compiler) falling from 0.5 to 0.1 ms; after 1,000 (this benchmark's warm-up until then) a decision cost a
-  // quarter more than in steady state. warmupCpuMsPerDecision in the results shows the curve of each run. The floor
-  // is warmed as long, for the same reason.
+  // decisions. Measured on 2026-12-01 outside this benchmark (sequential, no replacement of the fork's EVM, blocks of
+  // 500, service and EVM CPU a decision): 2.08, 2.00, 1.90, 1.80, 1.68, 1.60, 1.54, 1.50, 1.50 … 1.44 ms, steady from
+  // about 4,000 on, the V8 helper threads' share (its compiler) falling from 0.5 to 0.1 ms; after 1,000 (this
+  // benchmark's warm-up until then) a decision cost a quarter more than in steady state. warmupCpuMsPerDecision in the
+  // results shows the curve of each run. The floor is warmed as long (localWarmupP50Ms), so that the ratio compares
+  // two warm figures.
   localWarmup: scale(5_000),
   localRuns: scale(600),
   naiveWarmup: scale(10),
@@ -88,8 +89,9 @@ const P = {
   decideWarmup: scale(5_000),
   /** The warm-up's decisions run in blocks of this many, each block's CPU a decision recorded (warmupCpuMsPerDecision). */
   warmupBlock: QUICK ? 50 : 500,
-  // One whole replacement cycle of the fork's EVM (FORK_RECYCLE_EVERY, 5,000 by default): the figures include what
-  // a replacement costs, a new process and its code compiled again, as a co-signer that runs for weeks pays it.
+  // As many as the fork's EVM serves before it is replaced (Fork's recycleEvery, 5,000 by default; sooner if it grew):
+  // the figures include what a replacement costs, a new process and its code compiled again, as a co-signer that
+  // runs for weeks pays it (sequentialReplacements in the results counts those in the window).
   decideRuns: scale(5_000),
   /** Blocks of sequential decisions alternating with blocks of local executes. */
   interleaveBlocks: QUICK ? 2 : 20,
@@ -619,13 +621,15 @@ async function main() {
     // The warm-up, in blocks: the CPU a decision of each shows how far from steady state the measured decisions are.
     const warmupCpuMsPerDecision: number[] = [];
     for (let done = 0; done < P.decideWarmup; done += P.warmupBlock) {
-      const n = Math.min(P.warmupBlock, P.decideWarmup - done);
+      // Signed before the clock starts, as the measured decisions are: the agent's work is not the co-signer's.
+      const bodies = requests.batch(Math.min(P.warmupBlock, P.decideWarmup - done));
       const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
       const cpu = process.cpuUsage();
-      await sequential(cosigner, requests.batch(n));
+      await sequential(cosigner, bodies);
+      await cosigner.fork.replacing;
       const used = process.cpuUsage(cpu);
       const evmUsed = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
-      warmupCpuMsPerDecision.push(round((used.user + used.system + evmUsed) / 1000 / n, 3));
+      warmupCpuMsPerDecision.push(round((used.user + used.system + evmUsed) / 1000 / bodies.length, 3));
     }
     log(`warm-up: CPU a decision by block of ${P.warmupBlock}: ${warmupCpuMsPerDecision.join(" ")} ms`);
     // The sequential decisions run in blocks, each followed by a block of local executes: both figures of the ratio
@@ -639,6 +643,7 @@ async function main() {
     // The floor's own CPU (this process, EDR's threads included; the idle co-signer in it costs next to nothing).
     let localCpuMicros = 0;
     const up0 = counter.snapshot();
+    const replaced0 = { ...cosigner.fork.stats };
     for (let b = 0; b < P.interleaveBlocks; b++) {
       const bodies = seqBodies.slice(Math.floor((b * seqBodies.length) / P.interleaveBlocks), Math.floor(((b + 1) * seqBodies.length) / P.interleaveBlocks));
       const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
@@ -646,6 +651,9 @@ async function main() {
       const started = now();
       decideTimes.push(...(await sequential(cosigner, bodies)));
       seqMs += now() - started;
+      // A replacement of the fork's EVM these decisions started is their work: waited for and counted here (its new
+      // process's CPU with the rest), not left to run, unseen or charged to the floor, during the floor's block.
+      await cosigner.fork.replacing;
       const used = process.cpuUsage(cpu);
       const evmUsed = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
       cpuMicros += used.user + used.system + evmUsed;
@@ -657,6 +665,10 @@ async function main() {
     }
     const seqSeconds = seqMs / 1000;
     const up1 = counter.snapshot();
+    const sequentialReplacements = {
+      replacements: cosigner.fork.stats.recycles - replaced0.recycles,
+      forGrowth: cosigner.fork.stats.recyclesForGrowth - replaced0.recyclesForGrowth,
+    };
     log(`decide p50 ${pct(decideTimes, 50).toFixed(3)} ms, p99 ${pct(decideTimes, 99).toFixed(3)} ms`);
     const rates = await throughput(cosigner, requests);
     const conc = rates.inProcess;
@@ -846,6 +858,8 @@ async function main() {
       profile: prof,
       // The sequential warm-up's CPU a decision (service and EVM), block by block (parameters.warmupBlock each).
       warmupCpuMsPerDecision,
+      // Replacements of the fork's EVM swapped in during the measured sequential decisions (cpuMsPerDecision pays them).
+      sequentialReplacements,
       // The floor's warm-up: the p50 of each block of executes (parameters.warmupBlock each).
       localWarmupP50Ms: localRun.warmupP50Ms,
       // cpuMsPerDecision: the service's process and its EVM's; clientCpuMsPerRequest: the load generator's process,

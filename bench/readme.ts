@@ -147,11 +147,13 @@ interface Row {
   goal?: { figure: string; words: string };
 }
 
-function cosignRows(parameters: Json): Row[] {
+function cosignRows(parameters: Json, replacements: Json): Row[] {
   const delay = isNumber(parameters.remoteDelayMs) ? parameters.remoteDelayMs : 20;
   const concurrency = isNumber(parameters.concurrency) ? parameters.concurrency : 8;
   const count = (name: string) => (isNumber(parameters[name]) ? parameters[name].toLocaleString("en-US") : "?");
   const [runs, warmup] = [count("decideRuns"), count("decideWarmup")];
+  const replaced = isNumber(replacements.replacements) ? replacements.replacements : undefined;
+  const among = replaced === undefined ? "" : `, the fork's EVM replaced ${replaced === 1 ? "once" : `${replaced} times`} among them`;
   return [
     {
       label: "same `execute` on a local in-process chain (floor), in the run / standalone",
@@ -166,7 +168,7 @@ function cosignRows(parameters: Json): Row[] {
       goal: { figure: "decideP50Ms", words: "p50 ≤ 10 ms" },
     },
     {
-      label: `CPU time per decision (the service's and its EVM's processes, all threads; ${runs} sequential decisions after ${warmup}, a whole replacement cycle of the fork's EVM) / of it, the EVM's process / the floor's own per execute`,
+      label: `CPU time per decision (the service's and its EVM's processes, all threads; ${runs} sequential decisions after ${warmup}${among}) / of it, the EVM's process / the floor's own per execute`,
       figures: ["cpuMsPerDecision", "evmCpuMsPerDecision", "localExecCpuMs"],
       unit: "ms",
     },
@@ -213,7 +215,7 @@ function cosignSection(result: Json | undefined): { text: string; verdicts: Verd
   const figures = result ? numericFigures(result) : {};
   const verdicts = goals.map((g) => judge(g, figures));
   const parameters = result && isObject(result.parameters) ? result.parameters : {};
-  const rows = cosignRows(parameters);
+  const rows = cosignRows(parameters, result && isObject(result.sequentialReplacements) ? result.sequentialReplacements : {});
   const lines: string[] = [];
 
   if (!result) {

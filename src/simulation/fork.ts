@@ -308,6 +308,11 @@ export class Fork {
     return { ...now, cpuMicros: this.retiredCpuMicros + stillRetiring + now.cpuMicros };
   }
 
+  /** The replacement of the EVM being built, if one is: settles once it is swapped in or thrown away (benchmarks). */
+  get replacing(): Promise<void> | undefined {
+    return this.recycling;
+  }
+
   /** The process id of the serving EVM. */
   get evmPid(): number | undefined {
     return this.provider.pid;
