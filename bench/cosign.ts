@@ -78,9 +78,9 @@ const P = {
   // Warm-ups of 5,000: V8 is still compiling the service's and the EVM process's code for the first thousands of
   // decisions. Measured on 2026-12-01 outside this benchmark (sequential, no replacement of the fork's EVM, blocks of
   // 500, service and EVM CPU a decision): 2.08, 2.00, 1.90, 1.80, 1.68, 1.60, 1.54, 1.50, 1.50 … 1.44 ms, steady from
-  // about 4,000 on, the V8 helper threads' share (its compiler) falling from 0.5 to 0.1 ms; after 1,000 (this
-  // benchmark's warm-up until then) a decision cost a quarter more than in steady state. warmupCpuMsPerDecision in the
-  // results shows the curve of each run. The floor is warmed as long (localWarmupP50Ms), so that the ratio compares
+  // about 4,000 on, the V8 helper threads' share (its compiler) falling from 0.5 to 0.1 ms; the 2,000 after 1,000 (this
+  // benchmark's window until then) cost a fifth more than the steady state. warmupCpuMsPerDecision in the results
+  // shows the curve of each run. The floor is warmed as long (localWarmupP50Ms), so that the ratio compares
   // two warm figures.
   localWarmup: scale(5_000),
   localRuns: scale(600),
