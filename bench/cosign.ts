@@ -341,6 +341,23 @@ async function writeState(p: Eip1193, state: { key: StateKey; value: unknown }[]
   }
 }
 
+/**
+ * Sequential decisions on `bodies`, measured: their times, wall ms, and the CPU (µs) of the service's process and of
+ * its EVM's. A replacement of the fork's EVM these decisions started is their work: waited for and counted here (its
+ * new process's CPU with the rest), not left to run, unseen or charged to the floor, during what comes next.
+ */
+async function measuredSequential(cosigner: Cosigner, bodies: OperationRequestBody[]) {
+  const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
+  const cpu = process.cpuUsage();
+  const started = now();
+  const times = await sequential(cosigner, bodies);
+  const ms = now() - started;
+  await cosigner.fork.replacing;
+  const used = process.cpuUsage(cpu);
+  const evmMicros = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
+  return { times, ms, cpuMicros: used.user + used.system + evmMicros, evmMicros };
+}
+
 async function sequential(cosigner: Cosigner, bodies: OperationRequestBody[]): Promise<number[]> {
   const times: number[] = [];
   for (const body of bodies) {
@@ -623,13 +640,8 @@ async function main() {
     for (let done = 0; done < P.decideWarmup; done += P.warmupBlock) {
       // Signed before the clock starts, as the measured decisions are: the agent's work is not the co-signer's.
       const bodies = requests.batch(Math.min(P.warmupBlock, P.decideWarmup - done));
-      const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
-      const cpu = process.cpuUsage();
-      await sequential(cosigner, bodies);
-      await cosigner.fork.replacing;
-      const used = process.cpuUsage(cpu);
-      const evmUsed = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
-      warmupCpuMsPerDecision.push(round((used.user + used.system + evmUsed) / 1000 / bodies.length, 3));
+      const block = await measuredSequential(cosigner, bodies);
+      warmupCpuMsPerDecision.push(round(block.cpuMicros / 1000 / bodies.length, 3));
     }
     log(`warm-up: CPU a decision by block of ${P.warmupBlock}: ${warmupCpuMsPerDecision.join(" ")} ms`);
     // The sequential decisions run in blocks, each followed by a block of local executes: both figures of the ratio
@@ -646,18 +658,11 @@ async function main() {
     const replaced0 = { ...cosigner.fork.stats };
     for (let b = 0; b < P.interleaveBlocks; b++) {
       const bodies = seqBodies.slice(Math.floor((b * seqBodies.length) / P.interleaveBlocks), Math.floor(((b + 1) * seqBodies.length) / P.interleaveBlocks));
-      const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
-      const cpu = process.cpuUsage();
-      const started = now();
-      decideTimes.push(...(await sequential(cosigner, bodies)));
-      seqMs += now() - started;
-      // A replacement of the fork's EVM these decisions started is their work: waited for and counted here (its new
-      // process's CPU with the rest), not left to run, unseen or charged to the floor, during the floor's block.
-      await cosigner.fork.replacing;
-      const used = process.cpuUsage(cpu);
-      const evmUsed = (await cosigner.fork.evmUsage()).cpuMicros - evm0;
-      cpuMicros += used.user + used.system + evmUsed;
-      evmCpuMicros += evmUsed;
+      const block = await measuredSequential(cosigner, bodies);
+      decideTimes.push(...block.times);
+      seqMs += block.ms;
+      cpuMicros += block.cpuMicros;
+      evmCpuMicros += block.evmMicros;
       const localCpu = process.cpuUsage();
       for (let i = 0; i < Math.ceil(P.localRuns / P.interleaveBlocks); i++) localTimes.push((await execOnce(local, localTx)).ms);
       const usedLocal = process.cpuUsage(localCpu);

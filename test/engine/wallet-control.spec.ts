@@ -2,10 +2,10 @@ import { expect } from "chai";
 import hre, { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { getAddress, toHex, type Address, type Hex } from "viem";
-import { CountersignError } from "../../src/errors";
 import type { EvmCall } from "../../src/simulation/next-block";
 import { CONTROL_FIELDS, CONTROL_READS, WALLET_CONTROL_LAYOUT, checkControlLayout, controlOf, controlRequests } from "../../src/simulation/wallet-control";
 import { deployWalletFixture } from "../fixtures";
+import { expectRefusal } from "../support/engine";
 
 interface StorageEntry {
   label: string;
@@ -92,16 +92,8 @@ describe("the wallet's control state, read from its storage (wallet-control.ts)"
     it("refuses (WALLET_NOT_FOUND) a contract whose getters answer from other slots, and an address without code", async function () {
       const { owner, cosigner, alice } = await loadFixture(deployWalletFixture);
       const shifted = getAddress(await (await ethers.deployContract("ShiftedControlWallet", [owner.address, cosigner.address])).getAddress());
-      const refusal = async (address: Address) => {
-        try {
-          await checkControlLayout(rpc, address);
-        } catch (err) {
-          return err as CountersignError;
-        }
-        throw new Error(`${address} was accepted`);
-      };
+      const refusal = (address: Address) => expectRefusal(checkControlLayout(rpc, address), "WALLET_NOT_FOUND");
       const err = await refusal(shifted);
-      expect(err).to.be.instanceOf(CountersignError).with.property("code", "WALLET_NOT_FOUND");
       expect(err.message).to.equal(
         `${shifted} does not keep its control state where this co-signer reads it (AgentWallet's storage layout): owner() answers ${toHex(BigInt(owner.address), { size: 32 })}, its slot holds ${toHex(0n, { size: 20 })}`,
       );
