@@ -145,6 +145,8 @@ export class Stops {
    * WALLET_PAUSED for a stopped wallet, UNKNOWN_SESSION_KEY for a stopped key (what the chain says once mined).
    */
   check(wallet: Address, signer: Address, stateBlock: bigint): CountersignError | undefined {
+    // No stop at all (nearly always): nothing to look up, and no address to checksum twice for each decision.
+    if (this.wallets.size === 0 && this.keys.size === 0) return undefined;
     const w = this.live(this.wallets, scopeId(wallet, null), stateBlock);
     if (w) {
       return new CountersignError("WALLET_PAUSED", "the wallet is being paused by the circuit breaker", { incidentId: w.incidentId, by: "breaker" });

@@ -243,7 +243,7 @@ export class SqliteStore implements Store, ApprovalRecords {
     const request = storedRequest(decision);
     return this.grouped(() => {
       if (decision.idempotencyKey !== null && this.stmts.idempotencyTaken.get(decision.idempotencyKey)) throw new UniqueConflict("idempotency");
-      this.stmts.insert.run({
+      const row: DecisionRow = {
         id,
         chain_id: decision.chainId,
         wallet: decision.wallet,
@@ -260,14 +260,17 @@ export class SqliteStore implements Store, ApprovalRecords {
         recipients: JSON.stringify(decision.recipients),
         created_at: now,
         updated_at: now,
+        tx_hash: null,
         decided_by: decision.decidedBy ?? null,
-      });
+      };
+      this.stmts.insert.run(row);
       if (decision.status === "approved") {
         for (const r of decision.recipients) this.stmts.paid.run(decision.chainId, decision.wallet, r);
       }
       if (decision.approval && decision.status === "pending_approval") this.approvals.request(id, decision.approval);
       this.appendAuditInTx("decision", id, { id, ...(auditPayload as object) }, now);
-      return decisionFromRow(this.stmts.get.get(id) as DecisionRow);
+      // The row as inserted (every column set; tx_hash NULL as the table's default): no read back.
+      return decisionFromRow(row);
     });
   }
 

@@ -53,6 +53,24 @@ describe("SqliteStore: group commit", function () {
     }
   });
 
+  it("indexes only what a query reads: the pending listing reads an index of pending decisions, no index is kept unread", async function () {
+    const store = open();
+    try {
+      const db = dbOf(store);
+      await store.insert(decision("1"), {});
+      const pending = await store.insert({ ...decision("2"), status: "pending_approval", cosignerSignature: null }, {});
+      const stmts = (store as unknown as { stmts: { pending: Database.Statement } }).stmts;
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${stmts.pending.source}`).all({ chain_id: 31337, wallet: null, before: null, limit: 10 }) as { detail: string }[];
+      expect(plan.map((p) => p.detail).join("; ")).to.match(/USING INDEX decisions_pending\b/);
+      const indexes = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions' AND sql IS NOT NULL`).all() as { name: string; sql: string }[];
+      expect(indexes.map((i) => i.name).sort()).to.deep.equal(["decisions_digest", "decisions_idempotency", "decisions_live_nonce", "decisions_pending"]);
+      expect(indexes.find((i) => i.name === "decisions_pending")!.sql).to.match(/WHERE status = 'pending_approval'$/);
+      expect((await store.listPending({ chainId: 31337 })).map((d) => d.id)).to.deep.equal([pending.id]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("fails every insert of the group STORE_UNAVAILABLE, and keeps none, when their commit fails", async function () {
     const store = open();
     try {
