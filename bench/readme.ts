@@ -44,7 +44,8 @@ function numericFigures(result: Json): Record<string, number> {
 /** The machine a result came from: its `machine` field, or the older `cpu`/`cores` fields. */
 function machineOf(result: Json): Pick<MachineInfo, "cpuModel" | "cores"> | undefined {
   if (isObject(result.machine) && typeof result.machine.cpuModel === "string" && isNumber(result.machine.cores)) {
-    return { cpuModel: result.machine.cpuModel, cores: result.machine.cores };
+    const id = typeof result.machine.cpuId === "string" ? ` (${result.machine.cpuId})` : "";
+    return { cpuModel: `${result.machine.cpuModel}${id}`, cores: result.machine.cores };
   }
   if (typeof result.cpu === "string" && isNumber(result.cores)) return { cpuModel: result.cpu, cores: result.cores };
   return undefined;
