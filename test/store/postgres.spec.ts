@@ -53,6 +53,18 @@ if (!url) {
       expect(rows[0].name).to.equal("initial");
     });
 
+    it("keeps the same indexes on decisions as SQLite: the pending listing's holds pending decisions only", async function () {
+      const schema = `cs_test_${randomBytes(6).toString("hex")}`;
+      schemas.push(schema);
+      await (await PostgresStore.open(url, { schema })).close();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'decisions' ORDER BY indexname`, [schema]);
+      await client.end();
+      expect(rows.map((r) => r.indexname)).to.deep.equal(["decisions_digest", "decisions_idempotency", "decisions_live_nonce", "decisions_pending", "decisions_pkey", "decisions_seq_key"]);
+      expect(rows.find((r) => r.indexname === "decisions_pending").indexdef).to.match(/\(chain_id, created_at\) WHERE \(status = 'pending_approval'::text\)$/);
+    });
+
     it("refuses to open a schema newer than the migrations it knows, and names both versions", async function () {
       const schema = `cs_test_${randomBytes(6).toString("hex")}`;
       schemas.push(schema);
