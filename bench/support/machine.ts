@@ -5,8 +5,9 @@ import { cpus, totalmem } from "node:os";
 export interface MachineInfo {
   cpuModel: string;
   /**
-   * The processor's family and model numbers where the model name does not tell hosts apart (a VM may name every
-   * AMD host "AMD EPYC": family 25 and family 26 hosts differed threefold in a decision's CPU time).
+   * The processor's family and model numbers, where the model name does not tell hosts apart: a VM may name every AMD
+   * host "AMD EPYC" (two such hosts of 2026-12-01, of families 25 and 26 by lscpu, differed about threefold in a
+   * decision's CPU time).
    */
   cpuId?: string;
   cores: number;
