@@ -86,15 +86,19 @@ const P = {
   localRuns: scale(600),
   naiveWarmup: scale(10),
   naiveRuns: scale(200),
+  // The warm-up goes on past this many until the fork's EVM process has been replaced once.
   decideWarmup: scale(5_000),
   /** The warm-up's decisions run in blocks of this many, each block's CPU a decision recorded (warmupCpuMsPerDecision). */
   warmupBlock: QUICK ? 50 : 500,
-  // As many as the fork's EVM serves before it is replaced (Fork's recycleEvery, 5,000 by default; sooner if it grew):
-  // the figures include what a replacement costs, a new process and its code compiled again, as a co-signer that
-  // runs for weeks pays it (sequentialReplacements in the results counts those in the window).
-  decideRuns: scale(5_000),
-  /** Blocks of sequential decisions alternating with blocks of local executes. */
-  interleaveBlocks: QUICK ? 2 : 20,
+  // The measured sequential decisions: one whole life of the fork's EVM process, from the block after one process
+  // replacement to the block that swaps in the next (the EVM is renewed in its process every recycleEvery runs, and
+  // the process replaced once it grew by recycleGrowthMiB): the figures include what a new process costs, its start-up
+  // and its code compiled again, as a co-signer that runs for weeks pays it (sequentialReplacements in the results).
+  // At most decideRunsMax: a process that outlives them is measured over that many, without its end.
+  decideRunsMax: scale(40_000),
+  /** The measured decisions run in blocks of this many, each followed by localPerBlock local executes. */
+  decideBlock: QUICK ? 50 : 250,
+  localPerBlock: QUICK ? 3 : 30,
   concurrency: 8,
   profileRuns: scale(200),
   remoteDelayMs: 20,
@@ -419,7 +423,7 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
     }
   };
   const times: number[] = [];
-  const pid = cosigner.fork.evmPid;
+  const recycles = cosigner.fork.stats.recycles;
   const { requests: before, crossings: crossings0 } = await cosigner.fork.evmUsage();
   try {
     for (const body of bodies) {
@@ -432,8 +436,8 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
     delete (store as { insert?: unknown }).insert;
   }
   const { requests: after, crossings: crossings1 } = await cosigner.fork.evmUsage();
-  // The EVM's counts are its process's own: a replacement during the phase leaves them meaningless (negative).
-  const evmReplaced = cosigner.fork.evmPid !== pid;
+  // The EVM's counts are its own: a replacement during the phase (in its process or not) leaves them meaningless.
+  const evmReplaced = cosigner.fork.stats.recycles !== recycles;
   const n = bodies.length;
   const total = times.reduce((a, b) => a + b, 0) / n;
   const evmRequests = Object.entries(after)
@@ -637,16 +641,16 @@ async function main() {
     const probeDecision = approved(await cosigner.engine.propose(probe.body));
     // The warm-up, in blocks: the CPU a decision of each shows how far from steady state the measured decisions are.
     const warmupCpuMsPerDecision: number[] = [];
-    for (let done = 0; done < P.decideWarmup; done += P.warmupBlock) {
+    const firstPid = cosigner.fork.evmPid;
+    for (let done = 0; done < P.decideWarmup + P.decideRunsMax && (done < P.decideWarmup || cosigner.fork.evmPid === firstPid); done += P.warmupBlock) {
       // Signed before the clock starts, as the measured decisions are: the agent's work is not the co-signer's.
-      const bodies = requests.batch(Math.min(P.warmupBlock, P.decideWarmup - done));
+      const bodies = requests.batch(P.warmupBlock);
       const block = await measuredSequential(cosigner, bodies);
       warmupCpuMsPerDecision.push(round(block.cpuMicros / 1000 / bodies.length, 3));
     }
     log(`warm-up: CPU a decision by block of ${P.warmupBlock}: ${warmupCpuMsPerDecision.join(" ")} ms`);
     // The sequential decisions run in blocks, each followed by a block of local executes: both figures of the ratio
     // then see the same machine load (on a shared machine the load moves within seconds).
-    const seqBodies = requests.batch(P.decideRuns);
     const decideTimes: number[] = [];
     const localTimes: number[] = [];
     let seqMs = 0;
@@ -656,23 +660,29 @@ async function main() {
     let localCpuMicros = 0;
     const up0 = counter.snapshot();
     const replaced0 = { ...cosigner.fork.stats };
-    for (let b = 0; b < P.interleaveBlocks; b++) {
-      const bodies = seqBodies.slice(Math.floor((b * seqBodies.length) / P.interleaveBlocks), Math.floor(((b + 1) * seqBodies.length) / P.interleaveBlocks));
+    const windowPid = cosigner.fork.evmPid;
+    let decideRuns = 0;
+    while (decideRuns < P.decideRunsMax && cosigner.fork.evmPid === windowPid) {
+      const bodies = requests.batch(P.decideBlock);
+      decideRuns += bodies.length;
       const block = await measuredSequential(cosigner, bodies);
       decideTimes.push(...block.times);
       seqMs += block.ms;
       cpuMicros += block.cpuMicros;
       evmCpuMicros += block.evmMicros;
       const localCpu = process.cpuUsage();
-      for (let i = 0; i < Math.ceil(P.localRuns / P.interleaveBlocks); i++) localTimes.push((await execOnce(local, localTx)).ms);
+      for (let i = 0; i < P.localPerBlock; i++) localTimes.push((await execOnce(local, localTx)).ms);
       const usedLocal = process.cpuUsage(localCpu);
       localCpuMicros += usedLocal.user + usedLocal.system;
     }
     const seqSeconds = seqMs / 1000;
     const up1 = counter.snapshot();
     const sequentialReplacements = {
+      decisions: decideRuns,
+      // The EVM renewed in its process (by count), and its process replaced (for growth): the window's last block.
       replacements: cosigner.fork.stats.recycles - replaced0.recycles,
       forGrowth: cosigner.fork.stats.recyclesForGrowth - replaced0.recyclesForGrowth,
+      processEnded: cosigner.fork.evmPid !== windowPid,
     };
     log(`decide p50 ${pct(decideTimes, 50).toFixed(3)} ms, p99 ${pct(decideTimes, 99).toFixed(3)} ms`);
     const rates = await throughput(cosigner, requests);
@@ -813,7 +823,7 @@ async function main() {
       forkAdvanceMs: round(pct(firstAfterHead.map((x) => x.advanceMs), 50), 3),
       naiveRemoteForkP50Ms: round(pct(naiveRemoteRun.times, 50), 1),
       remoteColdFirstDecisionMs: round(remoteColdMs, 1),
-      sequentialDecisionsPerSecond: round(P.decideRuns / seqSeconds, 1),
+      sequentialDecisionsPerSecond: round(decideRuns / seqSeconds, 1),
       concurrentDecideP50Ms: round(pct(conc.times, 50), 3),
       freshnessTrials: freshRemote.trials,
       freshnessTrialsSubscribed: freshLocal.trials,
@@ -843,7 +853,7 @@ async function main() {
       goals,
       gasUsed: { localExec: localRun.gasUsed.toString(), naiveFork: naiveRun.gasUsed.toString(), decision: probeDecision.simulation?.gasUsed },
       upstream: {
-        local: perDecision(up0, up1, P.decideRuns),
+        local: perDecision(up0, up1, decideRuns),
         remoteSteady: perDecision(rup0, rup1, P.remoteRuns),
         remoteHeadPhase: { ...perDecision(rupHead0, rupHead1, 2 * P.headRuns), advances: headAdvances },
         naiveRemoteForkRequestsPerExec: round((proxied2.requests - proxied1.requests) / (P.naiveRemoteRuns + 1), 1),

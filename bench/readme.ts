@@ -152,9 +152,19 @@ function cosignRows(parameters: Json, replacements: Json): Row[] {
   const delay = isNumber(parameters.remoteDelayMs) ? parameters.remoteDelayMs : 20;
   const concurrency = isNumber(parameters.concurrency) ? parameters.concurrency : 8;
   const count = (name: string) => (isNumber(parameters[name]) ? parameters[name].toLocaleString("en-US") : "?");
-  const [runs, warmup] = [count("decideRuns"), count("decideWarmup")];
+  // Older results measured a fixed count (parameters.decideRuns); newer ones one life of the EVM's process.
+  const runs = isNumber(replacements.decisions) ? replacements.decisions.toLocaleString("en-US") : count("decideRuns");
+  const warmup = count("decideWarmup");
   const replaced = isNumber(replacements.replacements) ? replacements.replacements : undefined;
-  const among = replaced === undefined ? "" : `, the fork's EVM replaced ${replaced === 1 ? "once" : `${replaced} times`} among them`;
+  const times = (n: number) => (n === 1 ? "once" : `${n} times`);
+  const among =
+    replaced === undefined
+      ? ""
+      : replacements.processEnded === true
+        ? `: one life of the fork's EVM process, which renewed its EVM ${times(replaced - (isNumber(replacements.forGrowth) ? replacements.forGrowth : 1))} and was replaced at its end`
+        : replacements.processEnded === false
+          ? `, the fork's EVM renewed ${times(replaced)} in its process, which outlived them`
+          : `, the fork's EVM replaced ${times(replaced)} among them`;
   return [
     {
       label: "same `execute` on a local in-process chain (floor), in the run / standalone",
@@ -169,7 +179,7 @@ function cosignRows(parameters: Json, replacements: Json): Row[] {
       goal: { figure: "decideP50Ms", words: "p50 ≤ 10 ms" },
     },
     {
-      label: `CPU time per decision (the service's and its EVM's processes, all threads; ${runs} sequential decisions after ${warmup}${among}) / of it, the EVM's process / the floor's own per execute`,
+      label: `CPU time per decision (the service's and its EVM's processes, all threads; ${runs} sequential decisions after at least ${warmup}${among}) / of it, the EVM's process / the floor's own per execute`,
       figures: ["cpuMsPerDecision", "evmCpuMsPerDecision", "localExecCpuMs"],
       unit: "ms",
     },

@@ -74,7 +74,7 @@ export const configSchema = z
     /** Most simulations waiting for or holding the fork; past it requests are refused 503 BUSY with Retry-After. */
     FORK_MAX_QUEUE: z.coerce.number().int().positive().default(64),
     FORK_RECYCLE_EVERY: z.coerce.number().int().nonnegative().default(5000),
-    FORK_RECYCLE_GROWTH_MIB: z.coerce.number().int().nonnegative().default(96),
+    FORK_RECYCLE_GROWTH_MIB: z.coerce.number().int().nonnegative().default(160),
     /** Requests per minute one client IP may make (a coarse limit in front of everything but /healthz and /metrics). */
     RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().positive().default(3000),
     /**

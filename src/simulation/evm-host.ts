@@ -1,7 +1,9 @@
 /**
- * The process the fork's EVM lives in (one per EVM, started by evm-process.ts). EDR keeps memory for as long as its
- * process lives (a few KiB for every call and transaction, not all of it freed with the provider), so the fork
- * replaces the whole process now and then (Fork's recycleEvery) and the memory goes with it.
+ * The process the fork's EVM lives in (started by evm-process.ts). It holds one EVM, and a second one while the fork
+ * builds a replacement beside the serving one (Fork's recycleEvery): a replacement in the same process keeps the
+ * code V8 compiled warm. EDR keeps some memory for as long as its process lives (not all of it is freed with the
+ * provider), so the fork replaces the whole process once it has grown (Fork's recycleGrowthMiB) and the memory goes
+ * with it.
  *
  * It answers JSON-RPC requests to the EVM, and runs whole simulations (simulate.ts) beside the EVM, so that a
  * decision costs one message each way instead of one per EVM request. Messages: see HostRequest and HostReply.
@@ -116,58 +118,82 @@ class HostedFork implements SimulationHost {
   }
 }
 
-let evm: Evm | undefined;
-let fork: HostedFork | undefined;
-/** Requests sent to the EVM so far, by method (eth_call by selector), a batch's one by one: for tests and benchmarks. */
-const requests: Record<string, number> = {};
-/** Times a request or a batch crossed into EDR. */
-let crossings = 0;
-/** One request or run at a time on the EVM, in the order they came (a run and the fork's writes never interleave). */
-const exclusive = new Mutex();
-/** Methods whose requests fail (tests of what a failed EVM request does; see HostRequest "fault"). */
+/** Methods whose requests fail, in every EVM of the process (tests of what a failed EVM request does; see HostRequest "fault"). */
 const faults = new Set<string>();
 
-/** Counts `r` and throws if its method is made to fail (an injected failure, as the EVM's own would be). */
-function count(r: EvmRequest): void {
-  const key = r.method === "eth_call" ? `eth_call:${String((r.params[0] as { data?: string } | undefined)?.data).slice(0, 10)}` : r.method;
-  requests[key] = (requests[key] ?? 0) + 1;
-  if (faults.has(r.method)) throw new Error(`injected failure of ${r.method} (test)`);
+/** One EVM of this process, and what it counts. */
+class Hosted {
+  readonly fork: HostedFork;
+  /** Requests sent to the EVM so far, by method (eth_call by selector), a batch's one by one: for tests and benchmarks. */
+  readonly requests: Record<string, number> = {};
+  /** Times a request or a batch crossed into EDR. */
+  crossings = 0;
+  /** One request or run at a time on the EVM, in the order they came (a run and the fork's writes never interleave). */
+  readonly exclusive = new Mutex();
+  readonly call: EvmCall;
+
+  constructor(
+    private readonly evm: Evm,
+    m: Extract<HostRequest, { kind: "open" }>,
+  ) {
+    const call = (async <T>(method: string, params: unknown[] = []) => {
+      this.count({ method, params });
+      this.crossings++;
+      return (await this.evm.request({ method, params })) as T;
+    }) as EvmCall;
+    call.batch = async (batch) => {
+      // An injected failure fails the batch where that request is: the ones before it run, as EDR would have run them.
+      const failing = batch.findIndex((r) => faults.has(r.method));
+      const sent = failing < 0 ? batch : batch.slice(0, failing);
+      sent.forEach((r) => this.count(r));
+      if (sent.length > 0) this.crossings++;
+      const answers = await this.evm.batch(sent);
+      if (failing >= 0) this.count(batch[failing]!);
+      return answers;
+    };
+    this.call = call;
+    this.fork = new HostedFork(call, m.relayer, m.reader, m.priorityFee);
+  }
+
+  /** Counts `r` and throws if its method is made to fail (an injected failure, as the EVM's own would be). */
+  private count(r: EvmRequest): void {
+    const key = r.method === "eth_call" ? `eth_call:${String((r.params[0] as { data?: string } | undefined)?.data).slice(0, 10)}` : r.method;
+    this.requests[key] = (this.requests[key] ?? 0) + 1;
+    if (faults.has(r.method)) throw new Error(`injected failure of ${r.method} (test)`);
+  }
 }
 
-function started(): Evm {
-  if (!evm) throw new Error("the EVM is not started");
-  return evm;
-}
+/** The EVMs of this process by number. */
+const evms = new Map<number, Hosted>();
 
-const call: EvmCall = async <T>(method: string, params: unknown[] = []) => {
-  const running = started();
-  count({ method, params });
-  crossings++;
-  return (await running.request({ method, params })) as T;
-};
-call.batch = async (batch) => {
-  const running = started();
-  // An injected failure fails the batch where that request is: the ones before it run, as EDR would have run them.
-  const failing = batch.findIndex((r) => faults.has(r.method));
-  const sent = failing < 0 ? batch : batch.slice(0, failing);
-  sent.forEach(count);
-  if (sent.length > 0) crossings++;
-  const answers = await running.batch(sent);
-  if (failing >= 0) count(batch[failing]!);
-  return answers;
-};
+function hosted(n: number): Hosted {
+  const found = evms.get(n);
+  if (!found) throw new Error(`no EVM ${n} in this process`);
+  return found;
+}
 
 async function handle(m: HostRequest): Promise<unknown> {
   switch (m.kind) {
-    case "init":
-      evm = await createEvm(m.evm);
-      fork = new HostedFork(call, m.relayer, m.reader, m.priorityFee);
+    case "open":
+      if (evms.has(m.evm)) throw new Error(`EVM ${m.evm} is already open in this process`);
+      evms.set(m.evm, new Hosted(await createEvm(m.options), m));
       return true;
-    case "rpc":
-      return exclusive.run(() => (fork ? fork.request(m.method, m.params) : call(m.method, m.params)));
-    case "simulate":
+    case "close": {
+      const closing = evms.get(m.evm);
+      if (!closing) return false;
+      evms.delete(m.evm);
+      // After what was sent to it; then its EDR provider is garbage, and its native memory goes when collected.
+      await closing.exclusive.run(async () => undefined);
+      collect();
+      return true;
+    }
+    case "rpc": {
+      const { exclusive, fork } = hosted(m.evm);
+      return exclusive.run(() => fork.request(m.method, m.params));
+    }
+    case "simulate": {
+      const { exclusive, fork, call } = hosted(m.evm);
       return exclusive.run(async () => {
-        if (!fork) throw new Error("the EVM is not started");
         fork.stateVersion = m.version;
         const rule = m.rule;
         const result: SimulationResult = await simulateOperation(fork, call, m.env, m.input, m.self, (auth) => {
@@ -176,12 +202,14 @@ async function handle(m: HostRequest): Promise<unknown> {
         });
         return result;
       });
+    }
     case "fault":
       if (process.env.COUNTERSIGN_EVM_FAULTS !== "1") throw new Error("fault injection is off (COUNTERSIGN_EVM_FAULTS=1 turns it on, for tests)");
       if (m.fail) faults.add(m.method);
       else faults.delete(m.method);
       return true;
     case "usage": {
+      const { requests, crossings } = hosted(m.evm);
       const cpu = process.cpuUsage();
       const memory = process.memoryUsage();
       return { cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, requests: { ...requests }, crossings };
@@ -189,18 +217,28 @@ async function handle(m: HostRequest): Promise<unknown> {
   }
 }
 
+/**
+ * A full collection, when the process runs with --expose-gc (evm-process.ts starts it so): a closed EVM's EDR
+ * provider is held by a JavaScript object that has lived long enough to be in the old generation, which V8 may not
+ * collect for a long time, and with it everything EDR holds for that EVM.
+ */
+function collect(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 if (process.send) {
   process.on("message", (m: HostRequest) => {
     void handle(m).then(
-      (result) => reply({ id: m.id, result }),
-      (err) => reply({ id: m.id, error: carry(err) }),
+      (result) => reply({ id: m.id, result }, m.evm),
+      (err) => reply({ id: m.id, error: carry(err) }, m.evm),
     );
   });
   // The fork's process is gone (or closed the channel): so is the reason to exist.
   process.on("disconnect", () => process.exit(0));
 }
 
-function reply(r: HostReply): void {
+function reply(r: HostReply, evm: number): void {
+  const fork = evms.get(evm)?.fork;
   if (fork?.dirty) {
     r.dirty = true;
     fork.dirty = false;

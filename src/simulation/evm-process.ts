@@ -41,6 +41,8 @@ function hostEnv(): NodeJS.ProcessEnv {
 
 /** Distributes Omit over a union (each kind of request keeps its own fields). */
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
+/** A request as an EVM sends it: its process adds the id, the EVM its number. */
+type EvmRequestOf<T> = T extends unknown ? Omit<T, "id" | "evm"> : never;
 
 /**
  * What runs the host: plain node once compiled; from TypeScript (development, `npm start`, tests), plain node too,
@@ -64,6 +66,8 @@ function hostEntry(): { file: string; execArgv: string[]; env: NodeJS.ProcessEnv
     execArgv: [
       "--max-old-space-size=256",
       "--max-semi-space-size=1",
+      // A closed EVM's memory is collected at once (evm-host.ts's collect).
+      "--expose-gc",
       ...(compiled ? ["-r", path.join(__dirname, "host-preload.js")] : typescript ? ["-r", "ts-node/register/transpile-only"] : []),
       ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : []),
     ],
@@ -71,40 +75,114 @@ function hostEntry(): { file: string; execArgv: string[]; env: NodeJS.ProcessEnv
   };
 }
 
-/**
- * An EVM in its own process.
- * @example const evm = await EvmProcess.start({ chainId: 31337, gasLimit: 30_000_000n, hardfork: "prague" }, host)
- */
-export class EvmProcess implements Rpc {
+/** A process of EVMs (evm-host.ts): its channel, and the requests sent to it not yet answered. */
+class HostProcess {
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void }>();
-  private exited?: string;
-  /** Called when a simulation could not revert what it did (the EVM must be rebuilt). */
-  onDirty: () => void = () => undefined;
+  private readonly pending = new Map<number, { resolve: (r: HostReply) => void; reject: (e: Error) => void; evm: EvmProcess }>();
+  /** Why the process can no longer answer (it exited). */
+  exited?: string;
+  /** The EVMs open in it, by number. */
+  readonly evms = new Map<number, EvmProcess>();
+  private nextEvm = 0;
 
-  private constructor(private readonly child: ChildProcess) {
+  constructor(private readonly child: ChildProcess) {
     child.on("message", (r: HostReply) => {
-      if (r.dirty) this.onDirty();
       const waiting = this.pending.get(r.id);
       this.pending.delete(r.id);
+      if (r.dirty) waiting?.evm.onDirty();
       waiting?.resolve(r);
     });
     child.on("exit", (code, signal) => {
       this.exited = `the EVM's process exited (${signal ?? code})`;
       for (const waiting of this.pending.values()) waiting.reject(new CountersignError("SIMULATION_FAILED", this.exited));
       this.pending.clear();
-      this.onDirty();
+      for (const evm of this.evms.values()) evm.onDirty();
     });
     child.on("error", () => undefined); // reported by "exit"
   }
 
-  /** Starts the process and the EVM in it, forking `options.fork` when given. */
-  static async start(options: EvmOptions, host: { relayer: Address; reader: Address; priorityFee: bigint }): Promise<EvmProcess> {
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** A number no EVM of this process had. */
+  evmNumber(): number {
+    return this.nextEvm++;
+  }
+
+  send(evm: EvmProcess, request: WithoutId<HostRequest>): Promise<unknown> {
+    if (this.exited) return Promise.reject(new CountersignError("SIMULATION_FAILED", this.exited));
+    const id = this.nextId++;
+    return new Promise<HostReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, evm });
+      this.child.send({ ...request, id } as HostRequest, (err) => {
+        if (!err) return;
+        this.pending.delete(id);
+        reject(new CountersignError("SIMULATION_FAILED", `the EVM's process cannot be reached: ${err.message}`));
+      });
+    }).then((r) => {
+      if ("error" in r) throw rebuild(r.error);
+      return r.result;
+    });
+  }
+
+  /** Ends the process (its requests fail SIMULATION_FAILED): asked to exit, killed if it has not within a second. */
+  stop(): void {
+    if (this.exited !== undefined || this.child.exitCode !== null) return;
+    if (this.child.connected) this.child.disconnect();
+    setTimeout(() => {
+      if (this.exited === undefined && this.child.exitCode === null) this.child.kill("SIGKILL");
+    }, 1_000).unref();
+  }
+}
+
+/** What an EVM is opened with in its process. */
+export interface HostSettings {
+  relayer: Address;
+  reader: Address;
+  priorityFee: bigint;
+}
+
+/**
+ * An EVM in a process of its own, or beside another EVM in that one's process (`beside`).
+ * @example const evm = await EvmProcess.start({ chainId: 31337, gasLimit: 30_000_000n, hardfork: "prague" }, host)
+ */
+export class EvmProcess implements Rpc {
+  /** Called when a simulation could not revert what it did, or the process died (the EVM must be rebuilt). */
+  onDirty: () => void = () => undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly host: HostProcess,
+    private readonly evm: number,
+  ) {}
+
+  /** Starts a process and the EVM in it, forking `options.fork` when given. */
+  static async start(options: EvmOptions, settings: HostSettings): Promise<EvmProcess> {
     const entry = hostEntry();
     const child = spawn(entry.file, [], { execArgv: entry.execArgv, env: entry.env, serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    const evm = new EvmProcess(child);
+    const host = new HostProcess(child);
     try {
-      await evm.send({ kind: "init", evm: options, ...host });
+      return await EvmProcess.open(host, options, settings);
+    } catch (err) {
+      host.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens another EVM in this one's process: it starts without a process's start-up, and on the code V8 has compiled
+   * there (a new process takes thousands of simulations to run as fast again).
+   */
+  beside(options: EvmOptions, settings: HostSettings): Promise<EvmProcess> {
+    return EvmProcess.open(this.host, options, settings);
+  }
+
+  private static async open(host: HostProcess, options: EvmOptions, settings: HostSettings): Promise<EvmProcess> {
+    const evm = new EvmProcess(host, host.evmNumber());
+    host.evms.set(evm.evm, evm);
+    try {
+      await evm.send({ kind: "open", options, ...settings });
     } catch (err) {
       evm.stop();
       throw err;
@@ -112,9 +190,14 @@ export class EvmProcess implements Rpc {
     return evm;
   }
 
+  /** Whether `other` runs in this one's process. */
+  sharesProcessWith(other: EvmProcess): boolean {
+    return other.host === this.host;
+  }
+
   /** The process id (for benchmarks that add its CPU and memory to the service's). */
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.host.pid;
   }
 
   request(args: { method: string; params?: unknown[] }): Promise<unknown> {
@@ -126,38 +209,33 @@ export class EvmProcess implements Rpc {
     return this.send({ kind: "simulate", ...r }) as Promise<SimulationResult>;
   }
 
-  /** The process's CPU time so far (µs, all its threads), resident memory (bytes) and EVM requests by method. */
+  /**
+   * The process's CPU time so far (µs, all its threads), resident memory (bytes), and this EVM's requests by method
+   * and crossings into EDR.
+   */
   usage(): Promise<EvmUsage> {
     return this.send({ kind: "usage" }) as Promise<EvmUsage>;
   }
 
-  /** Tests only: makes requests of `method` fail (or work again); the process must start with COUNTERSIGN_EVM_FAULTS=1. */
+  /** Tests only: makes requests of `method` fail (or work again) in every EVM of the process, which must start with COUNTERSIGN_EVM_FAULTS=1. */
   async fault(method: string, fail: boolean): Promise<void> {
     await this.send({ kind: "fault", method, fail });
   }
 
-  /** Ends the process (its requests fail SIMULATION_FAILED): asked to exit, killed if it has not within a second. */
+  /**
+   * Closes the EVM (later requests fail SIMULATION_FAILED), once the requests already sent to it are answered; the
+   * process ends with the last EVM in it.
+   */
   stop(): void {
-    if (this.exited !== undefined || this.child.exitCode !== null) return;
-    if (this.child.connected) this.child.disconnect();
-    setTimeout(() => {
-      if (this.exited === undefined && this.child.exitCode === null) this.child.kill("SIGKILL");
-    }, 1_000).unref();
+    if (this.closed) return;
+    this.closed = true;
+    this.host.evms.delete(this.evm);
+    if (this.host.evms.size === 0) this.host.stop();
+    else void this.host.send(this, { kind: "close", evm: this.evm }).catch(() => undefined);
   }
 
-  private send(request: WithoutId<HostRequest>): Promise<unknown> {
-    if (this.exited) return Promise.reject(new CountersignError("SIMULATION_FAILED", this.exited));
-    const id = this.nextId++;
-    return new Promise<HostReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.child.send({ ...request, id } as HostRequest, (err) => {
-        if (!err) return;
-        this.pending.delete(id);
-        reject(new CountersignError("SIMULATION_FAILED", `the EVM's process cannot be reached: ${err.message}`));
-      });
-    }).then((r) => {
-      if ("error" in r) throw rebuild(r.error);
-      return r.result;
-    });
+  private send(request: EvmRequestOf<HostRequest>): Promise<unknown> {
+    if (this.closed && request.kind !== "close") return Promise.reject(new CountersignError("SIMULATION_FAILED", "this EVM was closed"));
+    return this.host.send(this, { ...request, evm: this.evm } as WithoutId<HostRequest>);
   }
 }

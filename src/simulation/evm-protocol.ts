@@ -8,9 +8,13 @@ import type { EvmOptions } from "./evm";
 import type { BlockEnv } from "./next-block";
 import type { SimulationInput } from "./simulate";
 
-/** What the fork asks its EVM's process. */
-export type HostRequest = { id: number } & (
-  | { kind: "init"; evm: EvmOptions; relayer: Address; reader: Address; priorityFee: bigint }
+/**
+ * What the fork asks its EVM's process, for the EVM numbered `evm` in it: a process holds one EVM, and a second one
+ * while a replacement is built beside the serving one (see Fork.recycle).
+ */
+export type HostRequest = { id: number; evm: number } & (
+  | { kind: "open"; options: EvmOptions; relayer: Address; reader: Address; priorityFee: bigint }
+  | { kind: "close" }
   | { kind: "rpc"; method: string; params: unknown[] }
   | { kind: "simulate"; version: number; env: BlockEnv; input: SimulationInput & { signer: Address }; self: Address; rule?: AuthRule }
   | { kind: "usage" }
@@ -32,7 +36,7 @@ export interface CarriedError {
   solidity?: boolean;
 }
 
-/** What the EVM's process answers; `dirty` when a simulation could not revert what it did. */
+/** What the EVM's process answers; `dirty` when a simulation of that EVM could not revert what it did. */
 export type HostReply = { id: number; dirty?: boolean } & ({ result: unknown } | { error: CarriedError });
 
 /** An error as the other process can rebuild it. */

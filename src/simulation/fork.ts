@@ -54,13 +54,14 @@ export interface ForkOptions {
   maxHydratedKeys?: number;
   /**
    * After this many runs the fork's EVM is replaced by a fresh one holding the same state, built beside the serving
-   * one, in a new process (default 5000; 0 never): EDR keeps memory for as long as its process lives.
+   * one in its process (default 5000; 0 never): the keys no run read since the last replacement are dropped.
    */
   recycleEvery?: number;
   /**
-   * The fork's EVM is also replaced once its process has grown by this many MiB since it began serving (checked
-   * every RSS_CHECK_EVERY runs; default 96, 0 never): what EDR keeps per run is not the same for every load, and
-   * its process's memory stays bounded whatever the count.
+   * The fork's EVM is replaced in a new process once its process has grown by this many MiB since it began serving
+   * (checked every RSS_CHECK_EVERY runs; default 160, 0 never), and the old process ends: EDR keeps memory for as long
+   * as its process lives (a few KiB for every transaction mined, even reverted, and all of an EVM once closed:
+   * measured, nothing came back), so this is what bounds the process's memory.
    */
   recycleGrowthMiB?: number;
   /** Priority fee of simulated transactions (wei, default 1 gwei): never a zero gas price. */
@@ -85,7 +86,10 @@ export interface ForkStats {
   hydratedKeys: number;
   /** EVMs replaced by a fresh one (recycleEvery), and attempts thrown away because the state moved meanwhile. */
   recycles: number;
-  /** Replacements started because the serving EVM's process had grown by recycleGrowthMiB (the others: by count). */
+  /**
+   * Replacements started because the serving EVM's process had grown by recycleGrowthMiB (the others: by count). Those
+   * start a new process; one by count is built in the serving EVM's process.
+   */
   recyclesForGrowth: number;
   recyclesDiscarded: number;
   /** How long the last replacement took to build beside the serving EVM (ms). */
@@ -171,8 +175,17 @@ export class Fork {
   private providerSeq = 0;
   private runsSinceRecycle = 0;
   private recycling?: Promise<void>;
-  /** The serving EVM process's resident memory at its first check (bytes), the base recycleGrowthMiB counts from. */
+  /**
+   * The serving EVM process's resident memory at its first check (bytes), the base recycleGrowthMiB counts from: the
+   * process's, whichever of its EVMs serves now (a replacement by count is built in the same process).
+   */
   private servingRssBase?: { provider: EvmProcess; bytes: number };
+  /** Runs so far (the growth check comes every RSS_CHECK_EVERY of them). */
+  private runs = 0;
+  /** The serving EVM's process grew by recycleGrowthMiB: the next replacement starts a new process. */
+  private newProcessDue = false;
+  /** A replacement in a new process that was thrown away is tried again from this run on. */
+  private newProcessRetryAt = 0;
   /** CPU time of the EVM processes already replaced and ended (µs), for evmUsage. */
   private retiredCpuMicros = 0;
   /** Replaced EVM processes not yet ended: evmUsage counts their CPU as it goes, so its total never jumps. */
@@ -212,7 +225,7 @@ export class Fork {
       priorityFee: 1_000_000_000n,
       maxQueuedRuns: 64,
       recycleEvery: 5_000,
-      recycleGrowthMiB: 96,
+      recycleGrowthMiB: 160,
       runBudgetMs: 2_000,
       ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ForkOptions),
     };
@@ -244,14 +257,16 @@ export class Fork {
     return fork;
   }
 
-  /** Starts an EVM process forking `url` (a cache endpoint) one block before `head`. */
-  private async startEvm(url: string, head: Head): Promise<EvmProcess> {
+  /**
+   * Starts an EVM forking `url` (a cache endpoint) one block before `head`: in a new process, or `beside` an EVM in
+   * that one's process.
+   */
+  private async startEvm(url: string, head: Head, beside?: EvmProcess): Promise<EvmProcess> {
     // Fork one block before the head and mine one: the mined block has the head's number, calls at it work
     // (calls at a fork block of chain 31337 fail), and the state is the head's because the cache answers at it.
-    const evm = await EvmProcess.start(
-      { chainId: this.chainId, gasLimit: head.gasLimit, hardfork: this.options.hardfork, coinbase: head.miner, fork: { url, block: head.number - 1n } },
-      { relayer: this.relayer, reader: this.reader, priorityFee: this.options.priorityFee },
-    );
+    const options = { chainId: this.chainId, gasLimit: head.gasLimit, hardfork: this.options.hardfork, coinbase: head.miner, fork: { url, block: head.number - 1n } };
+    const settings = { relayer: this.relayer, reader: this.reader, priorityFee: this.options.priorityFee };
+    const evm = await (beside ? beside.beside(options, settings) : EvmProcess.start(options, settings));
     // A serving EVM whose process died, or that holds a simulation it could not revert, is rebuilt before the next run.
     evm.onDirty = () => {
       if (this.provider === evm) this.markDirty();
@@ -268,13 +283,20 @@ export class Fork {
     return this.provider.simulate({ version: this.version, env, input, self, rule });
   }
 
+  /**
+   * Starts a replacement: in a process of its own when the serving one grew (newProcessDue), beside the serving EVM
+   * otherwise.
+   */
   private startRecycle(): void {
-    this.recycling = this.recycle().finally(() => (this.recycling = undefined));
+    const newProcess = this.newProcessDue;
+    if (newProcess) this.stats.recyclesForGrowth += 1;
+    this.recycling = this.recycle(newProcess).finally(() => (this.recycling = undefined));
   }
 
   /**
-   * Starts a replacement when the serving EVM's process has grown by recycleGrowthMiB since its first check. A
-   * process that cannot tell its usage is left to the count (and to its own failure, which rebuilds it).
+   * Makes the next replacement one in a new process when the serving EVM's process has grown by recycleGrowthMiB
+   * since its first check (whichever of its EVMs served then). A process that cannot tell its usage is left to its
+   * own failure, which rebuilds it.
    */
   private async checkGrowth(): Promise<void> {
     const provider = this.provider;
@@ -284,16 +306,14 @@ export class Fork {
     } catch {
       return;
     }
-    if (this.provider !== provider || this.recycling || this.stopped) return;
+    // A replacement being built counts: its EVM's memory is the process's too.
+    if (this.provider !== provider || this.stopped) return;
     const base = this.servingRssBase;
-    if (base?.provider !== provider) {
+    if (!base?.provider.sharesProcessWith(provider)) {
       this.servingRssBase = { provider, bytes: rss };
       return;
     }
-    if (rss - base.bytes > this.options.recycleGrowthMiB * 2 ** 20) {
-      this.stats.recyclesForGrowth += 1;
-      this.startRecycle();
-    }
+    if (rss - base.bytes > this.options.recycleGrowthMiB * 2 ** 20) this.newProcessDue = true;
   }
 
   /**
@@ -513,9 +533,11 @@ export class Fork {
         else this.drainFetchedUnhydrated();
         if (kept && this.simulating) this.lastSimulated = this.simulating;
         this.runsSinceRecycle += 1;
+        this.runs += 1;
+        if (this.options.recycleGrowthMiB > 0 && this.runs % RSS_CHECK_EVERY === 0) void this.checkGrowth();
         if (!this.recycling) {
-          if (this.options.recycleEvery > 0 && this.runsSinceRecycle >= this.options.recycleEvery) this.startRecycle();
-          else if (this.options.recycleGrowthMiB > 0 && this.runsSinceRecycle % RSS_CHECK_EVERY === 0) void this.checkGrowth();
+          const byCount = this.options.recycleEvery > 0 && this.runsSinceRecycle >= this.options.recycleEvery;
+          if (byCount || (this.newProcessDue && this.runs >= this.newProcessRetryAt)) this.startRecycle();
         }
       }
     });
@@ -562,8 +584,13 @@ export class Fork {
    * Replaces the EVM with a fresh one holding the same state, off the request path: built and hydrated beside the
    * serving EVM (whose runs go on), then swapped in under the lock once brought to where the serving one is: the
    * keys hydrated or refreshed meanwhile written, and the blocks of heads that arrived meanwhile mined, as an advance
-   * does. A fork that started afresh meanwhile, or a failed read, throws it away (tried again later). The old EVM's
-   * process ends once requests already sent to it are answered.
+   * does. A fork that started afresh meanwhile, or a failed read, throws it away (tried again later). The old EVM is
+   * closed once requests already sent to it are answered, and its process ends with it when it was the last one there.
+   *
+   * By count (`newProcess` false) the new EVM is opened in the serving EVM's process: a new process costs its start-up
+   * (a second of CPU) and then runs its code as V8 compiles it again, measured at a fifth to a half more CPU a
+   * decision for its first 2,000–4,000 simulations; the EVM alone is what holds the state to renew. For growth the new
+   * EVM starts a process of its own and the old process ends, with all the memory EDR kept in it.
    *
    * It carries only the keys a run fetched while the serving EVM served, and the older ones the last operation
    * simulated reads (replayed on the new EVM before it serves, its result ignored): the others are dropped (no longer
@@ -572,7 +599,7 @@ export class Fork {
    * with it the batch every new head re-reads: in a 10-minute soak at 50 decisions a second, 91 → 158 keys and the
    * p99 of decisions, which wait for the advance to a new head, rose with them.
    */
-  private async recycle(): Promise<void> {
+  private async recycle(newProcess: boolean): Promise<void> {
     const started = performance.now();
     const epoch = this.epoch;
     const head = this.viewHead;
@@ -581,7 +608,7 @@ export class Fork {
     let swapped = false;
     let why = "";
     try {
-      fresh = await this.startEvm(this.cache.endpoint(name, head.number - 1n), head);
+      fresh = await this.startEvm(this.cache.endpoint(name, head.number - 1n), head, newProcess ? undefined : this.provider);
       const evm = fresh;
       // A new EVM whose process died, or that could not revert the replay, is never swapped in.
       let unfit = false;
@@ -661,6 +688,7 @@ export class Fork {
         this.generation += 1;
         this.stats.recycles += 1;
         this.stats.lastRecycleMs = performance.now() - started;
+        if (newProcess) this.newProcessDue = false;
         this.retire(old);
         return true;
       });
@@ -673,6 +701,7 @@ export class Fork {
         this.stats.lastRecycleDiscarded = why;
         // Tried again after a tenth of the interval more runs: a fork that keeps moving is not rebuilt on every run.
         this.runsSinceRecycle = Math.max(0, this.options.recycleEvery - Math.ceil(this.options.recycleEvery / 10));
+        if (newProcess) this.newProcessRetryAt = this.runs + RSS_CHECK_EVERY;
         if (fresh) this.retire(fresh);
       }
       this.cache.forget(name);
@@ -732,6 +761,7 @@ export class Fork {
     this.cache.serve(name);
     const old = this.provider;
     this.provider = await this.startEvm(this.cache.endpoint(name), head);
+    this.newProcessDue = false;
     this.retire(old);
     this.providerGasLimit = head.gasLimit;
     this.hydrated.clear();
@@ -803,8 +833,15 @@ export class Fork {
     }
   }
 
-  /** Stops a replaced EVM process once the requests already sent to it had time to be answered. */
+  /**
+   * Stops a replaced EVM once the requests already sent to it had time to be answered: closes it when it shares the
+   * serving EVM's process, ends its process otherwise.
+   */
   private retire(evm: EvmProcess): void {
+    if (evm.sharesProcessWith(this.provider)) {
+      setTimeout(() => evm.stop(), 5_000).unref();
+      return;
+    }
     this.retiring.add(evm);
     setTimeout(() => {
       evm

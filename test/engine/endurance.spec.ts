@@ -219,9 +219,10 @@ describe("engine: a fork that runs for weeks", function () {
   describe("replacing the fork's EVM once its process grew (FORK_RECYCLE_GROWTH_MIB)", function () {
     useHarness(0, { warm: true, growthMiB: 4 });
 
-    it("replaces it when it grew by more than the limit since its first check, though the count would never", async function () {
+    it("replaces it when it grew by more than the limit since its first check, though the count would never; the old process ends, its CPU still counted", async function () {
       const fork = h.cosigner.fork;
       const evmPid = fork.evmPid;
+      const cpuBefore = (await fork.evmUsage()).cpuMicros;
       // Each nonce in a bitmap word of its own: every decision reads a new storage slot, and the process grows
       // (tens of MiB over 250 such decisions, see above). The first check, after 100 runs, takes the base.
       for (let i = 1n; i <= 99n; i++) expectApproved(await h.cosigner.engine.propose(await pay((9000n + i) << 8n)));
@@ -233,7 +234,27 @@ describe("engine: a fork that runs for weeks", function () {
       expect(fork.stats.recyclesForGrowth).to.equal(1);
       expect(fork.stats.recycles).to.equal(1);
       expect(fork.evmPid).to.not.equal(evmPid);
-      await waitFor(() => !running(evmPid!), "the old EVM's process to end");
+      await waitFor(() => !running(evmPid!), "the old EVM's process to end", 15_000);
+      const cpuAfter = (await fork.evmUsage()).cpuMicros;
+      // The ended process's CPU is counted: the total holds at least what it was before the new process started.
+      expect(cpuAfter).to.be.greaterThan(cpuBefore);
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+    });
+  });
+
+  describe("renewing the fork's EVM in its process, and its process's growth across renewals", function () {
+    // Renewed every 40 runs; a new process once the process grew by 4 MiB (checked every 100 runs).
+    useHarness(40, { warm: true, growthMiB: 4 });
+
+    it("counts the process's growth across the EVMs renewed in it: replaced for growth, though no EVM served more than 40 runs", async function () {
+      const fork = h.cosigner.fork;
+      const evmPid = fork.evmPid;
+      // Each nonce in a bitmap word of its own: every decision reads a new storage slot, and the process grows. The
+      // first check (run 100) takes the base; the renewals at runs 40, 80, 120… do not start the count again.
+      for (let i = 1n; i <= 400n && fork.stats.recyclesForGrowth === 0; i++) expectApproved(await h.cosigner.engine.propose(await pay((12000n + i) << 8n)));
+      expect(fork.stats.recyclesForGrowth, "a replacement for growth").to.equal(1);
+      await waitFor(() => fork.evmPid !== evmPid, "the new process to serve");
+      expect(fork.stats.recycles - fork.stats.recyclesForGrowth, "renewals in the process before it").to.be.at.least(2);
       expectApproved(await h.cosigner.engine.propose(await pay()));
     });
   });
@@ -372,6 +393,7 @@ describe("engine: a fork that runs for weeks", function () {
 
   describe("the EVM's process", function () {
     useHarness(3);
+    const evmOf = () => (h.cosigner.fork as unknown as { provider: EvmProcess }).provider;
 
     it("keeps freed pages a second before giving them back (EDR's mimalloc), unless the operator set otherwise", async function () {
       if (process.platform !== "linux") this.skip();
@@ -417,15 +439,27 @@ describe("engine: a fork that runs for weeks", function () {
       }
     });
 
-    it("ends once replaced (and all the memory EDR held with it), and its CPU time is still counted", async function () {
+    it("renews its EVM by count in the same process: the new EVM serves there, the old one is closed, the process stays", async function () {
       const fork = h.cosigner.fork;
-      const first = fork.evmPid!;
-      const cpuBefore = (await fork.evmUsage()).cpuMicros;
+      const pid = fork.evmPid!;
+      const old = evmOf();
+      const recycles = fork.stats.recycles;
       for (let i = 0; i < 4; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
-      await waitFor(() => fork.stats.recycles > 0, "the fork's EVM to be replaced");
-      expect(fork.evmPid).to.not.equal(first);
-      await waitFor(() => !running(first), "the replaced EVM's process to end", 15_000);
-      expect((await fork.evmUsage()).cpuMicros).to.be.greaterThan(cpuBefore);
+      await waitFor(() => fork.stats.recycles > recycles, "the fork's EVM to be renewed");
+      const renewed = evmOf();
+      expect(renewed).to.not.equal(old);
+      expect(renewed.sharesProcessWith(old)).to.equal(true);
+      expect(fork.evmPid).to.equal(pid);
+      expectApproved(await h.cosigner.engine.propose(await pay()));
+      // Closed 5 s after the swap, once what was sent to it was answered: it answers nothing more, and its process
+      // no longer holds it (a request sent there by its number is refused by the process itself).
+      await waitFor(async () => (await old.usage().then(() => false, () => true)), "the old EVM to be closed", 15_000);
+      await expectRefusal(old.request({ method: "eth_blockNumber" }), "SIMULATION_FAILED");
+      const raw = old as unknown as { host: { send(e: unknown, r: unknown): Promise<unknown> }; evm: number };
+      let refused: Error | undefined;
+      await raw.host.send(old, { kind: "rpc", evm: raw.evm, method: "eth_blockNumber", params: [] }).catch((e: Error) => (refused = e));
+      expect(refused?.message).to.equal(`no EVM ${raw.evm} in this process`);
+      expect(running(pid), "the process goes on").to.equal(true);
       expectApproved(await h.cosigner.engine.propose(await pay()));
     });
 
