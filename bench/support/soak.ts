@@ -44,6 +44,8 @@ interface Sample {
   /** Threads of the EVM's process (Linux; null elsewhere): EDR runs concurrent requests on threads that stay. */
   evmThreads: number | null;
   forkRecycles: number;
+  /** The serving EVM's process. */
+  evmPid: number;
   heapUsedMiB: number;
   eventLoopDelayP99Ms: number;
   requests: number;
@@ -95,18 +97,19 @@ export function trendsUp(xs: number[], ys: number[], share: number, floor: numbe
 }
 
 /**
- * Each EVM process the samples saw (they are told apart by the fork's replacement count): when it was first and last
- * sampled, its lowest and highest RSS, and about how many decisions it served (those of its windows).
+ * Each EVM process the samples saw (told apart by its process id): the fork's replacement count when it was first and
+ * last sampled (renewals of the EVM in the process come between), when it was first and last sampled, its lowest and
+ * highest RSS, and about how many decisions it served (those of its windows).
  */
 function evmGenerations(samples: readonly Sample[]) {
   const by = new Map<number, Sample[]>();
   for (const s of samples) {
-    const same = by.get(s.forkRecycles) ?? [];
+    const same = by.get(s.evmPid) ?? [];
     same.push(s);
-    by.set(s.forkRecycles, same);
+    by.set(s.evmPid, same);
   }
-  return [...by].map(([replaced, xs]) => ({
-    replaced,
+  return [...by].map(([, xs]) => ({
+    replaced: `${xs[0]!.forkRecycles}–${xs.at(-1)!.forkRecycles}`,
     fromSeconds: xs[0]!.atSeconds,
     toSeconds: xs.at(-1)!.atSeconds,
     troughMiB: Math.min(...xs.map((x) => x.evmRssMiB)),
@@ -196,6 +199,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
         evmHeapTotalMiB: round(evmUsage.heapTotalBytes / 2 ** 20, 1),
         evmThreads: threadsOf(cosigner.fork.evmPid),
         forkRecycles: cosigner.fork.stats.recycles,
+        evmPid: cosigner.fork.evmPid ?? 0,
         heapUsedMiB: round(m.heapUsed / 2 ** 20, 1),
         eventLoopDelayP99Ms: round(loop.percentile(99) / 1e6, 2),
         requests: window.length,

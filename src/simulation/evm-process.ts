@@ -234,6 +234,13 @@ export class EvmProcess implements Rpc {
     else void this.host.send(this, { kind: "close", evm: this.evm }).catch(() => undefined);
   }
 
+  /** Ends the process and every EVM in it (the fork stops). */
+  end(): void {
+    this.closed = true;
+    this.host.evms.clear();
+    this.host.stop();
+  }
+
   private send(request: EvmRequestOf<HostRequest>): Promise<unknown> {
     if (this.closed && request.kind !== "close") return Promise.reject(new CountersignError("SIMULATION_FAILED", "this EVM was closed"));
     return this.host.send(this, { ...request, evm: this.evm } as WithoutId<HostRequest>);

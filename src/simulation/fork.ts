@@ -864,7 +864,8 @@ export class Fork {
     this.watcher.stop();
     await this.advancing.catch(() => undefined);
     await this.recycling;
-    this.provider.stop();
+    // With a replaced EVM still open beside it, if one is: nothing of the fork is left running.
+    this.provider.end();
     await this.cache.stop();
   }
 }
