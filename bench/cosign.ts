@@ -424,6 +424,7 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
   };
   const times: number[] = [];
   const recycles = cosigner.fork.stats.recycles;
+  const pid = cosigner.fork.evmPid;
   const { requests: before, crossings: crossings0 } = await cosigner.fork.evmUsage();
   try {
     for (const body of bodies) {
@@ -437,7 +438,7 @@ async function profile(cosigner: Cosigner, bodies: OperationRequestBody[]) {
   }
   const { requests: after, crossings: crossings1 } = await cosigner.fork.evmUsage();
   // The EVM's counts are its own: a replacement during the phase (in its process or not) leaves them meaningless.
-  const evmReplaced = cosigner.fork.stats.recycles !== recycles;
+  const evmReplaced = cosigner.fork.stats.recycles !== recycles || cosigner.fork.evmPid !== pid;
   const n = bodies.length;
   const total = times.reduce((a, b) => a + b, 0) / n;
   const evmRequests = Object.entries(after)

@@ -38,7 +38,7 @@ export interface CosignerOptions {
   maxQueuedRuns?: number;
   /** Simulations after which the fork's EVM is replaced by a fresh one, off the request path (default 5000; 0 never). */
   forkRecycleEvery?: number;
-  /** MiB the fork EVM's process may grow by since it began serving before it is replaced the same way (default 96; 0 never). */
+  /** MiB the fork EVM's process may grow by since it began serving before it is replaced the same way (default 160; 0 never, and then every replacement by count starts a new process). */
   forkRecycleGrowthMiB?: number;
   /** How long a pending decision waits for people (seconds, default 900). */
   pendingTtlSeconds?: number;

@@ -24,7 +24,7 @@ process.on("message", (m) => (m.workerData ? run(m.workerData) : onMessage(m)));
 class Connections {
   constructor(target, max) {
     this.host = target.hostname;
-    this.port = Number(target.port);
+    this.port = Number(target.port || 80);
     this.head = `POST ${target.pathname} HTTP/1.1\r\nhost: ${target.host}\r\ncontent-type: application/json\r\nconnection: keep-alive\r\ncontent-length: `;
     this.max = max;
     this.open = 0;
@@ -43,22 +43,25 @@ class Connections {
   }
 
   take() {
-    const conn = this.idle.pop();
-    if (conn) return Promise.resolve(conn);
-    if (this.open < this.max) {
-      this.open++;
-      return Promise.resolve(new Connection(this.host, this.port));
+    // An idle connection the service closed meanwhile (its keep-alive timeout) is not used again.
+    for (let conn = this.idle.pop(); conn; conn = this.idle.pop()) {
+      if (!conn.dead) return Promise.resolve(conn);
+      this.open--;
     }
+    if (this.open < this.max) return Promise.resolve(this.connect());
     return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  connect() {
+    this.open++;
+    return new Connection(this.host, this.port);
   }
 
   give(conn) {
     if (conn.dead) {
+      conn.socket.destroy();
       this.open--;
-      if (this.waiting.length > 0) {
-        this.open++;
-        this.waiting.shift()(new Connection(this.host, this.port));
-      }
+      if (this.waiting.length > 0) this.waiting.shift()(this.connect());
       return;
     }
     const next = this.waiting.shift();
@@ -91,9 +94,10 @@ class Connection {
   }
 
   exchange(bytes) {
+    if (this.dead) return Promise.reject(new Error("the service closed the connection"));
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
-      this.socket.write(bytes);
+      this.socket.write(bytes, (err) => err && this.settle("reject", err));
     });
   }
 

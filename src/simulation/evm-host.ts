@@ -1,9 +1,9 @@
 /**
- * The process the fork's EVM lives in (started by evm-process.ts). It holds one EVM, and a second one while the fork
- * builds a replacement beside the serving one (Fork's recycleEvery): a replacement in the same process keeps the
- * code V8 compiled warm. EDR keeps some memory for as long as its process lives (not all of it is freed with the
- * provider), so the fork replaces the whole process once it has grown (Fork's recycleGrowthMiB) and the memory goes
- * with it.
+ * The process the fork's EVM lives in (started by evm-process.ts). It holds the serving EVM and, for a while, others:
+ * a replacement the fork builds beside it (Fork's recycleEvery), and a replaced one until it is closed 5 s after the
+ * swap. A replacement in the same process runs on the code V8 already compiled here. EDR keeps memory for as long
+ * as its process lives (a few KiB a mined transaction, and a closed EVM's), so the fork replaces the whole process
+ * once it has grown (Fork's recycleGrowthMiB) and the memory goes with it.
  *
  * It answers JSON-RPC requests to the EVM, and runs whole simulations (simulate.ts) beside the EVM, so that a
  * decision costs one message each way instead of one per EVM request. Messages: see HostRequest and HostReply.
@@ -182,9 +182,9 @@ async function handle(m: HostRequest): Promise<unknown> {
       const closing = evms.get(m.evm);
       if (!closing) return false;
       evms.delete(m.evm);
-      // After what was sent to it; then its EDR provider is garbage, and its native memory goes when collected.
+      // After what was sent to it. Its EDR provider is garbage then, but EDR gives back none of its memory while this
+      // process lives (measured: see Fork's recycleGrowthMiB).
       await closing.exclusive.run(async () => undefined);
-      collect();
       return true;
     }
     case "rpc": {
@@ -215,15 +215,6 @@ async function handle(m: HostRequest): Promise<unknown> {
       return { cpuMicros: cpu.user + cpu.system, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, requests: { ...requests }, crossings };
     }
   }
-}
-
-/**
- * A full collection, when the process runs with --expose-gc (evm-process.ts starts it so): a closed EVM's EDR
- * provider is held by a JavaScript object that has lived long enough to be in the old generation, which V8 may not
- * collect for a long time, and with it everything EDR holds for that EVM.
- */
-function collect(): void {
-  (globalThis as { gc?: () => void }).gc?.();
 }
 
 if (process.send) {

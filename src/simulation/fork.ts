@@ -284,13 +284,15 @@ export class Fork {
   }
 
   /**
-   * Starts a replacement: in a process of its own when the serving one grew (newProcessDue), beside the serving EVM
+   * Starts a replacement: in a process of its own when the serving one grew (newProcessDue), or when no growth limit
+   * is set (recycleGrowthMiB 0: then the count is all that bounds the process's memory); beside the serving EVM
    * otherwise.
    */
   private startRecycle(): void {
-    const newProcess = this.newProcessDue;
-    if (newProcess) this.stats.recyclesForGrowth += 1;
-    this.recycling = this.recycle(newProcess).finally(() => (this.recycling = undefined));
+    if (this.stopped) return;
+    const forGrowth = this.newProcessDue;
+    if (forGrowth) this.stats.recyclesForGrowth += 1;
+    this.recycling = this.recycle(forGrowth || this.options.recycleGrowthMiB === 0).finally(() => (this.recycling = undefined));
   }
 
   /**
@@ -317,8 +319,8 @@ export class Fork {
   }
 
   /**
-   * CPU time (µs) of every EVM process this fork ran, and the resident memory (bytes) and EVM requests by method of
-   * the serving one.
+   * CPU time (µs) of every EVM process this fork ran, the resident memory (bytes) of the serving EVM's process, and
+   * the serving EVM's requests by method and crossings (its own: they start again with each replacement).
    */
   async evmUsage(): Promise<EvmUsage> {
     const retiring = [...this.retiring];
@@ -838,7 +840,9 @@ export class Fork {
    * serving EVM's process, ends its process otherwise.
    */
   private retire(evm: EvmProcess): void {
-    if (evm.sharesProcessWith(this.provider)) {
+    // Its process goes on serving, or is already being retired with another of its EVMs (whose CPU figure is the
+    // whole process's): only this EVM is closed.
+    if (evm.sharesProcessWith(this.provider) || [...this.retiring].some((other) => other.sharesProcessWith(evm))) {
       setTimeout(() => evm.stop(), 5_000).unref();
       return;
     }

@@ -222,7 +222,7 @@ describe("engine: a fork that runs for weeks", function () {
     it("replaces it when it grew by more than the limit since its first check, though the count would never; the old process ends, its CPU still counted", async function () {
       const fork = h.cosigner.fork;
       const evmPid = fork.evmPid;
-      const cpuBefore = (await fork.evmUsage()).cpuMicros;
+      const old = (fork as unknown as { provider: EvmProcess }).provider;
       // Each nonce in a bitmap word of its own: every decision reads a new storage slot, and the process grows
       // (tens of MiB over 250 such decisions, see above). The first check, after 100 runs, takes the base.
       for (let i = 1n; i <= 99n; i++) expectApproved(await h.cosigner.engine.propose(await pay((9000n + i) << 8n)));
@@ -231,13 +231,15 @@ describe("engine: a fork that runs for weeks", function () {
         expectApproved(await h.cosigner.engine.propose(await pay((9000n + i) << 8n)));
         if (fork.stats.recyclesForGrowth > 0) await waitFor(() => fork.stats.recycles > 0, "the fork's EVM to be replaced");
       }
+      // The old process answers for 5 s after the swap: its CPU now, at least, must stay in the fork's total.
+      const oldCpu = (await old.usage()).cpuMicros;
       expect(fork.stats.recyclesForGrowth).to.equal(1);
       expect(fork.stats.recycles).to.equal(1);
       expect(fork.evmPid).to.not.equal(evmPid);
       await waitFor(() => !running(evmPid!), "the old EVM's process to end", 15_000);
-      const cpuAfter = (await fork.evmUsage()).cpuMicros;
-      // The ended process's CPU is counted: the total holds at least what it was before the new process started.
-      expect(cpuAfter).to.be.greaterThan(cpuBefore);
+      const serving = (fork as unknown as { provider: EvmProcess }).provider;
+      const [total, current] = [(await fork.evmUsage()).cpuMicros, (await serving.usage()).cpuMicros];
+      expect(total - current, "the ended process's CPU, counted once").to.be.at.least(oldCpu);
       expectApproved(await h.cosigner.engine.propose(await pay()));
     });
   });
@@ -272,6 +274,17 @@ describe("engine: a fork that runs for weeks", function () {
       expectApproved(decision);
       expect(fork.cache.stats.forkRequests - reads, "requests from the new EVM to the upstream cache").to.equal(0);
       expect(decision.simulation!.blockNumber).to.equal(String((await upstreamBlock(h)) + 1n));
+    });
+
+    it("with no growth limit, replaces it by count in a new process: the count alone bounds the process's memory", async function () {
+      const fork = h.cosigner.fork;
+      const pid = fork.evmPid!;
+      const before = fork.stats.recycles;
+      for (let i = 0; i < 6; i++) expectApproved(await h.cosigner.engine.propose(await pay()));
+      await waitFor(() => fork.stats.recycles > before, "the fork's EVM to be replaced");
+      expect(fork.evmPid).to.not.equal(pid);
+      await waitFor(() => !running(pid), "the old EVM's process to end", 15_000);
+      expect(fork.stats.recyclesForGrowth).to.equal(0);
     });
 
     it("follows the upstream after the replacement: a balance the upstream lowered is refused, and a pause is seen", async function () {
@@ -351,12 +364,12 @@ describe("engine: a fork that runs for weeks", function () {
     it("writes the hydrated keys into the new EVM one at a time: its process does not keep a thread per key", async function () {
       if (process.platform !== "linux") this.skip();
       const fork = h.cosigner.fork;
-      const internals = fork as unknown as { recycle(): Promise<void> };
+      const internals = fork as unknown as { recycle(newProcess: boolean): Promise<void> };
       // Each nonce in a bitmap word of its own: every decision reads (and the fork then hydrates) a new storage slot.
       for (let i = 1n; i <= 40n; i++) expectApproved(await h.cosigner.engine.propose(await pay((1000n + i) << 8n)));
       expect(fork.stats.hydratedKeys).to.be.at.least(40);
       const recycles = fork.stats.recycles;
-      await internals.recycle();
+      await internals.recycle(true); // in a new process, as a replacement for growth
       expect(fork.stats.recycles).to.equal(recycles + 1);
       // Written all at once, EDR ran each write on a thread of its own that stayed (with memory of its own): about
       // 14 threads and one per hydrated key. One at a time, the new process has no more than it starts with.
@@ -367,7 +380,7 @@ describe("engine: a fork that runs for weeks", function () {
 
     it("is brought to the new head before it serves: the guardian's pause mined meanwhile is refused, and the EVM is at its block", async function () {
       const fork = h.cosigner.fork;
-      const internals = fork as unknown as { recycle(): Promise<void> };
+      const internals = fork as unknown as { recycle(newProcess: boolean): Promise<void> };
       const { recycles, recyclesDiscarded } = fork.stats;
       // Hold the fork: the advance to the pause's block waits for the lock, and so does the replacement's swap.
       let release!: () => void;
@@ -377,8 +390,8 @@ describe("engine: a fork that runs for weeks", function () {
       const paused = await upstreamBlock(h);
       await waitFor(() => fork.upstreamHead.number >= paused, "the watcher to see the pause's block");
       await sleep(300); // the advance fetched the new values and waits for the lock
-      const recycled = internals.recycle(); // built at the old head, beside the held fork
-      await sleep(2_500); // built (a process started, the EVM hydrated); its swap waits for the lock behind the advance
+      const recycled = internals.recycle(false); // built at the old head, beside the held EVM in its process
+      await sleep(2_500); // built (the EVM opened and hydrated); its swap waits for the lock behind the advance
       release();
       await holding.catch(() => undefined); // held past the run's budget: refused, which is beside the point here
       await recycled;
@@ -392,7 +405,8 @@ describe("engine: a fork that runs for weeks", function () {
   });
 
   describe("the EVM's process", function () {
-    useHarness(3);
+    // Renewed every 3 runs; a growth limit no test here reaches (with none, every replacement starts a process).
+    useHarness(3, { growthMiB: 1024 });
     const evmOf = () => (h.cosigner.fork as unknown as { provider: EvmProcess }).provider;
 
     it("keeps freed pages a second before giving them back (EDR's mimalloc), unless the operator set otherwise", async function () {
