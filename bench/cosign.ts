@@ -663,10 +663,13 @@ async function main() {
     const replaced0 = { ...cosigner.fork.stats };
     const windowPid = cosigner.fork.evmPid;
     let decideRuns = 0;
+    /** The window's CPU a decision, block by block (parameters.decideBlock each): a process's life, cold to its end. */
+    const windowCpuMsPerDecision: number[] = [];
     while (decideRuns < P.decideRunsMax && cosigner.fork.evmPid === windowPid) {
       const bodies = requests.batch(P.decideBlock);
       decideRuns += bodies.length;
       const block = await measuredSequential(cosigner, bodies);
+      windowCpuMsPerDecision.push(round(block.cpuMicros / 1000 / bodies.length, 3));
       decideTimes.push(...block.times);
       seqMs += block.ms;
       cpuMicros += block.cpuMicros;
@@ -876,6 +879,7 @@ async function main() {
       warmupCpuMsPerDecision,
       // Replacements of the fork's EVM swapped in during the measured sequential decisions (cpuMsPerDecision pays them).
       sequentialReplacements,
+      windowCpuMsPerDecision,
       // The floor's warm-up: the p50 of each block of executes (parameters.warmupBlock each).
       localWarmupP50Ms: localRun.warmupP50Ms,
       // cpuMsPerDecision: the service's process and its EVM's; clientCpuMsPerRequest: the load generator's process,
