@@ -9,8 +9,8 @@ import type { BlockEnv } from "./next-block";
 import type { SimulationInput } from "./simulate";
 
 /**
- * What the fork asks its EVM's process, for the EVM numbered `evm` in it: a process holds one EVM, and a second one
- * while a replacement is built beside the serving one (see Fork.recycle).
+ * What the fork asks its EVM's process, for the EVM numbered `evm` in it: a process holds the serving EVM and, for a
+ * while, others (a replacement built beside it, a replaced one not yet closed: see evm-host.ts and Fork.recycle).
  */
 export type HostRequest = { id: number; evm: number } & (
   | { kind: "open"; options: EvmOptions; relayer: Address; reader: Address; priorityFee: bigint }
