@@ -335,6 +335,11 @@ export class Fork {
     return this.recycling;
   }
 
+  /** How much the serving EVM's process may grow before a new one replaces it (MiB; 0: no limit), for benchmarks. */
+  get recycleGrowthMiB(): number {
+    return this.options.recycleGrowthMiB;
+  }
+
   /** The process id of the serving EVM. */
   get evmPid(): number | undefined {
     return this.provider.pid;
