@@ -19,7 +19,8 @@
  *  - naiveForkP50Ms: the same on a plain in-process Hardhat fork of the upstream (pinned block, one block mined);
  *  - decideP50Ms, decideP99Ms: CosignerEngine.propose, validate to record (SQLite on disk), sequential, warm;
  *    cpuMsPerDecision: the CPU time per sequential decision of the service's process and of its EVM's process (all
- *    their threads: EDR's included), which load from other processes disturbs less than wall time; cpuRatio is it
+ *    their threads: EDR's included), which load from other processes disturbs less than wall time, plus what a new
+ *    EVM process costs spread over its life (processLife in the results); cpuRatio is it
  *    over localExecP50Ms (a wall time, as the goal is set); localExecCpuMs: the floor's own CPU per execute (this
  *    process, all threads), for comparison;
  *  - decisionsPerSecond: the same with 8 concurrent callers; httpDecisionsPerSecond: over HTTP from 8 clients, in
@@ -38,8 +39,8 @@
  *    times, on the local node (newHeads subscription); signedAfterRevocation counts co-signatures among them (goal 0).
  *  - upstream traffic per decision (fork.cache deltas; head polls apart), hydrated keys, and a profile of where a
  *    warm decision's time goes (the fork's run, the store, the rest; the EVM's requests per decision by method).
- *  - memory: RSS of the service's process plus its EVM's process (the fork replaces that one every
- *    FORK_RECYCLE_EVERY simulations, and its memory goes with it).
+ *  - memory: RSS of the service's process plus its EVM's process (the fork renews its EVM every FORK_RECYCLE_EVERY
+ *    simulations, and replaces its process once it grew by FORK_RECYCLE_GROWTH_MIB: its memory goes with it).
  * `npm run bench:profile` shows where the CPU of a decision goes (V8's profiler, top ten functions).
  *
  * Writes bench/results/cosign.json. Figures on a shared 2-core machine are noisy: compare runs on a quiet machine.
@@ -86,16 +87,14 @@ const P = {
   localRuns: scale(600),
   naiveWarmup: scale(10),
   naiveRuns: scale(200),
-  // The warm-up goes on past this many until the fork's EVM process has been replaced once.
   decideWarmup: scale(5_000),
   /** The warm-up's decisions run in blocks of this many, each block's CPU a decision recorded (warmupCpuMsPerDecision). */
   warmupBlock: QUICK ? 50 : 500,
-  // The measured sequential decisions: one whole life of the fork's EVM process, from the block after one process
-  // replacement to the block that swaps in the next (the EVM is renewed in its process every recycleEvery runs, and
-  // the process replaced once it grew by recycleGrowthMiB): the figures include what a new process costs, its start-up
-  // and its code compiled again, as a co-signer that runs for weeks pays it (sequentialReplacements in the results).
-  // At most decideRunsMax: a process that outlives them is measured over that many, without its end.
-  decideRunsMax: scale(40_000),
+  // The measured sequential decisions: 10,000, so that the EVM is renewed in its process twice among them (every
+  // recycleEvery runs). Its process lives far longer (until it grew by recycleGrowthMiB: about 50,000 decisions here),
+  // so what a new process costs, its start-up and its code compiled again, is added to cpuMsPerDecision over the life
+  // this run measures (see processLife), as a co-signer that runs for weeks pays it.
+  decideRuns: scale(10_000),
   /** The measured decisions run in blocks of this many, each followed by localPerBlock local executes. */
   decideBlock: QUICK ? 50 : 250,
   localPerBlock: QUICK ? 3 : 30,
@@ -350,6 +349,34 @@ async function writeState(p: Eip1193, state: { key: StateKey; value: unknown }[]
  * its EVM's. A replacement of the fork's EVM these decisions started is their work: waited for and counted here (its
  * new process's CPU with the rest), not left to run, unseen or charged to the floor, during what comes next.
  */
+/**
+ * What a new EVM process costs beyond its steady state, a decision over its life: its start (CPU until the first
+ * decision was answered) and its cold period (the warm-up blocks' EVM CPU above the window's, a decision), spread
+ * over the decisions it serves until it grew by the growth limit at the window's rate (the window holds the renewals
+ * in its process, which grow it too). A replacement's start replays what the fork carries instead of reading the
+ * upstream: the first process's is the figure at hand. Zero when the window held a process replacement itself (its
+ * cost is then in the window's CPU) or the process did not grow in it.
+ */
+function processLife(
+  growthLimitMiB: number,
+  m: { startCpuMicros: number; warmupEvmMicros: number[]; warmupBlock: number; windowEvmMicrosPerDecision: number; windowGrowthBytesPerDecision?: number },
+) {
+  if (growthLimitMiB <= 0) throw new Error("bench:cosign spreads a process's cost over the life its growth limit gives it: the limit must be set");
+  const coldMicros = m.warmupEvmMicros.reduce((sum, used) => sum + used - m.windowEvmMicrosPerDecision * m.warmupBlock, 0);
+  const cpuMs = (m.startCpuMicros + coldMicros) / 1000;
+  const growth = m.windowGrowthBytesPerDecision;
+  const decisions = growth !== undefined && growth > 0 ? Math.round((growthLimitMiB * 2 ** 20) / growth) : undefined;
+  return {
+    growthLimitMiB,
+    growthKiBPerDecision: growth === undefined ? undefined : round(growth / 1024, 2),
+    decisions,
+    startCpuMs: round(m.startCpuMicros / 1000, 1),
+    coldCpuMs: round(coldMicros / 1000, 1),
+    cpuMs: round(cpuMs, 1),
+    cpuMsPerDecision: decisions === undefined ? 0 : round(cpuMs / decisions, 3),
+  };
+}
+
 async function measuredSequential(cosigner: Cosigner, bodies: OperationRequestBody[]) {
   const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
   const cpu = process.cpuUsage();
@@ -640,14 +667,18 @@ async function main() {
     cleanups.push(() => cosigner.stop());
     const counter = countUpstream(cosigner.fork);
     const probeDecision = approved(await cosigner.engine.propose(probe.body));
+    // The EVM's process so far: its start (EDR's provider, the fork's first reads and writes) and the first decision.
+    const evmStartCpuMicros = (await cosigner.fork.evmUsage()).cpuMicros;
     // The warm-up, in blocks: the CPU a decision of each shows how far from steady state the measured decisions are.
     const warmupCpuMsPerDecision: number[] = [];
+    const warmupEvmMicros: number[] = [];
     const firstPid = cosigner.fork.evmPid;
-    for (let done = 0; done < P.decideWarmup + P.decideRunsMax && (done < P.decideWarmup || cosigner.fork.evmPid === firstPid); done += P.warmupBlock) {
+    for (let done = 0; done < P.decideWarmup; done += P.warmupBlock) {
       // Signed before the clock starts, as the measured decisions are: the agent's work is not the co-signer's.
       const bodies = requests.batch(P.warmupBlock);
       const block = await measuredSequential(cosigner, bodies);
       warmupCpuMsPerDecision.push(round(block.cpuMicros / 1000 / bodies.length, 3));
+      warmupEvmMicros.push(block.evmMicros);
     }
     log(`warm-up: CPU a decision by block of ${P.warmupBlock}: ${warmupCpuMsPerDecision.join(" ")} ms`);
     // The sequential decisions run in blocks, each followed by a block of local executes: both figures of the ratio
@@ -662,10 +693,11 @@ async function main() {
     const up0 = counter.snapshot();
     const replaced0 = { ...cosigner.fork.stats };
     const windowPid = cosigner.fork.evmPid;
+    const evmRss0 = (await cosigner.fork.evmUsage()).rssBytes;
     let decideRuns = 0;
-    /** The window's CPU a decision, block by block (parameters.decideBlock each): a process's life, cold to its end. */
+    /** The window's CPU a decision, block by block (parameters.decideBlock each). */
     const windowCpuMsPerDecision: number[] = [];
-    while (decideRuns < P.decideRunsMax && cosigner.fork.evmPid === windowPid) {
+    while (decideRuns < P.decideRuns) {
       const bodies = requests.batch(P.decideBlock);
       decideRuns += bodies.length;
       const block = await measuredSequential(cosigner, bodies);
@@ -679,15 +711,28 @@ async function main() {
       const usedLocal = process.cpuUsage(localCpu);
       localCpuMicros += usedLocal.user + usedLocal.system;
     }
+    const evmRss1 = (await cosigner.fork.evmUsage()).rssBytes;
     const seqSeconds = seqMs / 1000;
     const up1 = counter.snapshot();
     const sequentialReplacements = {
       decisions: decideRuns,
-      // The EVM renewed in its process (by count), and its process replaced (for growth): the window's last block.
+      // The EVM renewed in its process (by count), and its process replaced (for growth).
       replacements: cosigner.fork.stats.recycles - replaced0.recycles,
       forGrowth: cosigner.fork.stats.recyclesForGrowth - replaced0.recyclesForGrowth,
       processEnded: cosigner.fork.evmPid !== windowPid,
+      warmupProcessEnded: windowPid !== firstPid,
     };
+    const life = processLife(cosigner.fork.recycleGrowthMiB, {
+      startCpuMicros: evmStartCpuMicros,
+      warmupEvmMicros,
+      warmupBlock: P.warmupBlock,
+      windowEvmMicrosPerDecision: evmCpuMicros / decideRuns,
+      windowGrowthBytesPerDecision: sequentialReplacements.processEnded ? undefined : (evmRss1 - evmRss0) / decideRuns,
+    });
+    log(
+      `EVM process life: ${life.decisions ?? "-"} decisions (growth ${life.growthKiBPerDecision ?? "-"} KiB a decision, limit ${life.growthLimitMiB} MiB), ` +
+        `${life.cpuMs} ms CPU beyond its steady state (start ${life.startCpuMs}, cold ${life.coldCpuMs}): ${life.cpuMsPerDecision} ms a decision`,
+    );
     log(`decide p50 ${pct(decideTimes, 50).toFixed(3)} ms, p99 ${pct(decideTimes, 99).toFixed(3)} ms`);
     const rates = await throughput(cosigner, requests);
     const conc = rates.inProcess;
@@ -805,11 +850,12 @@ async function main() {
       decisionsPerSecond: round(conc.perSecond, 1),
       ratioP50: round(decideP50Ms / localExecP50Ms, 2),
       ratioP50Standalone: round(decideP50Ms / pct(localRun.times, 50), 2),
-      cpuMsPerDecision: round(cpuMicros / 1000 / decideTimes.length, 3),
-      cpuRatio: round(cpuMicros / 1000 / decideTimes.length / localExecP50Ms, 2),
+      // The window's CPU, and a new EVM process's start-up and cold period over the life this run measured.
+      cpuMsPerDecision: round(cpuMicros / 1000 / decideTimes.length + life.cpuMsPerDecision, 3),
+      cpuRatio: round((cpuMicros / 1000 / decideTimes.length + life.cpuMsPerDecision) / localExecP50Ms, 2),
       localExecCpuMs: round(localCpuMicros / 1000 / localTimes.length, 3),
       // cpuMsPerDecision's two parts: the EVM's process, and the rest (the service's process, this one).
-      evmCpuMsPerDecision: round(evmCpuMicros / 1000 / decideTimes.length, 3),
+      evmCpuMsPerDecision: round(evmCpuMicros / 1000 / decideTimes.length + life.cpuMsPerDecision, 3),
       httpDecisionsPerSecond: round(httpPhase.perSecond, 1),
       httpVsInProcess: round(httpPhase.perSecond / conc.perSecond, 2),
       httpP50Ms: round(pct(httpPhase.latencies, 50), 2),
@@ -879,6 +925,8 @@ async function main() {
       warmupCpuMsPerDecision,
       // Replacements of the fork's EVM swapped in during the measured sequential decisions (cpuMsPerDecision pays them).
       sequentialReplacements,
+      // What a new EVM process costs beyond its steady state, and the life it is spread over (cpuMsPerDecision adds it).
+      processLife: life,
       windowCpuMsPerDecision,
       // The floor's warm-up: the p50 of each block of executes (parameters.warmupBlock each).
       localWarmupP50Ms: localRun.warmupP50Ms,

@@ -148,11 +148,11 @@ interface Row {
   goal?: { figure: string; words: string };
 }
 
-function cosignRows(parameters: Json, replacements: Json): Row[] {
+function cosignRows(parameters: Json, replacements: Json, life: Json): Row[] {
   const delay = isNumber(parameters.remoteDelayMs) ? parameters.remoteDelayMs : 20;
   const concurrency = isNumber(parameters.concurrency) ? parameters.concurrency : 8;
   const count = (name: string) => (isNumber(parameters[name]) ? parameters[name].toLocaleString("en-US") : "?");
-  // Older results measured a fixed count (parameters.decideRuns); newer ones one life of the EVM's process.
+  // A fixed count (parameters.decideRuns), one life of the EVM's process in results of 2026-11-30 to 2026-12-01.
   const runs = isNumber(replacements.decisions) ? replacements.decisions.toLocaleString("en-US") : count("decideRuns");
   const warmup = count("decideWarmup");
   const replaced = isNumber(replacements.replacements) ? replacements.replacements : undefined;
@@ -160,7 +160,9 @@ function cosignRows(parameters: Json, replacements: Json): Row[] {
   const among =
     replaced === undefined
       ? ""
-      : replacements.processEnded === true
+      : isNumber(life.cpuMs)
+        ? `, the fork's EVM renewed ${times(replaced)} in its process among them; plus a new EVM process's start-up and cold period, ${life.cpuMs.toLocaleString("en-US")} ms of CPU, over the ${isNumber(life.decisions) ? life.decisions.toLocaleString("en-US") : "∞"} decisions it lives at the measured growth`
+        : replacements.processEnded === true
         ? `: one life of the fork's EVM process, which renewed its EVM ${times(replaced - (isNumber(replacements.forGrowth) ? replacements.forGrowth : 1))} and was replaced at its end`
         : replacements.processEnded === false
           ? `, the fork's EVM renewed ${times(replaced)} in its process, which outlived them`
@@ -226,7 +228,11 @@ function cosignSection(result: Json | undefined): { text: string; verdicts: Verd
   const figures = result ? numericFigures(result) : {};
   const verdicts = goals.map((g) => judge(g, figures));
   const parameters = result && isObject(result.parameters) ? result.parameters : {};
-  const rows = cosignRows(parameters, result && isObject(result.sequentialReplacements) ? result.sequentialReplacements : {});
+  const rows = cosignRows(
+    parameters,
+    result && isObject(result.sequentialReplacements) ? result.sequentialReplacements : {},
+    result && isObject(result.processLife) ? result.processLife : {},
+  );
   const lines: string[] = [];
 
   if (!result) {

@@ -2,8 +2,9 @@
  * The process the fork's EVM lives in (started by evm-process.ts). It holds the serving EVM and, for a while, others:
  * a replacement the fork builds beside it (Fork's recycleEvery), and a replaced one until it is closed 5 s after the
  * swap. A replacement in the same process runs on the code V8 already compiled here. EDR keeps memory for as long
- * as its process lives (a few KiB a mined transaction, and a closed EVM's), so the fork replaces the whole process
- * once it has grown (Fork's recycleGrowthMiB) and the memory goes with it.
+ * as its process lives (a closed EVM's, and a few KiB a decision even with its cache of mined blocks' states bounded:
+ * see evm-process.ts), so the fork replaces the whole process once it has grown (Fork's recycleGrowthMiB) and the
+ * memory goes with it.
  *
  * It answers JSON-RPC requests to the EVM, and runs whole simulations (simulate.ts) beside the EVM, so that a
  * decision costs one message each way instead of one per EVM request. Messages: see HostRequest and HostReply.
