@@ -354,15 +354,16 @@ async function writeState(p: Eip1193, state: { key: StateKey; value: unknown }[]
  * decision was answered) and its cold period (the warm-up blocks' EVM CPU above the window's, a decision), spread
  * over the decisions it serves until it grew by the growth limit at the window's rate (the window holds the renewals
  * in its process, which grow it too). A replacement's start replays what the fork carries instead of reading the
- * upstream: the first process's is the figure at hand. Zero when the window held a process replacement itself (its
- * cost is then in the window's CPU) or the process did not grow in it.
+ * upstream: the first process's is the figure at hand. The cold period is never counted below zero (a window on a
+ * host slower than during the warm-up would make it so): the figure errs on the side of cost. Zero when the window
+ * held a process replacement itself (its cost is then in the window's CPU) or the process did not grow in it.
  */
 function processLife(
   growthLimitMiB: number,
   m: { startCpuMicros: number; warmupEvmMicros: number[]; warmupBlock: number; windowEvmMicrosPerDecision: number; windowGrowthBytesPerDecision?: number },
 ) {
   if (growthLimitMiB <= 0) throw new Error("bench:cosign spreads a process's cost over the life its growth limit gives it: the limit must be set");
-  const coldMicros = m.warmupEvmMicros.reduce((sum, used) => sum + used - m.windowEvmMicrosPerDecision * m.warmupBlock, 0);
+  const coldMicros = Math.max(0, m.warmupEvmMicros.reduce((sum, used) => sum + used - m.windowEvmMicrosPerDecision * m.warmupBlock, 0));
   const cpuMs = (m.startCpuMicros + coldMicros) / 1000;
   const growth = m.windowGrowthBytesPerDecision;
   const decisions = growth !== undefined && growth > 0 ? Math.round((growthLimitMiB * 2 ** 20) / growth) : undefined;
