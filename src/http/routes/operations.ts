@@ -77,6 +77,9 @@ export function operationRoutes(app: FastifyInstance, ctx: ServiceContext): void
 
   app.post("/v1/operations", async (req, reply) => {
     const started = performance.now();
+    // Validation and the signature's recovery wait for the end of this turn's I/O: an answer of the fork's EVM
+    // arriving with a burst of requests then starts the next simulation before their checks run, not after them.
+    await new Promise((resolve) => setImmediate(resolve));
     const decision = await cosigner.engine.propose(req.body, { admit: limitBySigner, admitAuthenticated: limitByWallet });
     metrics.decided(decision, (performance.now() - started) / 1000, "propose");
     return send(reply, decision);
