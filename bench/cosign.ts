@@ -345,31 +345,44 @@ async function writeState(p: Eip1193, state: { key: StateKey; value: unknown }[]
 }
 
 /**
- * Sequential decisions on `bodies`, measured: their times, wall ms, and the CPU (µs) of the service's process and of
- * its EVM's. A replacement of the fork's EVM these decisions started is their work: waited for and counted here (its
- * new process's CPU with the rest), not left to run, unseen or charged to the floor, during what comes next.
- */
-/**
  * What a new EVM process costs beyond its steady state, a decision over its life: its start (CPU until the first
  * decision was answered) and its cold period (the warm-up blocks' EVM CPU above the window's, a decision), spread
- * over the decisions it serves until it grew by the growth limit at the window's rate (the window holds the renewals
- * in its process, which grow it too). A replacement's start replays what the fork carries instead of reading the
- * upstream: the first process's is the figure at hand. The cold period is never counted below zero (a window on a
- * host slower than during the warm-up would make it so): the figure errs on the side of cost. Zero when the window
- * held a process replacement itself (its cost is then in the window's CPU) or the process did not grow in it.
+ * over the decisions it serves until it grew by the growth limit: those before the window, and the limit's rest at
+ * the window's rate (the window holds the renewals in its process, which grow it too; the growth counts from the
+ * process's RSS after its first decision, as the fork's from its first check 100 runs later: never a longer life).
+ * A replacement's start replays what the fork carries instead of reading the upstream: the first process's is the
+ * figure at hand. The cold period is never counted below zero (a window on a host slower than during the warm-up
+ * would make it so): the figure errs on the side of cost. Zero when the window held a process replacement itself
+ * (its cost is then in the window's CPU) or the process did not grow at all (`grew` false).
  */
 function processLife(
   growthLimitMiB: number,
-  m: { startCpuMicros: number; warmupEvmMicros: number[]; warmupBlock: number; windowEvmMicrosPerDecision: number; windowGrowthBytesPerDecision?: number },
+  m: {
+    startCpuMicros: number;
+    warmupEvmMicros: number[];
+    warmupBlock: number;
+    windowEvmMicrosPerDecision: number;
+    /** The process's RSS after its first decision, at the window's start and end (bytes); undefined if it was replaced. */
+    rss?: { start: number; windowStart: number; windowEnd: number };
+    /** Decisions the process served before the window, and in it. */
+    before: number;
+    window: number;
+  },
 ) {
   if (growthLimitMiB <= 0) throw new Error("bench:cosign spreads a process's cost over the life its growth limit gives it: the limit must be set");
   const coldMicros = Math.max(0, m.warmupEvmMicros.reduce((sum, used) => sum + used - m.windowEvmMicrosPerDecision * m.warmupBlock, 0));
   const cpuMs = (m.startCpuMicros + coldMicros) / 1000;
-  const growth = m.windowGrowthBytesPerDecision;
-  const decisions = growth !== undefined && growth > 0 ? Math.round((growthLimitMiB * 2 ** 20) / growth) : undefined;
+  const rss = m.rss;
+  // The window's rate, or (when the window's two samples show none) the whole observation's.
+  const rate = rss === undefined ? undefined : rss.windowEnd > rss.windowStart ? (rss.windowEnd - rss.windowStart) / m.window : (rss.windowEnd - rss.start) / (m.before + m.window);
+  const grew = rate !== undefined && rate > 0;
+  const rest = rss === undefined ? 0 : Math.max(0, growthLimitMiB * 2 ** 20 - (rss.windowStart - rss.start));
+  const decisions = grew ? Math.round(m.before + rest / rate) : undefined;
   return {
     growthLimitMiB,
-    growthKiBPerDecision: growth === undefined ? undefined : round(growth / 1024, 2),
+    growthKiBPerDecision: rate === undefined ? undefined : round(rate / 1024, 2),
+    grownBeforeWindowMiB: rss === undefined ? undefined : round((rss.windowStart - rss.start) / 2 ** 20, 1),
+    grew,
     decisions,
     startCpuMs: round(m.startCpuMicros / 1000, 1),
     coldCpuMs: round(coldMicros / 1000, 1),
@@ -378,6 +391,11 @@ function processLife(
   };
 }
 
+/**
+ * Sequential decisions on `bodies`, measured: their times, wall ms, and the CPU (µs) of the service's process and of
+ * its EVM's. A replacement of the fork's EVM these decisions started is their work: waited for and counted here (its
+ * new process's CPU with the rest), not left to run, unseen or charged to the floor, during what comes next.
+ */
 async function measuredSequential(cosigner: Cosigner, bodies: OperationRequestBody[]) {
   const evm0 = (await cosigner.fork.evmUsage()).cpuMicros;
   const cpu = process.cpuUsage();
@@ -669,7 +687,7 @@ async function main() {
     const counter = countUpstream(cosigner.fork);
     const probeDecision = approved(await cosigner.engine.propose(probe.body));
     // The EVM's process so far: its start (EDR's provider, the fork's first reads and writes) and the first decision.
-    const evmStartCpuMicros = (await cosigner.fork.evmUsage()).cpuMicros;
+    const { cpuMicros: evmStartCpuMicros, rssBytes: evmStartRss } = await cosigner.fork.evmUsage();
     // The warm-up, in blocks: the CPU a decision of each shows how far from steady state the measured decisions are.
     const warmupCpuMsPerDecision: number[] = [];
     const warmupEvmMicros: number[] = [];
@@ -728,8 +746,11 @@ async function main() {
       warmupEvmMicros,
       warmupBlock: P.warmupBlock,
       windowEvmMicrosPerDecision: evmCpuMicros / decideRuns,
-      windowGrowthBytesPerDecision: sequentialReplacements.processEnded ? undefined : (evmRss1 - evmRss0) / decideRuns,
+      rss: sequentialReplacements.processEnded || sequentialReplacements.warmupProcessEnded ? undefined : { start: evmStartRss, windowStart: evmRss0, windowEnd: evmRss1 },
+      before: P.decideWarmup + 1,
+      window: decideRuns,
     });
+    if (!life.grew) log("EVM process life: its process did not grow, or was replaced in the window: no process-life term");
     log(
       `EVM process life: ${life.decisions ?? "-"} decisions (growth ${life.growthKiBPerDecision ?? "-"} KiB a decision, limit ${life.growthLimitMiB} MiB), ` +
         `${life.cpuMs} ms CPU beyond its steady state (start ${life.startCpuMs}, cold ${life.coldCpuMs}): ${life.cpuMsPerDecision} ms a decision`,

@@ -160,7 +160,9 @@ function cosignRows(parameters: Json, replacements: Json, life: Json): Row[] {
   const among =
     replaced === undefined
       ? ""
-      : isNumber(life.cpuMs)
+      : isNumber(life.cpuMs) && replacements.processEnded === true
+        ? `, the fork's EVM replaced ${times(replaced)} among them, its process once (that cost is in the window's CPU)`
+        : isNumber(life.cpuMs)
         ? `, the fork's EVM renewed ${times(replaced)} in its process among them; plus a new EVM process's start-up and cold period, ${life.cpuMs.toLocaleString("en-US")} ms of CPU, over the ${isNumber(life.decisions) ? life.decisions.toLocaleString("en-US") : "∞"} decisions it lives at the measured growth`
         : replacements.processEnded === true
         ? `: one life of the fork's EVM process, which renewed its EVM ${times(replaced - (isNumber(replacements.forGrowth) ? replacements.forGrowth : 1))} and was replaced at its end`

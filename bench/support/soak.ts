@@ -14,9 +14,11 @@
  * rise is reported beside it. The EVM lives in a process of its own that the fork replaces once that process grew by
  * FORK_RECYCLE_GROWTH_MIB (its RSS is a saw-tooth, not a line, and one tooth may outlast the soak: about 50,000
  * decisions here with the default 160): it fails when a process rose above its lowest sample by more than that limit
- * and 32 MiB (the limit is checked every 100 simulations, and a renewal builds a second EVM beside the first), and,
- * when a process ended in the first half (so that the first half holds a whole tooth), when its highest RSS in the
- * last half is above its highest in the first half by more than 10% and 16 MiB.
+ * and 32 MiB (the limit is checked every 100 simulations, and a renewal builds a second EVM beside the first; with no
+ * limit, 0, this is not checked), when the soak saw several processes and the last one's lowest RSS is above the
+ * first one's by more than 10% and 16 MiB (what every new process starts from grows), and, when a process ended in
+ * the first half (so that the first half holds a whole tooth), when its highest RSS in the last half is above its
+ * highest in the first half by more than 10% and 16 MiB.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -127,7 +129,16 @@ function evmGenerations(samples: readonly Sample[]) {
  */
 export function boundExceeded(generations: readonly { troughMiB: number; peakMiB: number }[], growthLimitMiB: number, slackMiB: number) {
   const highestRise = Math.max(0, ...generations.map((g) => round(g.peakMiB - g.troughMiB, 1)));
-  return { highestRise, limit: growthLimitMiB + slackMiB, up: highestRise > growthLimitMiB + slackMiB };
+  const checked = growthLimitMiB > 0;
+  return { highestRise, limit: growthLimitMiB + slackMiB, checked, up: checked && highestRise > growthLimitMiB + slackMiB };
+}
+
+/** Whether the last EVM process's lowest RSS is above the first one's by more than `share` and `floor` (two or more). */
+export function troughsGrow(generations: readonly { troughMiB: number }[], share: number, floor: number) {
+  const first = generations[0]?.troughMiB ?? 0;
+  const last = generations.at(-1)?.troughMiB ?? 0;
+  const limit = round(first + Math.max(share * first, floor), 2);
+  return { first, last, limit, compared: generations.length > 1, up: generations.length > 1 && last > limit };
 }
 
 /** Whether the highest of `ys` in the last half is above the highest in the first half by more than `share` and `floor`. */
@@ -234,6 +245,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
     const rss = trendsUp(xs, full.map((s) => s.serviceRssMiB), 0.05, 16);
     const generations = evmGenerations(samples);
     const bound = boundExceeded(generations, cosigner.fork.recycleGrowthMiB, 32);
+    const troughs = troughsGrow(generations, 0.1, 16);
     // The peaks compare only once the first half holds a whole life of a process (one ended in it).
     const midpoint = full[Math.floor(full.length / 2)]?.atSeconds ?? 0;
     const wholeLifeFirst = generations.some((g) => g.toSeconds < midpoint) && generations.length > 1;
@@ -241,7 +253,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
     if (!wholeLifeFirst) evm.up = false;
     const latency = trendsUp(xs, full.map((s) => s.p99Ms), 0.25, 5);
     const errors = figures.sent - figures.ok;
-    const passed = !rss.up && !bound.up && !evm.up && !latency.up && errors === 0 && figures.sent > 0;
+    const passed = !rss.up && !bound.up && !troughs.up && !evm.up && !latency.up && errors === 0 && figures.sent > 0;
     const out = {
       generatedAt: startedAt.toISOString(),
       machine: machine(),
@@ -250,7 +262,7 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
       decisions: figures.ok,
       errors: figures.errors,
       p99Ms: round(p99(figures.latencies), 2),
-      trends: { serviceRssMiB: rss, evmRssPeaksMiB: evm, evmRssRiseInALifeMiB: bound, p99Ms: latency },
+      trends: { serviceRssMiB: rss, evmRssPeaksMiB: evm, evmRssRiseInALifeMiB: bound, evmRssTroughsMiB: troughs, p99Ms: latency },
       evmGenerations: generations,
       passed,
       forkStats: { ...cosigner.fork.stats },
@@ -264,7 +276,8 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
     console.table(generations);
     console.log(
       `soak ${seconds} s at ${ratePerSecond}/s: ${figures.ok} decisions, ${errors} errors; service RSS over the last half ${rss.rise} MiB (limit ${rss.limit}), ` +
-        `EVM RSS rose at most ${bound.highestRise} MiB in a process life (limit ${bound.limit}), peak ${evm.lastHalfPeak} MiB after ${evm.firstHalfPeak} ` +
+        `EVM RSS rose at most ${bound.highestRise} MiB in a process life (${bound.checked ? `limit ${bound.limit}` : "no growth limit"}), ` +
+        `${troughs.compared ? `its last process's trough ${troughs.last} MiB after ${troughs.first} (limit ${troughs.limit}), ` : ""}peak ${evm.lastHalfPeak} MiB after ${evm.firstHalfPeak} ` +
         `(${evm.compared ? `limit ${evm.limit}` : "not compared: no process life ended in the first half"}), ` +
         `p99 ${latency.rise} ms (limit ${latency.limit}): ${passed ? "passed" : "FAILED"}; wrote bench/results/soak.json`,
     );

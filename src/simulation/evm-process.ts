@@ -30,12 +30,12 @@ export interface EvmUsage {
 
 /**
  * The host's environment: this process's, with the settings below unless the operator set them.
- * EDR keeps the state of every block its EVM mined, reverted or not, in a cache of 100,000 states by default
- * (__EDR_MAX_CACHED_STATES, EDR's ProviderData): each simulation mines a block, and its state stayed in memory long
- * after the revert. Measured (bench/cosign's decisions, two co-signers side by side, blocks of 500): the EVM's
- * process grew 15.4–17.2 KiB a decision with EDR's default, 2.9–3.6 with 64, for the same CPU a decision (4.17 ms
- * both); a simulation needs one state (its snapshot's), a fork's write another. A state evicted is computed again
- * from the blocks if it is asked for, so the figure bounds memory, never what a simulation sees.
+ * EDR keeps the state after every block its EVM mined (reverted or not) and every write to it, in a cache of 100,000
+ * states by default (__EDR_MAX_CACHED_STATES, EDR's ProviderData): each simulation mines a block, and its state stayed
+ * in memory long after the revert. Measured (bench/cosign's decisions, two co-signers side by side, blocks of 500):
+ * the EVM's process grew 15.4–17.2 KiB a decision with EDR's default, about 3–4 with 64, for the same CPU a decision
+ * (4.17 ms both). A simulation uses one state (its snapshot's, used by every run, so never the oldest); one evicted
+ * and asked for again is computed again from the fork's state and the blocks since, at a cost, not lost.
  * EDR's allocator (mimalloc) gives freed pages back to the system after MIMALLOC_PURGE_DELAY ms (10 by default):
  * decisions a few ms apart then fault the same pages in again and again. Measured (perf on the EVM's process, 3,000
  * sequential decisions): with 0, half of its CPU was the kernel's (page faults, zeroing pages) and a decision cost

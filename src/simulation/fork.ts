@@ -60,7 +60,7 @@ export interface ForkOptions {
   /**
    * The fork's EVM is replaced in a new process once its process has grown by this many MiB since it began serving
    * (checked every RSS_CHECK_EVERY runs; default 160, 0 never), and the old process ends: EDR keeps memory for as long
-   * as its process lives (about 3 KiB a decision with its cache of mined blocks' states bounded, see evm-process.ts,
+   * as its process lives (about 3–4 KiB a decision with its cache of mined blocks' states bounded, see evm-process.ts,
    * and all of an EVM once closed: measured, nothing came back), so this is what bounds the process's memory.
    */
   recycleGrowthMiB?: number;

@@ -220,13 +220,14 @@ describe("engine: a fork that runs for weeks", function () {
     /**
      * Blocks mined on a fresh EVM process, each reverted as a simulation is, each transaction writing 64 storage slots
      * (a contract that stores 1 at calldata + k for k < 64): the process's growth over the last 1,000 (MiB), with
-     * `maxCachedStates` set for EDR (undefined: the co-signer's setting).
+     * `maxCachedStates` set for EDR (undefined: the co-signer's own setting, whatever this process's environment says).
      */
     async function grownByMinedBlocks(maxCachedStates?: string): Promise<number> {
       const saved = process.env.__EDR_MAX_CACHED_STATES;
       // Freed pages given back at once (not after a second, as the co-signer runs it): what is left is what is held.
       const savedPurge = process.env.MIMALLOC_PURGE_DELAY;
       if (maxCachedStates !== undefined) process.env.__EDR_MAX_CACHED_STATES = maxCachedStates;
+      else delete process.env.__EDR_MAX_CACHED_STATES;
       process.env.MIMALLOC_PURGE_DELAY = "0";
       const from = "0x1111111111111111111111111111111111111111";
       const to = "0x2222222222222222222222222222222222222222";
