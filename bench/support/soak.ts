@@ -248,9 +248,9 @@ export async function soak(seconds: number, ratePerSecond: number): Promise<bool
     const troughs = troughsGrow(generations, 0.1, 16);
     // The peaks compare only once the first half holds a whole life of a process (one ended in it).
     const midpoint = full[Math.floor(full.length / 2)]?.atSeconds ?? 0;
-    const wholeLifeFirst = generations.some((g) => g.toSeconds < midpoint) && generations.length > 1;
-    const evm = { ...peaksGrow(full.map((s) => s.evmRssMiB), 0.1, 16), compared: wholeLifeFirst };
-    if (!wholeLifeFirst) evm.up = false;
+    const wholeLifeFirst = generations.some((g) => g.toSeconds < midpoint);
+    const peaks = peaksGrow(full.map((s) => s.evmRssMiB), 0.1, 16);
+    const evm = { ...peaks, compared: wholeLifeFirst, up: wholeLifeFirst && peaks.up };
     const latency = trendsUp(xs, full.map((s) => s.p99Ms), 0.25, 5);
     const errors = figures.sent - figures.ok;
     const passed = !rss.up && !bound.up && !troughs.up && !evm.up && !latency.up && errors === 0 && figures.sent > 0;

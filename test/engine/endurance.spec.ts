@@ -24,6 +24,26 @@ import {
   walletAbi,
 } from "../support/engine";
 
+/**
+ * Runs `start` with `env` set in this process's environment (undefined: unset), then puts it back: an EVM's process
+ * takes its environment when it starts (evm-process.ts: hostEnv).
+ */
+async function withEnv<T>(env: Record<string, string | undefined>, start: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+  const set = (values: Record<string, string | undefined>) => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  set(env);
+  try {
+    return await start();
+  } finally {
+    set(saved);
+  }
+}
+
 /** The StateReader's prepare(): the full read of a wallet's auth state and balances. */
 const PREPARE_CALL = "eth_call:0xb85a32bd";
 
@@ -56,17 +76,7 @@ describe("engine: a fork that runs for weeks", function () {
    */
   function useHarness(forkRecycleEvery: number, options: { warm?: boolean; growthMiB?: number; evmEnv?: Record<string, string> } = {}) {
     before(async function () {
-      // The EVM's process takes its environment when it starts (evm-process.ts: hostEnv).
-      const saved = { ...process.env };
-      Object.assign(process.env, options.evmEnv);
-      try {
-        h = await startHarnessWith({ forkRecycleEvery, forkRecycleGrowthMiB: options.growthMiB ?? 0 });
-      } finally {
-        for (const name of Object.keys(options.evmEnv ?? {})) {
-          if (saved[name] === undefined) delete process.env[name];
-          else process.env[name] = saved[name];
-        }
-      }
+      h = await withEnv(options.evmEnv ?? {}, () => startHarnessWith({ forkRecycleEvery, forkRecycleGrowthMiB: options.growthMiB ?? 0 }));
       USDC = h.deployment.tokens.USDC!;
       alice = h.deployment.recipients.alice!;
       if (options.warm) expectApproved(await h.cosigner.engine.propose(await pay()));
@@ -223,23 +233,12 @@ describe("engine: a fork that runs for weeks", function () {
      * `maxCachedStates` set for EDR (undefined: the co-signer's own setting, whatever this process's environment says).
      */
     async function grownByMinedBlocks(maxCachedStates?: string): Promise<number> {
-      const saved = process.env.__EDR_MAX_CACHED_STATES;
-      // Freed pages given back at once (not after a second, as the co-signer runs it): what is left is what is held.
-      const savedPurge = process.env.MIMALLOC_PURGE_DELAY;
-      if (maxCachedStates !== undefined) process.env.__EDR_MAX_CACHED_STATES = maxCachedStates;
-      else delete process.env.__EDR_MAX_CACHED_STATES;
-      process.env.MIMALLOC_PURGE_DELAY = "0";
       const from = "0x1111111111111111111111111111111111111111";
       const to = "0x2222222222222222222222222222222222222222";
-      let evm: EvmProcess;
-      try {
-        evm = await EvmProcess.start({ chainId: 31337, gasLimit: 30_000_000n, hardfork: "prague" }, { relayer: from, reader: to, priorityFee: 1n });
-      } finally {
-        if (saved === undefined) delete process.env.__EDR_MAX_CACHED_STATES;
-        else process.env.__EDR_MAX_CACHED_STATES = saved;
-        if (savedPurge === undefined) delete process.env.MIMALLOC_PURGE_DELAY;
-        else process.env.MIMALLOC_PURGE_DELAY = savedPurge;
-      }
+      // Freed pages given back at once (not after a second, as the co-signer runs it): what is left is what is held.
+      const evm = await withEnv({ __EDR_MAX_CACHED_STATES: maxCachedStates, MIMALLOC_PURGE_DELAY: "0" }, () =>
+        EvmProcess.start({ chainId: 31337, gasLimit: 30_000_000n, hardfork: "prague" }, { relayer: from, reader: to, priorityFee: 1n }),
+      );
       try {
         const store = Array.from({ length: 64 }, (_, k) => `6001600035${(0x60_00 + k).toString(16)}0155`).join("");
         await evm.request({ method: "hardhat_impersonateAccount", params: [from] });
