@@ -1,8 +1,24 @@
 import { expect } from "chai";
+import { isAddress } from "viem";
 import { ValidationError } from "../../src/errors";
 import { MAX_CALLDATA_BYTES } from "../../src/intent/schema";
 import { proposal, startHarness, transferCall, usdc, type CosignerHarness } from "../support/cosigner";
 import { expectNeverRan, expectRefusal } from "../support/engine";
+
+/**
+ * `address` with one letter's case flipped so that its letters stay of both cases: EIP-55 checks only a mixed-case
+ * address (one in a single case carries no checksum, and is valid), so the flip must not leave it in one case, as
+ * flipping the only lowercase letter of a deployment's address once did.
+ */
+function withBadChecksum(address: string): string {
+  for (let i = 2; i < address.length; i++) {
+    const c = address[i]!;
+    if (!/[a-fA-F]/.test(c)) continue;
+    const flipped = address.slice(0, i) + (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) + address.slice(i + 1);
+    if (/[a-f]/.test(flipped.slice(2)) && /[A-F]/.test(flipped.slice(2))) return flipped;
+  }
+  throw new Error(`${address} has too few letters to carry a checksum`);
+}
 
 describe("engine: validate", function () {
   let h: CosignerHarness;
@@ -42,14 +58,23 @@ describe("engine: validate", function () {
   describe("addresses", function () {
     it("refuses a wallet address with a bad checksum, naming the field", async function () {
       const body = await valid();
-      const flipped = body.wallet.replace(/[a-f]/, (c) => c.toUpperCase());
-      expect(flipped).to.not.equal(body.wallet);
+      const flipped = withBadChecksum(body.wallet);
+      expect(isAddress(flipped, { strict: true })).to.equal(false);
       await expectInvalid({ ...body, wallet: flipped }, "wallet", /bad checksum/);
+    });
+
+    it("accepts a wallet address written in one case: EIP-55 gives it no checksum to check", async function () {
+      for (const write of [(a: string) => a.toLowerCase(), (a: string) => `0x${a.slice(2).toUpperCase()}`]) {
+        const body = await valid();
+        const decision = await h.cosigner.engine.propose({ ...body, wallet: write(body.wallet) });
+        expect(decision.status, JSON.stringify(decision.reasons)).to.equal("approved");
+      }
     });
 
     it("refuses a recipient with a bad checksum in the intent, naming the field", async function () {
       const body = await valid();
-      const to = (body.intent.to as string).replace(/[A-F]/, (c) => c.toLowerCase());
+      const to = withBadChecksum(body.intent.to as string);
+      expect(isAddress(to, { strict: true })).to.equal(false);
       await expectInvalid({ ...body, intent: { ...body.intent, to } }, "intent.to", /bad checksum/);
     });
 
