@@ -133,11 +133,16 @@ export function boundExceeded(generations: readonly { troughMiB: number; peakMiB
   return { highestRise, limit: growthLimitMiB + slackMiB, checked, up: checked && highestRise > growthLimitMiB + slackMiB };
 }
 
+/** `base` raised by `share` of it, and by at least `floor`: the most a figure may reach before it counts as grown. */
+function grownLimit(base: number, share: number, floor: number): number {
+  return round(base + Math.max(share * base, floor), 2);
+}
+
 /** Whether the last EVM process's lowest RSS is above the first one's by more than `share` and `floor` (two or more). */
 export function troughsGrow(generations: readonly { troughMiB: number }[], share: number, floor: number) {
   const first = generations[0]?.troughMiB ?? 0;
   const last = generations.at(-1)?.troughMiB ?? 0;
-  const limit = round(first + Math.max(share * first, floor), 2);
+  const limit = grownLimit(first, share, floor);
   return { first, last, limit, compared: generations.length > 1, up: generations.length > 1 && last > limit };
 }
 
@@ -146,7 +151,7 @@ export function peaksGrow(ys: number[], share: number, floor: number) {
   const half = Math.floor(ys.length / 2);
   const firstHalfPeak = Math.max(...ys.slice(0, half));
   const lastHalfPeak = Math.max(...ys.slice(half));
-  const limit = round(firstHalfPeak + Math.max(share * firstHalfPeak, floor), 2);
+  const limit = grownLimit(firstHalfPeak, share, floor);
   return { firstHalfPeak, lastHalfPeak, limit, up: lastHalfPeak > limit };
 }
 
